@@ -1,0 +1,13 @@
+"""User-facing errors: the CLI prints their message on one line, never a traceback."""
+
+
+class PconvError(Exception):
+    """An input could not be processed (exit code 1 when others still succeed)."""
+
+    exit_code = 1
+
+
+class UsageError(PconvError):
+    """Bad arguments or set-up (exit code 2)."""
+
+    exit_code = 2

@@ -1,0 +1,150 @@
+"""The paper's composite loss (eq. 3-7, DESIGN §1.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masks import dilate_holes
+
+# Caffe VGG-16 input convention of the bundled weights: BGR, 0..255, minus this mean.
+_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+# features[:17] of torchvision's vgg16: conv channel plan, "M" = max-pool (pool1..pool3).
+_VGG_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M")
+
+
+class VGG16Features(nn.Module):
+    """Frozen VGG-16 up to pool3; returns the pool1, pool2, pool3 activations.
+
+    Input: N×3×H×W RGB in [0, 1]. The module stays in eval mode and has no trainable parameters.
+    """
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 3
+        for item in _VGG_PLAN:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, item, 3, padding=1), nn.ReLU(inplace=True)]
+                cin = item
+        self.features = nn.Sequential(*layers)
+        self.pools = [i for i, layer in enumerate(layers) if isinstance(layer, nn.MaxPool2d)]
+        self.register_buffer("mean", torch.tensor(_VGG_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
+        self._load(weights)
+        self.requires_grad_(False)
+        self.eval()
+
+    def _load(self, weights: str | Path | None) -> None:
+        from safetensors.torch import load_file
+
+        from .weights import VGG_WEIGHTS, registered_path
+
+        path = registered_path(VGG_WEIGHTS) if weights is None else Path(weights)
+        self.load_state_dict(load_file(str(path)), strict=True)
+
+    def train(self, mode: bool = True) -> VGG16Features:
+        return super().train(False)  # a frozen feature extractor never leaves eval mode
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = x.flip(1) * 255.0 - self.mean
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.pools:
+                out.append(x)
+        return out
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms; the defaults are the paper's."""
+
+    valid: float = 1.0
+    hole: float = 6.0
+    perceptual: float = 0.05
+    style: float = 120.0
+    tv: float = 0.1
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """K_p Ψᵀ Ψ with K_p = 1/(C·H·W): N×C×H×W -> N×C×C (computed in float32)."""
+    n, c, h, w = features.shape
+    f = features.float().reshape(n, c, h * w)
+    with torch.autocast(features.device.type, enabled=False):  # bf16 Gram sums lose too much
+        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def total_variation(comp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L_tv over the 1-pixel dilated hole region P; a pair counts only if both pixels are in P.
+
+    comp: N×C×H×W, mask: N×1×H×W (1 = valid). Normalised by N_Icomp = C·H·W, averaged over N.
+    """
+    region = 1.0 - dilate_holes(mask.float(), 1)
+    pairs_h = region[..., :, 1:] * region[..., :, :-1]
+    pairs_v = region[..., 1:, :] * region[..., :-1, :]
+    dh = (comp[..., :, 1:] - comp[..., :, :-1]).abs() * pairs_h
+    dv = (comp[..., 1:, :] - comp[..., :-1, :]).abs() * pairs_v
+    return (dh.sum() + dv.sum()) / comp.numel()
+
+
+class InpaintingLoss(nn.Module):
+    """forward(output, target, mask) -> (total, terms).
+
+    output, target: N×3×H×W in [0, 1]; mask: N×1×H×W, 1 = valid.
+    terms: dict of the six unweighted terms valid, hole, perceptual, style_out,
+    style_comp, tv (0-dim tensors); total is their weighted sum.
+    """
+
+    def __init__(self, weights: LossWeights | None = None, vgg_weights: str | Path | None = None) -> None:
+        super().__init__()
+        self.weights = weights or LossWeights()
+        self.vgg = VGG16Features(vgg_weights)
+
+    def forward(
+        self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if output.shape != target.shape or output.dim() != 4 or output.shape[1] != 3:
+            raise ValueError(
+                f"expected output and target N×3×H×W alike, got {tuple(output.shape)} and {tuple(target.shape)}"
+            )
+        if mask.shape != (output.shape[0], 1, *output.shape[2:]):
+            raise ValueError(f"expected mask N×1×H×W matching {tuple(output.shape)}, got {tuple(mask.shape)}")
+        output, target, mask = output.float(), target.float(), mask.float()
+        comp = mask * target + (1.0 - mask) * output
+        terms = {
+            "valid": (mask * (output - target)).abs().mean(),
+            "hole": ((1.0 - mask) * (output - target)).abs().mean(),
+        }
+        n = output.shape[0]
+        feats = self.vgg(torch.cat([output, comp, target]))
+        perceptual = output.new_zeros(())
+        style_out = output.new_zeros(())
+        style_comp = output.new_zeros(())
+        for f in feats:
+            f_out, f_comp, f_gt = f.float().split(n)
+            perceptual = perceptual + F.l1_loss(f_out, f_gt) + F.l1_loss(f_comp, f_gt)
+            g_gt = gram(f_gt)
+            # ‖K(ΨᵀΨ_out − ΨᵀΨ_gt)‖₁ / C² per image is the mean over the C×C entries.
+            style_out = style_out + F.l1_loss(gram(f_out), g_gt)
+            style_comp = style_comp + F.l1_loss(gram(f_comp), g_gt)
+        terms |= {
+            "perceptual": perceptual,
+            "style_out": style_out,
+            "style_comp": style_comp,
+            "tv": total_variation(comp, mask),
+        }
+        w = self.weights
+        total = (
+            w.valid * terms["valid"]
+            + w.hole * terms["hole"]
+            + w.perceptual * terms["perceptual"]
+            + w.style * (terms["style_out"] + terms["style_comp"])
+            + w.tv * terms["tv"]
+        )
+        return total, terms

@@ -1,0 +1,137 @@
+"""Weights registry and model files.
+
+Shipped files live in ``weights/`` (the repository's top-level folder, packed into
+the wheel as ``pconv_cli/weights``) and are listed here with their sha256.
+Model files are safetensors with the PConvConfig as JSON in the metadata;
+training checkpoints are ``torch.save`` dicts ``{"config": dict, "model":
+state_dict, ...}`` read with ``weights_only=True``. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .errors import PconvError, UsageError
+
+
+@dataclass(frozen=True)
+class Entry:
+    file: str
+    sha256: str
+    kind: str  # "model" (a PConvUNet) or "vgg" (the loss network)
+    description: str
+
+
+REGISTRY: dict[str, Entry] = {
+    "vgg16-caffe-pool3": Entry(
+        file="vgg16_caffe_pool3.safetensors",
+        sha256="a593968cc2a7653d61d75ed8dddfbb3bad9f2967dfa5ba6d4d60c8fdbe6494a4",
+        kind="vgg",
+        description="ImageNet VGG-16 conv1_1..conv3_3 (Caffe), for the perceptual and style losses; CC BY 4.0",
+    ),
+}
+# The registered model `pconv inpaint` uses when no --weights is given; None until trained weights ship.
+DEFAULT_MODEL: str | None = None
+VGG_WEIGHTS = "vgg16-caffe-pool3"
+
+
+def weights_dir() -> Path:
+    """The folder holding shipped weights: inside the installed package, else the source checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "weights", here.parents[1] / "weights"):
+        if candidate.is_dir():
+            return candidate
+    raise PconvError(
+        f"shipped weights folder not found (looked in {here / 'weights'} and {here.parents[1] / 'weights'})"
+    )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@cache
+def registered_path(name: str) -> Path:
+    """Path of a registered file, checked against its sha256 (once per process)."""
+    if name not in REGISTRY:
+        raise UsageError(f"unknown weights {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    entry = REGISTRY[name]
+    path = weights_dir() / entry.file
+    if not path.is_file():
+        raise PconvError(f"registered weights {name!r} missing: {path}")
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise PconvError(f"{path} is corrupt: sha256 {actual[:12]}…, expected {entry.sha256[:12]}…")
+    return path
+
+
+def default_model_path() -> Path:
+    """The shipped default model, or a clear error while none ships."""
+    if DEFAULT_MODEL is None:
+        raise UsageError("no trained weights ship with this version yet; pass a model with --weights FILE")
+    return registered_path(DEFAULT_MODEL)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model, path: str | Path, half: bool = False) -> None:
+    """Write a PConvUNet as safetensors with its config in the metadata (atomically)."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    metadata = {"format": "pconv", "config": json.dumps(model.config.to_dict())}
+    atomic_write(Path(path), lambda tmp: save_file(state, tmp, metadata=metadata))
+
+
+def load_model(path: str | Path):
+    """A PConvUNet (eval mode, float32, CPU) from a safetensors weights file or a training checkpoint."""
+    import torch
+
+    from .unet import PConvConfig, PConvUNet
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                if "config" not in meta:
+                    raise ValueError("no model config in its metadata (not a pconv weights file)")
+                config = json.loads(meta["config"])
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        else:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
+                raise ValueError("not a pconv checkpoint (expected the keys 'config' and 'model')")
+            config, state = ckpt["config"], ckpt["model"]
+        model = PConvUNet(PConvConfig.from_dict(config))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except Exception as exc:  # any failure to parse a user file is a one-line error
+        raise PconvError(f"cannot load weights {path}: {exc}".splitlines()[0]) from exc
+    return model.eval()

@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from pconv_cli import weights
+from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.unet import PConvConfig, PConvUNet
+
+
+def test_registered_vgg_is_present_and_verified():
+    path = weights.registered_path(weights.VGG_WEIGHTS)
+    assert weights.sha256_file(path) == weights.REGISTRY[weights.VGG_WEIGHTS].sha256
+
+
+def test_safetensors_round_trip_carries_config(tmp_path):
+    model = PConvUNet(PConvConfig.preset("tiny")).eval()
+    path = tmp_path / "m.safetensors"
+    weights.save_weights(model, path)
+    loaded = weights.load_model(path)
+    assert loaded.config == model.config
+    x, m = torch.rand(1, 3, 64, 64), torch.ones(1, 1, 64, 64)
+    m[..., 10:30, 10:30] = 0
+    torch.testing.assert_close(loaded(x, m), model(x, m))
+    weights.save_weights(model, tmp_path / "h.safetensors", half=True)
+    assert (tmp_path / "h.safetensors").stat().st_size < path.stat().st_size
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    model = PConvUNet(PConvConfig.preset("tiny"))
+    torch.save({"config": model.config.to_dict(), "model": model.state_dict(), "step": 3}, tmp_path / "c.pt")
+    assert weights.load_model(tmp_path / "c.pt").config == model.config
+
+
+def test_bad_files_give_one_line_errors(tmp_path):
+    (tmp_path / "junk.safetensors").write_bytes(b"not a file")
+    (tmp_path / "junk.pt").write_bytes(b"\x00" * 10)
+    torch.save({"state": 1}, tmp_path / "other.pt")
+    for name in ("junk.safetensors", "junk.pt", "other.pt"):
+        with pytest.raises(PconvError) as info:
+            weights.load_model(tmp_path / name)
+        assert "\n" not in str(info.value) and name in str(info.value)
+    with pytest.raises(UsageError, match="not found"):
+        weights.load_model(tmp_path / "missing.safetensors")
+
+
+def test_no_default_model_yet_names_weights_flag():
+    if weights.DEFAULT_MODEL is not None:
+        pytest.skip("a default model ships")
+    with pytest.raises(UsageError, match="--weights"):
+        weights.default_model_path()
