@@ -1,0 +1,45 @@
+"""Running a model on batches: padding, precision, compositing (DESIGN §2: only holes change)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+
+from .unet import PConvUNet
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """Low-precision dtype for autocast, or None for fp32. 'auto' is bf16 on CUDA, fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"expected precision in {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def composite(image: torch.Tensor, output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """I_comp = M·I + (1−M)·clamp(I_out): N×C×H×W images, N×1×H×W mask (1 = valid)."""
+    return torch.where(mask > 0.5, image, output.clamp(0.0, 1.0))
+
+
+@torch.inference_mode()
+def run_model(model: PConvUNet, image: torch.Tensor, mask: torch.Tensor, precision: str = "auto") -> torch.Tensor:
+    """Inpaint a batch on the model's device and return the composite on the input's device.
+
+    image: N×3×H×W in [0, 1] (any H, W: padded to the model's multiple and cropped back);
+    mask: N×1×H×W, 1 = valid. Low-precision output that is not finite is recomputed in fp32.
+    """
+    if image.dim() != 4 or mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != image.shape[0]:
+        raise ValueError(f"expected image N×3×H×W and mask N×1×H×W, got {tuple(image.shape)} and {tuple(mask.shape)}")
+    device = next(model.parameters()).device
+    x, m = image.to(device, torch.float32), mask.to(device, torch.float32)
+    dtype = autocast_dtype(device, precision)
+    context = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    with context:
+        out = model.forward_any_size(x * m, m)
+    if dtype is not None and not torch.isfinite(out).all():
+        out = model.forward_any_size(x * m, m)
+    return composite(x, out.float(), m).to(image.device)
