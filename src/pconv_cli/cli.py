@@ -116,7 +116,7 @@ def evaluate(
         figure_pairs=figure_pairs,
         invert_mask=invert_mask,
     )
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     result = run_eval(opts, console)
     summary = write_reports(result, opts, console)
     if as_json:
