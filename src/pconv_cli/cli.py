@@ -117,7 +117,11 @@ def evaluate(
         invert_mask=invert_mask,
     )
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
-    result = run_eval(opts, console)
+    try:
+        result = run_eval(opts, console)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: finished results are in {out / 'results.csv'}; add --resume to continue")
+        raise typer.Exit(130) from None
     summary = write_reports(result, opts, console)
     if as_json:
         import json

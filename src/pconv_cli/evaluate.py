@@ -24,7 +24,7 @@ from PIL import Image
 
 from . import baselines as bl
 from .errors import PconvError, UsageError
-from .images import list_images, read_rgb
+from .images import IMAGE_SUFFIXES, list_images, read_rgb
 from .masks import BINS, BORDER_MARGIN, BORDER_MODES, bin_index, bin_label, hole_ratio
 from .metrics import all_metrics
 from .weights import atomic_write
@@ -390,7 +390,7 @@ def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
     """Measure the masks, pair them with the images; unreadable masks are failures."""
     images = _inputs(opts.images, "image folder")
     if not images:
-        raise UsageError(f"no image files ({', '.join(('png', 'jpg', 'webp', 'bmp', 'tif'))}) in {opts.images}")
+        raise UsageError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {opts.images}")
     mask_files = _inputs(opts.masks, "mask folder")
     if not mask_files:
         raise UsageError(f"the mask folder {opts.masks} holds no image files")
@@ -444,14 +444,14 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
         TimeRemainingColumn,
     )
 
-    opts.out.mkdir(parents=True, exist_ok=True)
-    csv_path = opts.out / "results.csv"
+    pairs, failures = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
     methods, skipped = build_methods(opts, console)
     for name, reason in skipped.items():
         console.print(f"[yellow]skipped[/] {name}: {reason}")
     if not methods:
         raise UsageError("nothing to evaluate: no model and no available baseline")
-    pairs, failures = collect_pairs(opts, console)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    csv_path = opts.out / "results.csv"
 
     wanted = {(p.key, m.name) for p in pairs for m in methods}
     rows: list[dict] = []
