@@ -68,8 +68,8 @@ def _grid(agg: dict, labels: dict[str, str]):
         best = {}
         for col in columns:
             values = [cells[(m, *col)][metric] for m in labels if (m, *col) in cells]
-            finite = [v for v in values if not math.isnan(v)]
-            best[col] = (min(finite) if lower else max(finite)) if finite else None
+            comparable = [v for v in values if not math.isnan(v)]
+            best[col] = (min(comparable) if lower else max(comparable)) if comparable else None
         arrow = "↓" if lower else "↑"
         for i, (method, label) in enumerate(labels.items()):
             entries = []

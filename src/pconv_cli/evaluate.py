@@ -77,7 +77,7 @@ class Pair:
         return f"bin{self.mask.bin + 1}-{self.mask.border}-{self.index:03d}"
 
 
-@dataclass
+@dataclass(eq=False)  # methods compare by identity
 class Method:
     """A baseline (``run`` on uint8 arrays) or a model (``model``, a PConvUNet)."""
 
@@ -555,9 +555,8 @@ def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
     rep.write_json(opts.out / "results.json", {"config": config, **summary, "per_pair": result.rows})
     rep.write_text(opts.out / "results.md", rep.markdown_table(agg, labels, note))
     shown = figure_tags(result.pairs, opts.figure_pairs)
-    tags = [p.tag for p in result.pairs if p.tag in shown]
-    tags.sort(key=lambda t: next(p.mask.bin for p in result.pairs if p.tag == t))
     by_tag = {p.tag: p for p in result.pairs}
+    tags = sorted((p.tag for p in result.pairs if p.tag in shown), key=lambda t: by_tag[t].mask.bin)
     row_labels = [f"{bin_label(*BINS[by_tag[t].mask.bin])}\n{by_tag[t].mask.border}" for t in tags]
     if tags:
         rep.comparison_picture(
