@@ -1,0 +1,573 @@
+"""`pconv eval`: models and classical baselines on the same image × mask pairs, per hole-ratio bin.
+
+Masks are measured, not trusted by name: each mask's hole ratio picks its bin
+(masks.bin_index) and its border mode is "margin" when no hole pixel lies within
+BORDER_MARGIN px of the edge, both on the mask file as stored. Pairing is seeded and
+balanced: every (bin, border) cell gets the same number of pairs. Each method's output
+is composited (only hole pixels change) and quantised to 8 bits, as a saved PNG would
+be, before the metrics see it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from . import baselines as bl
+from .errors import PconvError, UsageError
+from .images import IMAGE_SUFFIXES, list_images, read_rgb
+from .masks import BINS, BORDER_MARGIN, BORDER_MODES, bin_index, bin_label, hole_ratio
+from .metrics import all_metrics
+from .weights import atomic_write
+
+CSV_COLUMNS = (
+    "image",
+    "mask",
+    "method",
+    "bin",
+    "border",
+    "hole_ratio",
+    "height",
+    "width",
+    "l1",
+    "psnr",
+    "ssim",
+    "hole_psnr",
+    "seconds",
+)
+METRICS = ("l1", "psnr", "ssim", "hole_psnr", "seconds")
+DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
+
+
+@dataclass(frozen=True)
+class MaskInfo:
+    """A mask file as measured: ``name`` is its path relative to the mask folder."""
+
+    path: Path
+    name: str
+    ratio: float
+    bin: int  # index into masks.BINS
+    border: str  # "margin" or "none"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One evaluation pair; ``index`` is its position within its (bin, border) cell."""
+
+    image: Path
+    image_name: str
+    mask: MaskInfo
+    index: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.image_name, self.mask.name)
+
+    @property
+    def tag(self) -> str:
+        return f"bin{self.mask.bin + 1}-{self.mask.border}-{self.index:03d}"
+
+
+@dataclass(eq=False)  # methods compare by identity
+class Method:
+    """A baseline (``run`` on uint8 arrays) or a model (``model``, a PConvUNet)."""
+
+    name: str
+    label: str
+    kind: str  # "baseline" or "model"
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    model: object | None = None
+
+
+@dataclass
+class EvalOptions:
+    images: Path
+    masks: Path
+    out: Path
+    weights: Sequence[Path] = ()
+    baselines: Sequence[str] = DEFAULT_BASELINES
+    pairs_per_bin: int = 10
+    bins: Sequence[int] = tuple(range(len(BINS)))
+    borders: Sequence[str] = BORDER_MODES
+    size: int | None = None
+    resume: bool = False
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 8
+    figure_pairs: int = 2
+    invert_mask: bool = False
+
+
+@dataclass
+class EvalResult:
+    rows: list[dict]
+    methods: list[Method]
+    pairs: list[Pair]
+    skipped: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+# --- arguments -------------------------------------------------------------------------
+
+
+def parse_bins(spec: str) -> list[int]:
+    """'paper' (all six bins) or 1-based bin numbers such as '1,3,6' -> indices into BINS."""
+    spec = spec.strip().lower()
+    if spec in ("paper", "all"):
+        return list(range(len(BINS)))
+    try:
+        numbers = [int(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or any(not 1 <= n <= len(BINS) for n in numbers):
+        labels = ", ".join(f"{i + 1}={bin_label(*b)}" for i, b in enumerate(BINS))
+        raise UsageError(f"--bins {spec!r}: expected 'paper' or bin numbers 1-{len(BINS)} ({labels})")
+    return sorted({n - 1 for n in numbers})
+
+
+def parse_baselines(spec: str) -> list[str]:
+    """Comma-separated baseline names, or 'none'."""
+    names = [s.strip().lower() for s in spec.split(",") if s.strip()]
+    if names == ["none"]:
+        return []
+    unknown = [n for n in names if n not in bl.BASELINES]
+    if unknown:
+        raise UsageError(
+            f"unknown baseline(s) {', '.join(unknown)}; expected some of {', '.join(bl.BASELINES)} or none"
+        )
+    return list(dict.fromkeys(names))
+
+
+def parse_borders(spec: str) -> list[str]:
+    if spec == "both":
+        return list(BORDER_MODES)
+    if spec not in BORDER_MODES:
+        raise UsageError(f"--border {spec!r}: expected margin, none or both")
+    return [spec]
+
+
+# --- masks and pairing -----------------------------------------------------------------
+
+
+def read_hole(path: Path, invert: bool = False) -> np.ndarray:
+    """A mask file as an H×W bool hole map (white > 127 = hole, flipped by ``invert``)."""
+    try:
+        with Image.open(path) as img:
+            gray = np.asarray(img.convert("L"))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise PconvError(f"cannot read mask {path}: {exc}".splitlines()[0]) from exc
+    hole = gray > 127
+    return ~hole if invert else hole
+
+
+def border_mode(hole: np.ndarray, margin: int = BORDER_MARGIN) -> str:
+    """'margin' when no hole pixel of the H×W hole map lies within ``margin`` px of an edge, else 'none'."""
+    rows, cols = np.nonzero(hole)
+    if rows.size == 0:
+        return "margin"
+    h, w = hole.shape
+    nearest = min(rows.min(), cols.min(), h - 1 - rows.max(), w - 1 - cols.max())
+    return "margin" if nearest >= margin else "none"
+
+
+def measure_mask(path: Path, name: str, invert: bool = False) -> MaskInfo | None:
+    """Bin and border mode of one mask file, or None when its hole ratio is in no bin."""
+    hole = read_hole(path, invert)
+    ratio = hole_ratio(~hole)
+    index = bin_index(ratio)
+    if index is None:
+        return None
+    return MaskInfo(path=path, name=name, ratio=ratio, bin=index, border=border_mode(hole))
+
+
+def make_pairs(
+    images: Sequence[tuple[Path, str]],
+    masks: Sequence[MaskInfo],
+    bins: Sequence[int],
+    borders: Sequence[str],
+    per_cell: int,
+    seed: int,
+) -> list[Pair]:
+    """Seeded pairs, ``per_cell`` for each (bin, border) cell, in round-robin order over the cells.
+
+    Each cell draws its own masks and images from a generator seeded by (seed, bin, border),
+    so a cell's pairs do not depend on which other cells are evaluated. Masks and images
+    are used without repetition while they last, then reused in new combinations; a cell
+    never holds the same (image, mask) twice.
+    """
+    images = sorted(images, key=lambda item: item[1])
+    pairs: list[Pair] = []
+    for b in bins:
+        for border in borders:
+            cell = sorted((m for m in masks if m.bin == b and m.border == border), key=lambda m: m.name)
+            if not cell or not images:
+                continue
+            rng = random.Random(f"pconv-eval/{seed}/{b}/{border}")
+            mask_order = rng.sample(cell, len(cell))
+            image_order = rng.sample(images, len(images))
+            count = min(per_cell, math.lcm(len(cell), len(images)))
+            for j in range(count):
+                path, name = image_order[j % len(image_order)]
+                pairs.append(Pair(path, name, mask_order[j % len(mask_order)], j))
+    pairs.sort(key=lambda p: (p.index, p.mask.bin, BORDER_MODES.index(p.mask.border)))
+    return pairs
+
+
+def _inputs(path: Path, what: str) -> list[tuple[Path, str]]:
+    """(path, name relative to ``path``) of the image files of a folder, or of a single file."""
+    if path.is_file():
+        return [(path, path.name)]
+    if not path.is_dir():
+        raise UsageError(f"{what} not found: {path}")
+    return [(p, p.relative_to(path).as_posix()) for p in list_images(path)]
+
+
+# --- one pair --------------------------------------------------------------------------
+
+
+def center_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop an H×W×3 image to a square and resize it to size×size."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = image[top : top + side, left : left + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def load_pair(pair: Pair, size: int | None, invert: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The pair's ground truth H×W×3 uint8 and hole map H×W bool at the working size.
+
+    With ``size`` the image is centre-cropped and resized to size×size, else the mask is
+    resized (nearest neighbour) to the image.
+    """
+    image = read_rgb(pair.image)
+    if size is not None:
+        image = center_square(image, size)
+    hole = read_hole(pair.mask.path, invert)
+    h, w = image.shape[:2]
+    if hole.shape != (h, w):
+        hole = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not hole.any():
+        raise PconvError(f"mask {pair.mask.name} has no hole left at {w}×{h}")
+    return image, hole
+
+
+def _row(pair: Pair, method: Method, gt: np.ndarray, hole: np.ndarray, comp: np.ndarray, seconds: float) -> dict:
+    scores = all_metrics(comp.astype(np.float64) / 255.0, gt.astype(np.float64) / 255.0, hole)
+    return {
+        "image": pair.image_name,
+        "mask": pair.mask.name,
+        "method": method.name,
+        "bin": bin_label(*BINS[pair.mask.bin]),
+        "border": pair.mask.border,
+        "hole_ratio": float(hole.mean()),
+        "height": gt.shape[0],
+        "width": gt.shape[1],
+        **scores,
+        "seconds": seconds,
+    }
+
+
+def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    out = method.run(image, hole)
+    seconds = time.perf_counter() - start
+    return np.where(hole[..., None], out, image), seconds
+
+
+def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], precision: str):
+    """Composites of one same-shape batch (list of uint8 arrays) and the seconds per image."""
+    import torch
+
+    from .images import to_tensor
+    from .inference import run_model
+
+    x = torch.cat([to_tensor(np.array(im)) for im in images])  # a copy: decoded images are read-only arrays
+    m = torch.stack([torch.from_numpy(~h) for h in holes]).unsqueeze(1).float()
+    device = next(method.model.parameters()).device
+    start = time.perf_counter()
+    comp = run_model(method.model, x, m, precision)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = (time.perf_counter() - start) / len(images)
+    comp = comp.mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return list(comp), seconds
+
+
+# --- results file ----------------------------------------------------------------------
+
+
+def read_results(path: Path) -> list[dict]:
+    """Rows of an existing results.csv (numbers parsed); UsageError if it is not one."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise UsageError(f"{path} is not a pconv eval results file (missing {', '.join(sorted(missing))})")
+            rows = []
+            for raw in reader:
+                row = {k: raw[k] for k in CSV_COLUMNS}
+                for k in ("hole_ratio", *METRICS):
+                    row[k] = float(row[k])
+                row["height"], row["width"] = int(row["height"]), int(row["width"])
+                rows.append(row)
+    except (OSError, ValueError, csv.Error) as exc:
+        raise UsageError(f"cannot resume from {path}: {exc}".splitlines()[0]) from exc
+    return rows
+
+
+def write_results(path: Path, rows: list[dict]) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, write)
+
+
+def _save_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, str]]:
+    """Models (loaded onto the device) and available baselines; skipped ones with the reason."""
+    skipped: dict[str, str] = {}
+    methods: list[Method] = []
+    weights = list(opts.weights)
+    if not weights:
+        from .weights import default_model_path
+
+        try:
+            weights = [default_model_path()]
+        except UsageError as exc:
+            skipped["model"] = str(exc)
+    if weights:
+        import torch
+
+        from .devices import describe, pick_device
+        from .weights import load_model
+
+        device = pick_device(opts.device)
+        console.print(f"models run on {describe(device)}")
+        stems = [Path(w).stem for w in weights]
+        for w, stem in zip(weights, stems):
+            name = stem if stems.count(stem) == 1 else str(w)
+            model = load_model(w).to(device)
+            if device.type == "cuda":  # CUDA initialises lazily: keep that out of the timings
+                from .inference import run_model
+
+                side = model.config.multiple
+                run_model(model, torch.zeros(1, 3, side, side), torch.ones(1, 1, side, side), opts.precision)
+            methods.append(Method(name=name, label=name, kind="model", model=model))
+    for name in opts.baselines:
+        reason = bl.unavailable_reason(name)
+        if reason is not None:
+            skipped[name] = reason
+        else:
+            b = bl.BASELINES[name]
+            methods.append(Method(name=name, label=b.label, kind="baseline", run=b.run))
+    return methods, skipped
+
+
+def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
+    """Measure the masks, pair them with the images; unreadable masks are failures."""
+    images = _inputs(opts.images, "image folder")
+    if not images:
+        raise UsageError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {opts.images}")
+    mask_files = _inputs(opts.masks, "mask folder")
+    if not mask_files:
+        raise UsageError(f"the mask folder {opts.masks} holds no image files")
+    failures: list[str] = []
+    measured: list[MaskInfo] = []
+    with console.status(f"measuring {len(mask_files)} masks"):
+        for path, name in mask_files:
+            try:
+                info = measure_mask(path, name, opts.invert_mask)
+            except PconvError as exc:
+                failures.append(str(exc))
+                continue
+            if info is not None:
+                measured.append(info)
+    usable = [m for m in measured if m.bin in opts.bins and m.border in opts.borders]
+    if not usable:
+        wanted = ", ".join(bin_label(*BINS[b]) for b in opts.bins)
+        raise UsageError(
+            f"none of the {len(mask_files)} masks in {opts.masks} has a hole ratio in {wanted} "
+            f"with border mode {'/'.join(opts.borders)} ({len(measured)} fall in some paper bin)"
+        )
+    pairs = make_pairs(images, usable, opts.bins, opts.borders, opts.pairs_per_bin, opts.seed)
+    for b in opts.bins:
+        for border in opts.borders:
+            n = sum(1 for p in pairs if p.mask.bin == b and p.mask.border == border)
+            if n < opts.pairs_per_bin:
+                console.print(
+                    f"[yellow]note:[/] {bin_label(*BINS[b])} {border}: {n} pair(s), fewer than {opts.pairs_per_bin}"
+                )
+    return pairs, failures
+
+
+def figure_tags(pairs: Sequence[Pair], per_bin: int) -> set[str]:
+    """Tags of the first ``per_bin`` pairs of each bin (in run order) shown in the comparison picture."""
+    chosen: dict[int, list[str]] = {}
+    for p in pairs:
+        tags = chosen.setdefault(p.mask.bin, [])
+        if len(tags) < per_bin:
+            tags.append(p.tag)
+    return {t for tags in chosen.values() for t in tags}
+
+
+def run_eval(opts: EvalOptions, console) -> EvalResult:
+    """Run every method on every pair, writing results.csv after each batch; returns all rows."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    pairs, failures = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
+    methods, skipped = build_methods(opts, console)
+    for name, reason in skipped.items():
+        console.print(f"[yellow]skipped[/] {name}: {reason}")
+    if not methods:
+        raise UsageError("nothing to evaluate: no model and no available baseline")
+    opts.out.mkdir(parents=True, exist_ok=True)
+    csv_path = opts.out / "results.csv"
+
+    wanted = {(p.key, m.name) for p in pairs for m in methods}
+    rows: list[dict] = []
+    if opts.resume and csv_path.exists():
+        old = read_results(csv_path)
+        rows = [r for r in old if ((r["image"], r["mask"]), r["method"]) in wanted]
+        console.print(
+            f"resuming: {len(rows)} result(s) kept"
+            + (f", {len(old) - len(rows)} not in this run" if len(old) > len(rows) else "")
+        )
+    done = {((r["image"], r["mask"]), r["method"]) for r in rows}
+    todo = [(p, [m for m in methods if (p.key, m.name) not in done]) for p in pairs]
+    todo = [(p, ms) for p, ms in todo if ms]
+    shown = figure_tags(pairs, opts.figure_pairs)
+    samples = opts.out / "samples"
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("evaluating", total=sum(len(ms) for _, ms in todo))
+        for start in range(0, len(todo), opts.batch_size):
+            chunk = todo[start : start + opts.batch_size]
+            loaded = []
+            for pair, ms in chunk:
+                try:
+                    loaded.append((pair, ms, *load_pair(pair, opts.size, opts.invert_mask)))
+                except PconvError as exc:
+                    failures.append(f"{pair.image_name} × {pair.mask.name}: {exc}")
+                    progress.advance(task, len(ms))
+            for method in methods:
+                jobs = [(p, gt, hole) for p, ms, gt, hole in loaded if method in ms]
+                for pair, comp, gt, hole, seconds in _composites(method, jobs, opts, failures):
+                    rows.append(_row(pair, method, gt, hole, comp, seconds))
+                    if pair.tag in shown:
+                        _save_png(samples / pair.tag / f"{method.name}.png", comp)
+                progress.advance(task, len(jobs))
+            for pair, _, gt, hole in loaded:
+                if pair.tag in shown:
+                    masked = gt.copy()
+                    masked[hole] = 255
+                    _save_png(samples / pair.tag / "_input.png", masked)
+                    _save_png(samples / pair.tag / "_truth.png", gt)
+            write_results(csv_path, rows)
+    if not todo:
+        write_results(csv_path, rows)
+    return EvalResult(rows=rows, methods=methods, pairs=pairs, skipped=skipped, failures=failures)
+
+
+def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[str]):
+    """Yield (pair, composite, gt, hole, seconds) for each job; a failing input is recorded and skipped."""
+    if method.kind == "baseline":
+        for pair, gt, hole in jobs:
+            try:
+                comp, seconds = _run_baseline(method, gt, hole)
+            except Exception as exc:  # a baseline crashing on one input must not end the run
+                failures.append(f"{method.name} on {pair.image_name} × {pair.mask.name}: {exc}")
+                continue
+            yield pair, comp, gt, hole, seconds
+        return
+    by_shape: dict[tuple[int, int], list] = {}
+    for job in jobs:
+        by_shape.setdefault(job[1].shape[:2], []).append(job)
+    for group in by_shape.values():
+        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], opts.precision)
+        for (pair, gt, hole), comp in zip(group, comps):
+            yield pair, comp, gt, hole, seconds
+
+
+def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
+    """Print the table on stderr, write results.json, results.md and comparison.png; return the aggregate."""
+    from . import eval_report as rep
+
+    names = [m.name for m in result.methods]
+    labels = {m.name: m.label for m in result.methods}
+    agg = rep.aggregate(result.rows, names)
+    used = len({(r["image"], r["mask"]) for r in rep.common_rows(result.rows, names)})
+    note = f"{used} image × mask pairs, every method on each; pairs per bin and border mode: {opts.pairs_per_bin}."
+    summary = {
+        "methods": [{"name": m.name, "label": m.label, "kind": m.kind} for m in result.methods],
+        "skipped": result.skipped,
+        "pairs": used,
+        "aggregate": agg["cells"],
+        "overall": agg["overall"],
+        "failures": result.failures,
+    }
+    config = {
+        "images": str(opts.images),
+        "masks": str(opts.masks),
+        "bins": [bin_label(*BINS[b]) for b in opts.bins],
+        "borders": list(opts.borders),
+        "pairs_per_bin": opts.pairs_per_bin,
+        "size": opts.size,
+        "seed": opts.seed,
+    }
+    rep.write_json(opts.out / "results.json", {"config": config, **summary, "per_pair": result.rows})
+    rep.write_text(opts.out / "results.md", rep.markdown_table(agg, labels, note))
+    shown = figure_tags(result.pairs, opts.figure_pairs)
+    by_tag = {p.tag: p for p in result.pairs}
+    tags = sorted((p.tag for p in result.pairs if p.tag in shown), key=lambda t: by_tag[t].mask.bin)
+    row_labels = [f"{bin_label(*BINS[by_tag[t].mask.bin])}\n{by_tag[t].mask.border}" for t in tags]
+    if tags:
+        rep.comparison_picture(
+            opts.out / "comparison.png", opts.out / "samples", tags, list(labels.items()), row_labels
+        )
+    table = rep.rich_table(agg, labels)
+    # Never squeeze the table into a narrow or non-terminal stderr: wrap lines rather than truncate numbers.
+    wide = console.measure(table, options=console.options.update(width=10_000)).maximum
+    narrow = console.width
+    console.width = max(narrow, wide)
+    console.print(table)
+    console.width = narrow
+    console.print(f"{note}\nwrote {opts.out}/results.csv, results.json, results.md, comparison.png")
+    return summary

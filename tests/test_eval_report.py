@@ -1,0 +1,84 @@
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pconv_cli import eval_report as rep
+
+
+def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none"):
+    return {
+        "image": image,
+        "mask": "m.png",
+        "method": method,
+        "bin": bin_,
+        "border": border,
+        "l1": l1,
+        "psnr": psnr,
+        "ssim": 0.5,
+        "hole_psnr": psnr - 10,
+        "seconds": 0.1,
+    }
+
+
+def test_aggregate_uses_only_pairs_every_method_finished():
+    rows = [
+        _row("a", "x", 1.0, 30.0),
+        _row("a", "y", 3.0, 20.0),
+        _row("b", "x", 2.0, 40.0),
+        _row("b", "y", 5.0, 10.0),
+        _row("c", "x", 100.0, 0.0),  # y failed on c: c must not count for x either
+        _row("a", "x", 9.0, 9.0, bin_="(0.10,0.20]", border="margin"),
+        _row("a", "y", 8.0, 8.0, bin_="(0.10,0.20]", border="margin"),
+    ]
+    rows[-2]["mask"] = rows[-1]["mask"] = "n.png"
+    agg = rep.aggregate(rows, ["x", "y"])
+    cells = {(c["method"], c["bin"], c["border"]): c for c in agg["cells"]}
+    assert cells[("x", "(0.01,0.10]", "none")]["n"] == 2
+    assert cells[("x", "(0.01,0.10]", "none")]["l1"] == pytest.approx(1.5)
+    assert cells[("y", "(0.01,0.10]", "none")]["psnr"] == pytest.approx(15.0)
+    assert agg["overall"]["x"]["n"] == 3 and agg["overall"]["x"]["l1"] == pytest.approx(4.0)
+
+
+def test_tables_mark_the_best_value_per_column_and_keep_the_paper_layout():
+    rows = [_row("a", "x", 1.0, 30.0), _row("a", "y", 3.0, 35.0)]
+    agg = rep.aggregate(rows, ["x", "y"])
+    md = rep.markdown_table(agg, {"x": "Model", "y": "Telea"}, "1 pair")
+    lines = md.splitlines()
+    header = next(line for line in lines if line.startswith("| metric"))
+    assert "(0.01,0.10] N" in header and "B |" not in header  # bins as columns, only those present
+    l1_x = next(line for line in lines if line.startswith("| L1"))
+    assert "**1.00**" in l1_x  # lower L1 is better
+    psnr_y = lines[lines.index(next(line for line in lines if line.startswith("| PSNR"))) + 1]
+    assert psnr_y.startswith("|  | Telea") and "**35.00**" in psnr_y  # higher PSNR is better
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(rep.rich_table(agg, {"x": "Model", "y": "Telea"}))
+    text = console.export_text()
+    assert "1.00*" in text and "35.00*" in text and "3.00*" not in text
+
+
+def test_json_has_no_infinities(tmp_path):
+    data = {"psnr": math.inf, "rows": [1.5, -math.inf, float("nan")], "n": 2}
+    rep.write_json(tmp_path / "r.json", data)
+    assert json.loads((tmp_path / "r.json").read_text()) == {"psnr": None, "rows": [1.5, None, None], "n": 2}
+
+
+def test_comparison_picture_grid(tmp_path):
+    samples = tmp_path / "samples"
+    for tag in ("t1", "t2"):
+        (samples / tag).mkdir(parents=True)
+        for name in ("_input", "_truth", "telea"):
+            Image.fromarray(np.full((30, 40, 3), 200, np.uint8)).save(samples / tag / f"{name}.png")
+    out = tmp_path / "cmp.png"
+    rep.comparison_picture(out, samples, ["t1", "t2"], [("telea", "Telea"), ("ns", "NS")], ["bin 1", "bin 2"])
+    img = np.asarray(Image.open(out))
+    assert img.shape[0] > 2 * 192 and img.shape[1] > 4 * 192
+    # the missing NS tile is plain grey, the Telea tile shows the sample
+    box, pad, head, side = 192, 4, 24, 120
+    ns_tile = img[head + 10, side + pad + 2 * (box + pad) + 96]
+    telea_tile = img[head + 96, side + pad + 1 * (box + pad) + 96]
+    assert tuple(ns_tile) == (128, 128, 128) and tuple(telea_tile) == (200, 200, 200)
