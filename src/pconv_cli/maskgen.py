@@ -7,9 +7,9 @@ every machine), and no trigonometry (angles are random unit vectors). Random num
 from the bit generator's raw 64-bit words, whose stream NumPy keeps stable across versions.
 
 Spans are accumulated in a per-row difference array, so adding or removing a shape costs
-O(rows) and the mask is one cumulative sum. Hole-ratio control: shapes are added (in
-doubling batches) until the hole count reaches a target drawn uniformly in the requested
-range; a shape that overshoots the range is shrunk (×0.6, up to 6 times) or dropped, and a
+O(rows) and the mask is one cumulative sum. Hole-ratio control: shapes are added until
+the hole count reaches a target drawn uniformly in the requested range; a shape that
+overshoots the range is shrunk towards its centre (×0.6, up to 6 times) or dropped, and a
 mask that cannot reach the range in a bounded number of shapes is restarted.
 """
 
@@ -21,9 +21,9 @@ from collections.abc import Callable
 import numpy as np
 
 STYLES = ("strokes", "blobs", "mixed")
-# A piece: (first row, x0 per row, x1 per row), inclusive columns, rows where x0 <= x1.
-Piece = tuple[np.ndarray, np.ndarray, np.ndarray]
-Shape = Callable[[float], list[Piece]]  # scale factor -> pieces
+# Spans of pixel centres: row, first and last column (inclusive) of each.
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, x0, x1 (rows may repeat)
+Shape = Callable[[float], Piece]  # scale factor -> its spans
 
 _MAX_SHAPES = 600
 _RESTARTS = 20
@@ -67,85 +67,121 @@ def seeded_draw(seed: int, index: int) -> Draw:
 # --- rasterisation -----------------------------------------------------------------------
 
 
-def _band(k: float, m: float, h: float, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row dy, the dx interval where |k·dx + m·dy| <= h (empty rows: lo > hi)."""
-    if k == 0.0:
-        inside = np.abs(m * dy) <= h
-        return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
-    a, b = (-h - m * dy) / k, (h - m * dy) / k
-    return np.minimum(a, b), np.maximum(a, b)
+def _rows(cy: np.ndarray, extent: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """For pieces centred on rows cy reaching ``extent`` up and down: each covered row's piece
+    index and row number (clipped to the canvas)."""
+    y0 = np.maximum(np.ceil(cy - extent), 0.0)
+    y1 = np.minimum(np.floor(cy + extent), height - 1.0)
+    n = np.maximum(y1 - y0 + 1.0, 0.0).astype(np.int64)
+    owner = np.repeat(np.arange(cy.size), n)
+    first = np.cumsum(n) - n
+    rows = y0[owner] + (np.arange(owner.size) - first[owner])
+    return owner, rows
 
 
-def _piece(y0: int, cx: float, lo: np.ndarray, hi: np.ndarray, width: int) -> Piece | None:
+def _spans(rows: np.ndarray, cx: np.ndarray, lo: np.ndarray, hi: np.ndarray, width: int) -> Piece:
+    """Rows and the inclusive column span [ceil(cx + lo), floor(cx + hi)] of the pixel centres inside."""
     with np.errstate(invalid="ignore"):
         x0 = np.ceil(cx + lo)
         x1 = np.floor(cx + hi)
-        keep = (x0 <= x1) & (x1 >= 0) & (x0 <= width - 1)
-    if not keep.any():
-        return None
-    rows = np.flatnonzero(keep)
-    x0 = np.clip(x0[rows], 0, width - 1).astype(np.int32)
-    x1 = np.clip(x1[rows], 0, width - 1).astype(np.int32)
-    return (rows + y0).astype(np.int32), x0, x1
+        keep = (x0 <= x1) & (x1 >= 0.0) & (x0 <= width - 1.0)
+    x0 = np.maximum(x0[keep], 0.0).astype(np.int32)
+    x1 = np.minimum(x1[keep], width - 1.0).astype(np.int32)
+    return rows[keep].astype(np.int32), x0, x1
 
 
-def _rows(cy: float, extent: float, height: int) -> tuple[int, np.ndarray]:
-    y0 = max(0, math.ceil(cy - extent))
-    y1 = min(height - 1, math.floor(cy + extent))
-    return y0, np.arange(y0, y1 + 1, dtype=np.float64) - cy
+def _concat(pieces: list[Piece]) -> Piece:
+    return tuple(np.concatenate(parts) for parts in zip(*pieces))  # type: ignore[return-value]
 
 
-def ellipse(cx: float, cy: float, a: float, b: float, c: float, s: float, size: tuple[int, int]) -> list[Piece]:
-    """Filled ellipse, semi-axes a along (c, s) and b across, on an H×W canvas (pixel centres)."""
+def ellipses(
+    cx: np.ndarray, cy: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, s: np.ndarray, size: tuple[int, int]
+) -> Piece:
+    """Filled ellipses, semi-axes a along (c, s) and b across, on an H×W canvas (pixel centres)."""
     height, width = size
-    y0, dy = _rows(cy, max(a, b), height)
-    if dy.size == 0:
-        return []
+    owner, rows = _rows(cy, np.maximum(a, b), height)
     ia, ib = 1.0 / (a * a), 1.0 / (b * b)
-    qa = c * c * ia + s * s * ib
-    qb = 2.0 * c * s * (ia - ib)
-    qc = s * s * ia + c * c * ib
+    qa = (c * c * ia + s * s * ib)[owner]
+    qb = (2.0 * c * s * (ia - ib))[owner]
+    qc = (s * s * ia + c * c * ib)[owner]
+    dy = rows - cy[owner]
+    # Row dy of the ellipse: qa·dx² + qb·dy·dx + qc·dy² − 1 <= 0, solved for dx.
     disc = (qb * dy) ** 2 - 4.0 * qa * (qc * dy * dy - 1.0)
     root = np.sqrt(np.maximum(disc, 0.0))
-    lo = np.where(disc >= 0, (-qb * dy - root) / (2.0 * qa), np.inf)
-    hi = np.where(disc >= 0, (-qb * dy + root) / (2.0 * qa), -np.inf)
-    piece = _piece(y0, cx, lo, hi, width)
-    return [piece] if piece else []
+    lo = np.where(disc >= 0.0, (-qb * dy - root) / (2.0 * qa), np.inf)
+    hi = np.where(disc >= 0.0, (-qb * dy + root) / (2.0 * qa), -np.inf)
+    return _spans(rows, cx[owner], lo, hi, width)
 
 
-def capsule(x0: float, y0: float, x1: float, y1: float, r: float, size: tuple[int, int]) -> list[Piece]:
-    """Thick segment with round caps (radius r) from (x0, y0) to (x1, y1)."""
+def _band(k: np.ndarray, m: np.ndarray, h: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row dy, the dx interval where |k·dx + m·dy| <= h (an empty row has lo > hi)."""
+    flat = k == 0.0
+    safe = np.where(flat, 1.0, k)
+    a, b = (-h - m * dy) / safe, (h - m * dy) / safe
+    inside = np.abs(m * dy) <= h
+    lo = np.where(flat, np.where(inside, -np.inf, np.inf), np.minimum(a, b))
+    hi = np.where(flat, np.where(inside, np.inf, -np.inf), np.maximum(a, b))
+    return lo, hi
+
+
+def polyline(xs: np.ndarray, ys: np.ndarray, r: float, size: tuple[int, int]) -> Piece:
+    """A brush of radius r along the points (xs, ys): a disc at every point and a rectangle
+    along every segment, i.e. every pixel centre within r of the polyline."""
     height, width = size
-    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-    half = math.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2) / 2.0
-    pieces = ellipse(x0, y0, r, r, 1.0, 0.0, size) + ellipse(x1, y1, r, r, 1.0, 0.0, size)
-    if half > 0.0:
-        c, s = (x1 - x0) / (2.0 * half), (y1 - y0) / (2.0 * half)
-        first, dy = _rows(cy, half + r, height)
-        if dy.size:
-            lo1, hi1 = _band(c, s, half, dy)
-            lo2, hi2 = _band(-s, c, r, dy)
-            piece = _piece(first, cx, np.maximum(lo1, lo2), np.minimum(hi1, hi2), width)
-            if piece:
-                pieces.append(piece)
-    return pieces
+    radius = np.full(xs.size, r)
+    one, zero = np.ones(xs.size), np.zeros(xs.size)
+    pieces = [ellipses(xs, ys, radius, radius, one, zero, size)]
+    dx, dy = np.diff(xs), np.diff(ys)
+    half = np.sqrt(dx * dx + dy * dy) / 2.0
+    long = half > 0.0
+    if long.any():
+        dx, dy, half = dx[long], dy[long], half[long]
+        cx, cy = (xs[:-1][long] + xs[1:][long]) / 2.0, (ys[:-1][long] + ys[1:][long]) / 2.0
+        c, s = dx / (2.0 * half), dy / (2.0 * half)
+        owner, rows = _rows(cy, half + r, height)
+        offset = rows - cy[owner]
+        lo1, hi1 = _band(c[owner], s[owner], half[owner], offset)
+        lo2, hi2 = _band(-s[owner], c[owner], np.full(owner.size, r), offset)
+        pieces.append(_spans(rows, cx[owner], np.maximum(lo1, lo2), np.minimum(hi1, hi2), width))
+    return _concat(pieces)
+
+
+def area(piece: Piece) -> int:
+    """Pixels a piece covers counting overlaps: an upper bound on the holes it adds."""
+    return int((piece[2] - piece[1]).sum()) + piece[0].size
 
 
 class Canvas:
-    """Hole coverage of an H×W canvas as per-row span counts (a difference array)."""
+    """Hole coverage of an H×W canvas as per-row span counts (a difference array).
+
+    Hole counts are kept per row and recounted only on rows a piece touched since.
+    """
 
     def __init__(self, height: int, width: int) -> None:
         self.size = (height, width)
         self.diff = np.zeros((height, width + 1), np.int16)
+        self.row_holes = np.zeros(height, np.int64)
+        self.dirty = np.zeros(height, bool)
 
-    def add(self, pieces: list[Piece], sign: int = 1) -> None:
-        for rows, x0, x1 in pieces:
-            self.diff[rows, x0] += sign
-            self.diff[rows, x1 + 1] -= sign
+    def add(self, piece: Piece, sign: int = 1) -> None:
+        rows, x0, x1 = piece
+        stride = self.size[1] + 1
+        index = np.concatenate((rows * stride + x0, rows * stride + x1 + 1))
+        step = np.concatenate((np.full(rows.size, sign, np.int16), np.full(rows.size, -sign, np.int16)))
+        np.add.at(self.diff.reshape(-1), index, step)  # rows repeat when pieces overlap
+        self.dirty[rows] = True
 
     def holes(self) -> np.ndarray:
         """H×W bool, True = hole."""
         return np.cumsum(self.diff[:, :-1], axis=1, dtype=np.int16) > 0
+
+    def count(self) -> int:
+        rows = np.flatnonzero(self.dirty)
+        if rows.size:
+            covered = np.cumsum(self.diff[rows, :-1], axis=1, dtype=np.int16) > 0
+            self.row_holes[rows] = np.count_nonzero(covered, axis=1)
+            self.dirty[:] = False
+        return int(self.row_holes.sum())
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -154,69 +190,55 @@ class Canvas:
 def _stroke_shape(draw: Draw, size: tuple[int, int], target: float) -> Shape:
     """One PConv-Keras-style brush mark: a thick line, a disc or a thick elliptic arc."""
     height, width = size
-    brush = max(3.0, 0.03 * (height + width))  # Keras scales brush widths by (W + H) · 0.03
+    # Keras scales brush widths by (W + H) · 0.03; wider brushes for large targets keep the count of
+    # strokes (and the time) bounded when most of the image must be covered.
+    brush = max(3.0, 0.03 * (height + width) * (1.0 + 3.0 * target))
     kind = draw.uniform()
     x, y = draw.uniform(0, width), draw.uniform(0, height)
     if kind < 0.5:
-        x2, y2 = draw.uniform(0, width), draw.uniform(0, height)
+        xs = np.array([x, draw.uniform(0, width)])
+        ys = np.array([y, draw.uniform(0, height)])
         r = draw.uniform(1.5, brush / 2)
-
-        def line(k: float) -> list[Piece]:
-            mx, my = (x + x2) / 2, (y + y2) / 2
-            return capsule(mx + k * (x - mx), my + k * (y - my), mx + k * (x2 - mx), my + k * (y2 - my), k * r, size)
-
-        return line
-    if kind < 0.7:
+    elif kind < 0.7:
+        xs, ys = np.array([x]), np.array([y])
         r = draw.uniform(1.5, brush)
-        return lambda k: ellipse(x, y, k * r, k * r, 1.0, 0.0, size)
-    a, b = draw.uniform(3, width / 2), draw.uniform(3, height / 2)
-    c, s = draw.unit()
-    r = draw.uniform(1.5, brush / 2)
-    # Walk along the arc by repeated small rotations of a unit vector (about 9°–17° a step).
-    step = draw.uniform(0.15, 0.3)
-    norm = math.sqrt(1.0 + step * step)
-    sc, ss = 1.0 / norm, step / norm
-    u, v = draw.unit()
-    points = []
-    for _ in range(draw.integer(3, 20)):
-        ex, ey = a * u, b * v
-        points.append((x + c * ex - s * ey, y + s * ex + c * ey))
-        u, v = u * sc - v * ss, u * ss + v * sc
-
-    def arc(k: float) -> list[Piece]:
-        pieces: list[Piece] = []
-        scaled = [(x + k * (px - x), y + k * (py - y)) for px, py in points]
-        for (p0x, p0y), (p1x, p1y) in zip(scaled, scaled[1:]):
-            pieces += capsule(p0x, p0y, p1x, p1y, k * r, size)
-        return pieces
-
-    return arc
+    else:
+        a, b = draw.uniform(3, width / 2), draw.uniform(3, height / 2)
+        c, s = draw.unit()
+        r = draw.uniform(1.5, brush / 2)
+        # Walk along the arc by repeated small rotations of a unit vector (about 9°–17° a step).
+        step = draw.uniform(0.15, 0.3)
+        norm = math.sqrt(1.0 + step * step)
+        sc, ss = 1.0 / norm, step / norm
+        u, v = draw.unit()
+        px, py = [], []
+        for _ in range(draw.integer(3, 20)):
+            ex, ey = a * u, b * v
+            px.append(x + c * ex - s * ey)
+            py.append(y + s * ex + c * ey)
+            u, v = u * sc - v * ss, u * ss + v * sc
+        xs, ys = np.array(px), np.array(py)
+    mx, my = xs.mean(), ys.mean()
+    return lambda k: polyline(mx + k * (xs - mx), my + k * (ys - my), k * r, size)
 
 
 def _blob_shape(draw: Draw, size: tuple[int, int], target: float) -> Shape:
     """One occlusion-like region: a random walk of overlapping rotated ellipses, sized to the target ratio."""
     height, width = size
-    area = max(target, 0.005) * height * width
-    radius = math.sqrt(area / math.pi) * draw.uniform(0.25, 0.7)
+    radius = math.sqrt(max(target, 0.005) * height * width / math.pi) * draw.uniform(0.25, 0.7)
     cx, cy = draw.uniform(0, width), draw.uniform(0, height)
     parts = []
-    px, py = cx, cy
+    px = py = 0.0
     for _ in range(draw.integer(3, 9)):
         a = radius * draw.uniform(0.3, 0.9)
         b = a * draw.uniform(0.35, 1.0)
         c, s = draw.unit()
-        parts.append((px - cx, py - cy, a, b, c, s))
+        parts.append((px, py, a, b, c, s))
         dx, dy = draw.unit()
         hop = radius * draw.uniform(0.3, 0.8)
         px, py = px + hop * dx, py + hop * dy
-
-    def blob(k: float) -> list[Piece]:
-        pieces: list[Piece] = []
-        for ox, oy, a, b, c, s in parts:
-            pieces += ellipse(cx + k * ox, cy + k * oy, max(k * a, 0.5), max(k * b, 0.5), c, s, size)
-        return pieces
-
-    return blob
+    ox, oy, a, b, c, s = (np.array(column) for column in zip(*parts))
+    return lambda k: ellipses(cx + k * ox, cy + k * oy, np.maximum(k * a, 0.5), np.maximum(k * b, 0.5), c, s, size)
 
 
 _SHAPES = {"strokes": _stroke_shape, "blobs": _blob_shape}
@@ -243,38 +265,40 @@ def count_window(low: float, high: float, total: int) -> tuple[int, int]:
 
 
 def _fill(canvas: Canvas, style: str, draw: Draw, goal: int, cmax: int, target: float) -> bool:
-    """Add shapes until the hole count lies in [goal, cmax]; False if it gave up."""
+    """Add shapes until the hole count lies in [goal, cmax]; False if it gave up.
+
+    The mask is only counted (one cumulative sum) once the holes could have reached the goal:
+    until then the known count plus the areas added since is an upper bound.
+    """
     make = _SHAPES[style]
-    queue: list[Shape] = []
-    batch = 1
+    count = bound = 0
     for _ in range(_MAX_SHAPES):
-        while len(queue) < batch:
-            queue.append(make(draw, canvas.size, target))
-        shapes, queue = queue[:batch], queue[batch:]
-        pieces = [p for shape in shapes for p in shape(1.0)]
-        canvas.add(pieces)
-        count = int(np.count_nonzero(canvas.holes()))
-        if count < goal:
-            batch = min(batch * 2, 16)
+        shape = make(draw, canvas.size, target)
+        piece = shape(1.0)
+        canvas.add(piece)
+        bound += area(piece)
+        if count + bound < goal:
             continue
-        if count <= cmax:
+        new, bound = canvas.count(), 0
+        if new < goal:
+            count = new
+            continue
+        if new <= cmax:
             return True
-        canvas.add(pieces, -1)
-        if batch > 1:  # overshot with several: retry them one at a time
-            queue = shapes + queue
-            batch = 1
-            continue
+        canvas.add(piece, -1)
+        count = canvas.count()
         scale = 1.0
-        for _ in range(_SHRINK_TRIES):
+        for _ in range(_SHRINK_TRIES):  # too big: shrink it towards its centre, else drop it
             scale *= _SHRINK
-            pieces = shapes[0](scale)
-            canvas.add(pieces)
-            count = int(np.count_nonzero(canvas.holes()))
-            if goal <= count <= cmax:
+            piece = shape(scale)
+            canvas.add(piece)
+            new = canvas.count()
+            if goal <= new <= cmax:
                 return True
-            if count < goal:
+            if new < goal:
+                count = new
                 break
-            canvas.add(pieces, -1)
+            canvas.add(piece, -1)
     return False
 
 
