@@ -97,11 +97,14 @@ def make_masks(
         for path in result.unreadable:
             console.print(f"[yellow]skipped unreadable[/] {path}", highlight=False)
         return
-    # `--size W H`: click leaves H among the positionals, before OUT_DIR.
-    extra = paths[:-1] if size is not None and len(paths) == 2 and paths[0].isdigit() else []
-    if len(paths) - len(extra) != 1:
+    # `--size W H`: click hands H over as a positional, beside OUT_DIR.
+    extra = []
+    if size is not None and len(paths) == 2 and any(p.isdigit() for p in paths):
+        extra = [next(p for p in paths if p.isdigit())]
+        paths = [p for p in paths if p is not extra[0]]
+    if len(paths) != 1:
         raise UsageError("expected one OUT_DIR (or --stats DIR)")
-    out_dir = Path(paths[-1])
+    out_dir = Path(paths[0])
     if style not in ("strokes", "blobs", "mixed"):
         raise UsageError(f"--style must be strokes, blobs or mixed, got {style!r}")
     if border not in ("margin", "none", "both"):

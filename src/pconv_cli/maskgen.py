@@ -154,13 +154,13 @@ def area(piece: Piece) -> int:
 class Canvas:
     """Hole coverage of an H×W canvas as per-row span counts (a difference array).
 
-    Hole counts are kept per row and recounted only on rows a piece touched since.
+    The bool mask is cached and only the rows a piece touched since are summed again.
     """
 
     def __init__(self, height: int, width: int) -> None:
         self.size = (height, width)
         self.diff = np.zeros((height, width + 1), np.int16)
-        self.row_holes = np.zeros(height, np.int64)
+        self.covered = np.zeros((height, width), bool)
         self.dirty = np.zeros(height, bool)
 
     def add(self, piece: Piece, sign: int = 1) -> None:
@@ -172,16 +172,17 @@ class Canvas:
         self.dirty[rows] = True
 
     def holes(self) -> np.ndarray:
-        """H×W bool, True = hole."""
-        return np.cumsum(self.diff[:, :-1], axis=1, dtype=np.int16) > 0
+        """H×W bool, True = hole (the canvas's own array: copy it before adding more)."""
+        rows = np.flatnonzero(self.dirty)
+        if rows.size > self.size[0] // 2:
+            self.covered = np.cumsum(self.diff[:, :-1], axis=1, dtype=np.int16) > 0
+        elif rows.size:
+            self.covered[rows] = np.cumsum(self.diff[rows, :-1], axis=1, dtype=np.int16) > 0
+        self.dirty[:] = False
+        return self.covered
 
     def count(self) -> int:
-        rows = np.flatnonzero(self.dirty)
-        if rows.size:
-            covered = np.cumsum(self.diff[rows, :-1], axis=1, dtype=np.int16) > 0
-            self.row_holes[rows] = np.count_nonzero(covered, axis=1)
-            self.dirty[:] = False
-        return int(self.row_holes.sum())
+        return int(np.count_nonzero(self.holes()))
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -267,28 +268,51 @@ def count_window(low: float, high: float, total: int) -> tuple[int, int]:
 def _fill(canvas: Canvas, style: str, draw: Draw, goal: int, cmax: int, target: float) -> bool:
     """Add shapes until the hole count lies in [goal, cmax]; False if it gave up.
 
-    The mask is only counted (one cumulative sum) once the holes could have reached the goal:
-    until then the known count plus the areas added since is an upper bound.
+    Counting (a cumulative sum) is the costly step, so between counts the count is predicted:
+    the last exact count plus the areas added since, times the share of area that turned into
+    new holes last time (shapes overlap). When a batch overshoots, a bisection over it finds
+    the shape that crosses the goal; if that one alone overshoots it is shrunk or dropped.
     """
     make = _SHAPES[style]
     count = bound = 0
+    gain = 1.0  # new holes per pixel of area added, as last measured
+    pending: list[tuple[Shape, Piece]] = []
     for _ in range(_MAX_SHAPES):
         shape = make(draw, canvas.size, target)
         piece = shape(1.0)
         canvas.add(piece)
+        pending.append((shape, piece))
         bound += area(piece)
-        if count + bound < goal:
+        if count + gain * bound < goal:
             continue
-        new, bound = canvas.count(), 0
+        new = canvas.count()
         if new < goal:
-            count = new
+            gain = min(1.0, max(0.2, (new - count) / bound))
+            count, bound, pending = new, 0, []
             continue
         if new <= cmax:
             return True
-        canvas.add(piece, -1)
-        count = canvas.count()
+        # Bisect: the first `low` pending shapes stay below the goal, the first `high` overshoot.
+        low, high, state = 0, len(pending), len(pending)
+        while high - low > 1:
+            mid = (low + high) // 2
+            for _, p in pending[mid:state]:
+                canvas.add(p, -1)
+            for _, p in pending[state:mid]:
+                canvas.add(p)
+            state, new = mid, canvas.count()
+            if new < goal:
+                low, count = mid, new
+            elif new <= cmax:
+                return True
+            else:
+                high = mid
+        for _, p in pending[low:state]:
+            canvas.add(p, -1)
+        shape = pending[low][0]
+        bound, pending = 0, []
         scale = 1.0
-        for _ in range(_SHRINK_TRIES):  # too big: shrink it towards its centre, else drop it
+        for _ in range(_SHRINK_TRIES):  # the crossing shape alone is too big: shrink it, else drop it
             scale *= _SHRINK
             piece = shape(scale)
             canvas.add(piece)
