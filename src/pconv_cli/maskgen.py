@@ -219,7 +219,7 @@ def _stroke_shape(draw: Draw, size: tuple[int, int], target: float) -> Shape:
             py.append(y + s * ex + c * ey)
             u, v = u * sc - v * ss, u * ss + v * sc
         xs, ys = np.array(px), np.array(py)
-    mx, my = xs.mean(), ys.mean()
+    mx, my = math.fsum(xs) / xs.size, math.fsum(ys) / ys.size  # exactly rounded: no SIMD-order effects
     return lambda k: polyline(mx + k * (xs - mx), my + k * (ys - my), k * r, size)
 
 
