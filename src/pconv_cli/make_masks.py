@@ -111,7 +111,12 @@ def _render(job: Job, task: Task) -> dict[str, str]:
     """Draw, encode and write one mask; its manifest row."""
     group = task.group
     margin = margin_for(job.size) if group.border == "margin" else 0
-    hole, generator = generate(job.style, job.size, (group.low, group.high), margin, seeded_draw(job.seed, task.index))
+    try:
+        hole, generator = generate(
+            job.style, job.size, (group.low, group.high), margin, seeded_draw(job.seed, task.index)
+        )
+    except ValueError as exc:  # a range the generator cannot reach at this size
+        raise UsageError(f"{task.name}: {exc}") from None
     data = encode_gray(hole.astype(np.uint8) * np.uint8(255))
     atomic_write(job.out_dir / task.name, lambda tmp: Path(tmp).write_bytes(data))
     ratio = np.count_nonzero(hole) / hole.size
