@@ -63,18 +63,27 @@ def _parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:
 @app.command("make-masks")
 def make_masks(
     paths: list[str] = typer.Argument(None, metavar="OUT_DIR", help="Folder to write the masks into."),
-    style: str = typer.Option("mixed", "--style", help="Generator: strokes, blobs or mixed (half of each)."),
-    bins: str = typer.Option(None, "--bins", help="'paper': equal numbers in the six bins of the paper's Table 1."),
+    style: str = typer.Option(
+        "mixed", "--style", metavar="strokes|blobs|mixed", help="Generator; mixed draws one of the two per mask."
+    ),
+    bins: str = typer.Option(
+        None, "--bins", metavar="paper", help="Equal numbers in the six hole-ratio bins of the paper's Table 1."
+    ),
     ratio: tuple[float, float] = typer.Option(
-        None, "--ratio", metavar="LOW HIGH", help="Hole ratio range (LOW, HIGH] [default: 0.01 0.6]."
+        None, "--ratio", metavar="LOW HIGH", help="Hole-ratio range (LOW, HIGH]; without it and --bins: 0.01 0.6."
     ),
     border: str = typer.Option(
-        "none", "--border", help="margin: no hole within 50 px (at 512, scaled) of the border; none; both."
+        "none",
+        "--border",
+        metavar="margin|none|both",
+        help="margin: no hole within 50 px (at 512, scaled) of the border; both: half of each.",
     ),
-    size: str = typer.Option(None, "--size", metavar="W [H]", help="512, W H or WxH [default: 512]."),
+    size: str = typer.Option(
+        None, "--size", metavar="W [H]", help="Mask size: 512 (square), W H or WxH; 512 if not given."
+    ),
     count: int = typer.Option(100, "--count", "-n", help="Number of masks (all bins and border modes together)."),
     seed: int = typer.Option(0, "--seed", help="Same seed and arguments: byte-identical files on any machine."),
-    workers: int = typer.Option(0, "--workers", "-j", help="Processes [default: 0 = one per core]."),
+    workers: int = typer.Option(0, "--workers", "-j", help="Processes; 0 = one per core."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder (same names replaced)."),
     preview: str = typer.Option(None, "--preview", metavar="FILE.png", help="Also write a contact sheet."),
     stats: str = typer.Option(None, "--stats", metavar="DIR", help="Print the hole-ratio histogram of a mask folder."),
