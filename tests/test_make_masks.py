@@ -74,12 +74,12 @@ def test_files_are_pinned_across_machines_and_versions(tmp_path):
 
 PINNED = {
     "b0_01-10_none_000000.png": "0fb16b180c82e707",
-    "b1_10-20_none_000001.png": "f876b6e61fb89a97",
+    "b1_10-20_none_000001.png": "7223470d0a24fc7c",
     "b2_20-30_none_000002.png": "e2bd98f15bfe46b5",
     "b3_30-40_none_000003.png": "049d3a703b8dd9dd",
     "b4_40-50_none_000004.png": "683fd95e3383fc9b",
     "b5_50-60_none_000005.png": "25e40762a59a041f",
-    "manifest.csv": "23a1b11ee71d8d22",
+    "manifest.csv": "ca7758599a15ce07",
 }
 
 

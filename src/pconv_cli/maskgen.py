@@ -6,11 +6,10 @@ between versions): each convex piece (rotated ellipse, capsule) is turned into o
 every machine), and no trigonometry (angles are random unit vectors). Random numbers come
 from the bit generator's raw 64-bit words, whose stream NumPy keeps stable across versions.
 
-Spans are accumulated in a per-row difference array, so adding or removing a shape costs
-O(rows) and the mask is one cumulative sum. Hole-ratio control: shapes are added until
-the hole count reaches a target drawn uniformly in the requested range; a shape that
-overshoots the range is shrunk towards its centre (×0.6, up to 6 times) or dropped, and a
-mask that cannot reach the range in a bounded number of shapes is restarted.
+Hole-ratio control: shapes are painted one by one until the hole count reaches a target
+drawn uniformly in the requested range; a shape that overshoots the range is taken back
+and shrunk towards its centre (×0.6, up to 6 times) or dropped, and a mask that cannot
+reach the range in a bounded number of shapes is redrawn.
 """
 
 from __future__ import annotations
@@ -146,43 +145,29 @@ def polyline(xs: np.ndarray, ys: np.ndarray, r: float, size: tuple[int, int]) ->
     return _concat(pieces)
 
 
-def area(piece: Piece) -> int:
-    """Pixels a piece covers counting overlaps: an upper bound on the holes it adds."""
-    return int((piece[2] - piece[1]).sum()) + piece[0].size
-
-
 class Canvas:
-    """Hole coverage of an H×W canvas as per-row span counts (a difference array).
-
-    The bool mask is cached and only the rows a piece touched since are summed again.
-    """
+    """An H×W bool hole mask that shapes are painted into and taken back out of."""
 
     def __init__(self, height: int, width: int) -> None:
         self.size = (height, width)
-        self.diff = np.zeros((height, width + 1), np.int16)
-        self.covered = np.zeros((height, width), bool)
-        self.dirty = np.zeros(height, bool)
+        self.holes = np.zeros(height * width, bool)
 
-    def add(self, piece: Piece, sign: int = 1) -> None:
+    def paint(self, piece: Piece) -> tuple[np.ndarray, np.ndarray]:
+        """Set the piece's pixels; returns what ``undo`` needs."""
         rows, x0, x1 = piece
-        stride = self.size[1] + 1
-        index = np.concatenate((rows * stride + x0, rows * stride + x1 + 1))
-        step = np.concatenate((np.full(rows.size, sign, np.int16), np.full(rows.size, -sign, np.int16)))
-        np.add.at(self.diff.reshape(-1), index, step)  # rows repeat when pieces overlap
-        self.dirty[rows] = True
+        lengths = (x1 - x0 + 1).astype(np.int64)
+        first = np.cumsum(lengths) - lengths
+        index = np.repeat(rows.astype(np.int64) * self.size[1] + x0 - first, lengths) + np.arange(lengths.sum())
+        before = self.holes[index]
+        self.holes[index] = True
+        return index, before
 
-    def holes(self) -> np.ndarray:
-        """H×W bool, True = hole (the canvas's own array: copy it before adding more)."""
-        rows = np.flatnonzero(self.dirty)
-        if rows.size > self.size[0] // 2:
-            self.covered = np.cumsum(self.diff[:, :-1], axis=1, dtype=np.int16) > 0
-        elif rows.size:
-            self.covered[rows] = np.cumsum(self.diff[rows, :-1], axis=1, dtype=np.int16) > 0
-        self.dirty[:] = False
-        return self.covered
+    def undo(self, painted: tuple[np.ndarray, np.ndarray]) -> None:
+        index, before = painted
+        self.holes[index] = before  # repeated pixels carry the same earlier value
 
     def count(self) -> int:
-        return int(np.count_nonzero(self.holes()))
+        return int(np.count_nonzero(self.holes))
 
 
 # --- shapes ---------------------------------------------------------------------------------
@@ -268,61 +253,22 @@ def count_window(low: float, high: float, total: int) -> tuple[int, int]:
 def _fill(canvas: Canvas, style: str, draw: Draw, goal: int, cmax: int, target: float) -> bool:
     """Add shapes until the hole count lies in [goal, cmax]; False if it gave up.
 
-    Counting (a cumulative sum) is the costly step, so between counts the count is predicted:
-    the last exact count plus the areas added since, times the share of area that turned into
-    new holes last time (shapes overlap). When a batch overshoots, a bisection over it finds
-    the shape that crosses the goal; if that one alone overshoots it is shrunk or dropped.
+    A shape that takes the count past ``cmax`` is taken back and shrunk towards its centre
+    (×0.6 a try) until it fits, else dropped.
     """
     make = _SHAPES[style]
-    count = bound = 0
-    gain = 1.0  # new holes per pixel of area added, as last measured
-    pending: list[tuple[Shape, Piece]] = []
     for _ in range(_MAX_SHAPES):
         shape = make(draw, canvas.size, target)
-        piece = shape(1.0)
-        canvas.add(piece)
-        pending.append((shape, piece))
-        bound += area(piece)
-        if count + gain * bound < goal:
-            continue
-        new = canvas.count()
-        if new < goal:
-            gain = min(1.0, max(0.2, (new - count) / bound))
-            count, bound, pending = new, 0, []
-            continue
-        if new <= cmax:
-            return True
-        # Bisect: the first `low` pending shapes stay below the goal, the first `high` overshoot.
-        low, high, state = 0, len(pending), len(pending)
-        while high - low > 1:
-            mid = (low + high) // 2
-            for _, p in pending[mid:state]:
-                canvas.add(p, -1)
-            for _, p in pending[state:mid]:
-                canvas.add(p)
-            state, new = mid, canvas.count()
-            if new < goal:
-                low, count = mid, new
-            elif new <= cmax:
-                return True
-            else:
-                high = mid
-        for _, p in pending[low:state]:
-            canvas.add(p, -1)
-        shape = pending[low][0]
-        bound, pending = 0, []
         scale = 1.0
-        for _ in range(_SHRINK_TRIES):  # the crossing shape alone is too big: shrink it, else drop it
-            scale *= _SHRINK
-            piece = shape(scale)
-            canvas.add(piece)
-            new = canvas.count()
-            if goal <= new <= cmax:
-                return True
-            if new < goal:
-                count = new
+        for _ in range(_SHRINK_TRIES + 1):
+            painted = canvas.paint(shape(scale))
+            count = canvas.count()
+            if count <= cmax:
                 break
-            canvas.add(piece, -1)
+            canvas.undo(painted)
+            scale *= _SHRINK
+        if goal <= count <= cmax:
+            return True
     return False
 
 
@@ -350,7 +296,7 @@ def generate(
             break
     else:
         raise ValueError(f"gave up drawing a {style} mask with hole ratio in ({low}, {high}] after {_RESTARTS} tries")
-    holes = canvas.holes()
+    holes = canvas.holes.reshape(inner)
     if margin:
         holes = np.pad(holes, margin)
     return holes, style
