@@ -161,3 +161,12 @@ def test_folder_source_refuses_a_folder_without_masks(tmp_path):
         FolderMasks(tmp_path)
     with pytest.raises(UsageError, match="does not exist"):
         FolderMasks(tmp_path / "missing")
+
+
+def test_read_mask_thresholds_8_and_16_bit_files(tmp_path):
+    grey = np.array([[0, 127, 128, 255]], np.uint8)
+    Image.fromarray(grey).save(tmp_path / "g.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "g16.png")
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "rgb.png")
+    for name in ("g.png", "g16.png", "rgb.png"):
+        assert read_mask(tmp_path / name).tolist() == [[False, False, True, True]], name

@@ -70,9 +70,8 @@ def read_mask(path: str | Path, threshold: int = 127) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as img:
-        if img.mode in ("I", "I;16", "I;16B", "F"):  # 16-bit or float greyscale: scale to 8 bits
-            values = np.asarray(img, dtype=np.float64)
-            return values > threshold * (65535 / 255 if img.mode != "F" else 1 / 255)
+        if img.mode in ("I", "I;16", "I;16B"):  # 16-bit greyscale: the same threshold on the 16-bit scale
+            return np.asarray(img, dtype=np.int64) > threshold * 257
         return np.asarray(img.convert("L")) > threshold
 
 
