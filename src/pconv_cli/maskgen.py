@@ -1,7 +1,7 @@
 """Irregular hole generators: `strokes` (PConv-Keras style) and `blobs` (occlusion-like regions).
 
 Everything is rasterised here with NumPy, never with OpenCV drawing (whose output changes
-between versions): each convex piece (rotated ellipse, capsule) is turned into one span
+between versions): each convex piece (rotated ellipse, rotated rectangle) is turned into one span
 [x0, x1] per row from closed-form formulas that use only +, −, ×, ÷ and sqrt (IEEE-exact on
 every machine), and no trigonometry (angles are random unit vectors). Random numbers come
 from the bit generator's raw 64-bit words, whose stream NumPy keeps stable across versions.
@@ -20,8 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 STYLES = ("strokes", "blobs", "mixed")
-# Spans of pixel centres: row, first and last column (inclusive) of each.
-Piece = tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, x0, x1 (rows may repeat)
+# Spans of pixel centres: row, first and last column (inclusive); a row may hold several.
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray]
 Shape = Callable[[float], Piece]  # scale factor -> its spans
 
 _MAX_SHAPES = 600
