@@ -111,6 +111,7 @@ def test_size_w_h_and_wxh(tmp_path):
         (["--size", "big"], "--size expects"),
         (["--ratio", "0.7", "0.9", "--border", "margin", "--size", "64"], "clear border"),
         (["--ratio", "0.3", "0.3001", "--size", "32"], "narrower than one pixel"),
+        (["--preview", "no/such/dir/sheet.png"], "does not exist"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):

@@ -132,6 +132,8 @@ def make_masks(
         raise UsageError(f"--workers must be 0 (one per core) or more, got {workers}")
     if preview is not None and not preview.lower().endswith(".png"):
         raise UsageError(f"--preview writes a PNG; give a FILE.png, got {preview!r}")
+    if preview is not None and not Path(preview).resolve().parent.is_dir():
+        raise UsageError(f"--preview: folder {Path(preview).parent} does not exist")
     hw = _parse_size(size, extra)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -141,12 +143,13 @@ def make_masks(
     groups = core.plan(count, ratio, bins == "paper", border)
     core.check_feasible(groups, hw)
     core.prepare_out_dir(out_dir, overwrite)
-    workers = workers or os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(workers or cores or 1, count)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     start = time.perf_counter()
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("masks", total=count)
-        rows = core.make_masks(out_dir, hw, groups, style, seed, min(workers, count), lambda n: bar.advance(task, n))
+        rows = core.make_masks(out_dir, hw, groups, style, seed, workers, lambda n: bar.advance(task, n))
     seconds = time.perf_counter() - start
     if preview is not None:
         core.contact_sheet(out_dir, rows, Path(preview))
