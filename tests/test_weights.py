@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -48,3 +50,14 @@ def test_no_default_model_yet_names_weights_flag():
         pytest.skip("a default model ships")
     with pytest.raises(UsageError, match="--weights"):
         weights.default_model_path()
+
+
+def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        weights.atomic_write(tmp_path / "out.bin", lambda tmp: open(tmp, "wb").write(b"x"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.bin").read_bytes() == b"x"
+    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]

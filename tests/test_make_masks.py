@@ -1,0 +1,182 @@
+import csv
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pconv_cli.errors import UsageError
+from pconv_cli.make_masks import folder_stats, format_stats, make_masks, plan, prepare_out_dir
+from pconv_cli.masks import BINS, bin_index, bin_label, margin_for, read_mask
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "pconv_cli", "make-masks", *args], capture_output=True, text=True)
+
+
+def manifest(folder):
+    with open(folder / "manifest.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_paper_bins_both_borders_every_mask_in_its_bin_and_the_manifest_matches(tmp_path):
+    out = tmp_path / "masks"
+    result = run(str(out), "--bins", "paper", "--border", "both", "--size", "64", "--count", "26", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and "wrote 26 masks" in result.stderr
+    rows = manifest(out)
+    files = sorted(p.name for p in out.glob("*.png"))
+    assert [r["file"] for r in rows] == files and len(files) == 26  # names sort in manifest (bin) order
+    per_group = {}
+    m = margin_for((64, 64))
+    for row in rows:
+        hole = read_mask(out / row["file"])
+        with Image.open(out / row["file"]) as img:
+            assert img.mode == "L" and img.size == (64, 64) and set(np.unique(np.asarray(img))) <= {0, 255}
+        ratio = hole.mean()
+        assert row["hole_ratio"] == f"{ratio:.6f}"
+        i = bin_index(ratio)
+        assert i is not None and row["bin"] == bin_label(*BINS[i]) and row["file"].startswith(f"b{i}_")
+        assert row["border"] in row["file"] and row["generator"] in ("strokes", "blobs") and row["seed"] == "0"
+        if row["border"] == "margin":
+            assert not hole[:m].any() and not hole[-m:].any() and not hole[:, :m].any() and not hole[:, -m:].any()
+        per_group[(row["bin"], row["border"])] = per_group.get((row["bin"], row["border"]), 0) + 1
+    assert len(per_group) == 12 and sorted(per_group.values()) == [2] * 10 + [3] * 2
+    assert {r["generator"] for r in rows} == {"strokes", "blobs"}
+
+
+def test_same_seed_gives_identical_bytes_whatever_the_workers(tmp_path):
+    groups = plan(8, (0.2, 0.45), False, "none")
+    for name, workers in (("a", 1), ("b", 2)):
+        (tmp_path / name).mkdir()
+        make_masks(tmp_path / name, (48, 40), groups, "mixed", 11, workers)
+    (tmp_path / "c").mkdir()
+    make_masks(tmp_path / "c", (48, 40), groups, "mixed", 12, 1)
+    a, b, c = digests(tmp_path / "a"), digests(tmp_path / "b"), digests(tmp_path / "c")
+    assert a == b and a.keys() == c.keys() and a != c
+    assert all(0.2 < float(r["hole_ratio"]) <= 0.45 for r in manifest(tmp_path / "a"))
+
+
+def test_files_are_pinned_across_machines_and_versions(tmp_path):
+    # Pure NumPy geometry, a stable random stream and our own deflate: these bytes must never change.
+    out = tmp_path / "m"
+    out.mkdir()
+    make_masks(out, (64, 64), plan(6, None, True, "none"), "mixed", 0, 1)
+    got = {k: v[:16] for k, v in digests(out).items()}
+    assert got == PINNED
+
+
+PINNED = {
+    "b0_01-10_none_000000.png": "0fb16b180c82e707",
+    "b1_10-20_none_000001.png": "7223470d0a24fc7c",
+    "b2_20-30_none_000002.png": "e2bd98f15bfe46b5",
+    "b3_30-40_none_000003.png": "049d3a703b8dd9dd",
+    "b4_40-50_none_000004.png": "683fd95e3383fc9b",
+    "b5_50-60_none_000005.png": "25e40762a59a041f",
+    "manifest.csv": "ca7758599a15ce07",
+}
+
+
+def test_size_w_h_and_wxh(tmp_path):
+    for before, after, expected in (
+        (["--size", "80", "48"], [], (80, 48)),
+        ([], ["--size", "72", "40"], (72, 40)),
+        (["--size", "40x56"], [], (40, 56)),
+    ):
+        out = tmp_path / f"{expected[0]}x{expected[1]}"
+        result = run(*before, str(out), *after, "--count", "1", "--ratio", "0.1", "0.3", "-j", "1")
+        assert result.returncode == 0, result.stderr
+        (png,) = out.glob("*.png")
+        assert png.name.startswith("r10-30_none_") and Image.open(png).size == expected
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ratio", "0.2", "1.5"], "0..1"),
+        (["--ratio", "-0.1", "0.5"], "0..1"),
+        (["--ratio", "0.5", "0.2"], "LOW must be below HIGH"),
+        (["--count", "0"], "at least 1"),
+        (["--bins", "nvidia"], "only 'paper'"),
+        (["--bins", "paper", "--ratio", "0.1", "0.2"], "not both"),
+        (["--style", "dots"], "--style"),
+        (["--border", "wide"], "--border"),
+        (["--size", "8"], "16..16384"),
+        (["--size", "big"], "--size expects"),
+        (["--ratio", "0.7", "0.9", "--border", "margin", "--size", "64"], "clear border"),
+        (["--ratio", "0.3", "0.3001", "--size", "32"], "narrower than one pixel"),
+        (["--preview", "no/such/dir/sheet.png"], "does not exist"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+    result = run(str(tmp_path / "out"), *args)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_non_empty_or_unwritable_folders(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    result = run(str(tmp_path / "full"), "--count", "1", "--size", "32", "-j", "1")
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    result = run(str(tmp_path / "full"), "--count", "1", "--size", "32", "-j", "1", "--overwrite")
+    assert result.returncode == 0 and (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    (tmp_path / "file").write_text("x")
+    result = run(str(tmp_path / "file" / "sub"), "--count", "1")
+    assert result.returncode == 2 and "cannot write" in result.stderr and "Traceback" not in result.stderr
+    with pytest.raises(UsageError, match="not a folder"):
+        prepare_out_dir(tmp_path / "file", overwrite=True)
+
+
+def test_preview_is_a_contact_sheet(tmp_path):
+    sheet = tmp_path / "sheet.png"
+    result = run(str(tmp_path / "m"), "--count", "12", "--size", "32", "--preview", str(sheet), "-j", "1")
+    assert result.returncode == 0, result.stderr
+    with Image.open(sheet) as img:
+        assert img.width > 8 * 32 and img.height > 2 * 32
+        assert np.asarray(img).max() == 255  # holes show white
+
+
+def _known_mask(path, size, holes, centred):
+    """A mask with exactly ``holes`` white pixels, inside the central half if ``centred``."""
+    img = np.zeros(size, np.uint8)
+    region = img[size[0] // 4 : 3 * size[0] // 4, size[1] // 4 : 3 * size[1] // 4] if centred else img
+    flat = np.zeros(region.size, np.uint8)
+    flat[:holes] = 255
+    region[...] = flat.reshape(region.shape)
+    Image.fromarray(img).save(path)
+
+
+def test_stats_counts_a_folder_of_known_masks(tmp_path):
+    # 100×100 masks: ratio = holes / 10000; "centred" ones keep the scaled 10-px border clear.
+    known = [(50, False), (500, True), (1500, True), (1500, False), (2000, False), (5500, False), (7000, False)]
+    for i, (holes, centred) in enumerate(known):
+        _known_mask(tmp_path / f"m{i}.png", (100, 100), holes, centred)
+    (tmp_path / "sub").mkdir()
+    _known_mask(tmp_path / "sub" / "deep.png", (100, 100), 2500, True)
+    (tmp_path / "broken.png").write_bytes(b"nope")
+    stats = folder_stats(tmp_path)
+    assert stats.total == 8 and stats.unreadable == [str(tmp_path / "broken.png")]
+    counts = {row: (c["margin"], c["none"]) for row, c in stats.counts.items()}
+    assert counts == {
+        "≤0.01": (0, 1),
+        "(0.01,0.10]": (1, 0),
+        "(0.10,0.20]": (1, 2),
+        "(0.20,0.30]": (1, 0),
+        "(0.30,0.40]": (0, 0),
+        "(0.40,0.50]": (0, 0),
+        "(0.50,0.60]": (0, 1),
+        ">0.60": (0, 1),
+    }
+    result = run("--stats", str(tmp_path))
+    assert result.returncode == 0 and result.stdout == format_stats(stats) + "\n"
+    assert "(0.10,0.20]" in result.stdout and "broken.png" in result.stderr
+    assert run("--stats", str(tmp_path / "sub" / "none")).returncode == 2
+    assert run("--stats", str(tmp_path), str(tmp_path / "out")).returncode == 2
