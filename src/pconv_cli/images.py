@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PconvError
 
@@ -26,6 +26,8 @@ DEFAULT_MAX_PIXELS = 100_000_000
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
 _EXIF_ORIENTATION = 0x0112
+# What decoders raise on damaged files (Pillow lets struct and EOF errors through in places).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, cv2.error)
 
 
 @dataclass
@@ -79,13 +81,14 @@ def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
 
 
 def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
-    # PIL's own bomb check runs inside open(); ours below gives the message and the flag.
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    # open() reads only the header; the size check below replaces Pillow's own bomb check,
+    # whose fixed limit would refuse a raised --max-pixels.
+    Image.MAX_IMAGE_PIXELS = None
     try:
         img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise PconvError(f"{what} {name} has more than --max-pixels {max_pixels} pixels (raise the limit)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError:
+        raise PconvError(f"cannot read {what} {name}: not an image, or a format Pillow does not know") from None
+    except _DECODE_ERRORS as exc:
         raise _one_line(f"cannot read {what} {name}", exc) from exc
     w, h = img.size
     if w * h > max_pixels:
@@ -118,22 +121,21 @@ def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS)
         if img.mode not in ("RGB", "RGBA", "L"):
             hint = _MODE_HINTS.get(img.mode, img.mode)
             raise PconvError(f"image {name}: unsupported mode {img.mode} ({hint}); convert it to RGB or RGBA first")
-        exif = img.getexif()
-        orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
-        if _EXIF_ORIENTATION in exif:
-            exif[_EXIF_ORIENTATION] = 1
-        fmt = img.format or "PNG"
-        icc = img.info.get("icc_profile") or None
         try:
+            exif = img.getexif()
+            orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
+            if _EXIF_ORIENTATION in exif:
+                exif[_EXIF_ORIENTATION] = 1
             # Pillow reads 16-bit RGB PNGs as 8-bit; OpenCV keeps the depth.
             if data.startswith(_PNG_SIGNATURE) and len(data) > 24 and data[24] == 16 and img.mode != "L":
                 pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
                 if pixels is None:
-                    raise OSError("OpenCV could not decode it")
+                    raise OSError("image file is truncated or corrupt")
                 pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
             else:
                 pixels = np.asarray(img)
-        except (OSError, ValueError, SyntaxError, cv2.error) as exc:
+            fmt, icc = img.format or "PNG", img.info.get("icc_profile") or None
+        except _DECODE_ERRORS as exc:
             raise _one_line(f"cannot read image {name}", exc) from exc
     if pixels.ndim == 2:
         pixels = pixels[..., None]
@@ -162,7 +164,7 @@ def read_mask(
                 grey = (np.asarray(img.convert("I"), dtype=np.float32) / 257.0).clip(0, 255).astype(np.uint8)
             else:
                 grey = np.asarray(img.convert("L"))
-        except (OSError, ValueError, SyntaxError) as exc:
+        except _DECODE_ERRORS as exc:
             raise _one_line(f"cannot read mask {name}", exc) from exc
     grey = _orient(grey[..., None], orientation)[..., 0]
     if grey.shape != tuple(size):

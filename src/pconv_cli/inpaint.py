@@ -202,6 +202,10 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
         job.picture, job.holes = picture, holes
     except PconvError as exc:
         job.record.update(status="failed", error=str(exc))
+    except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
+        job.record.update(
+            status="failed", error=f"cannot read {source.name}: {type(exc).__name__}: {exc}".splitlines()[0]
+        )
     return job
 
 

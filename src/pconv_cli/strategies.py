@@ -5,7 +5,7 @@ never fed whole by ``auto``. Every strategy writes only hole pixels into a copy 
 image's own integer pixels, so valid pixels stay bit-identical.
 
 - full: the whole image at native resolution (padded to the model's multiple).
-- tile: S×S tiles overlapping by S/4 at native resolution, only tiles that hold holes,
+- tile: 2S×2S tiles overlapping by S/2 at native resolution, only tiles that hold holes,
   blended with linear ramps, one row of tiles in memory at a time. Sharp, but every
   hole pixel must find context inside a tile: for thin holes (scratches, text, specks).
 - crop: per group of nearby holes, a window twice the group's size (at least S),
@@ -116,12 +116,12 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
 
 
 def fill_tiles(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> np.ndarray:
-    """Overlapping scale×scale tiles holding holes, blended; memory is one row of tiles."""
+    """Overlapping 2·scale tiles holding holes, blended; memory is one row of tiles."""
     height, width = picture.size
-    th, tw = min(scale, height), min(scale, width)
-    overlap = scale // 4
+    side, overlap = 2 * scale, scale // 2
+    th, tw = min(side, height), min(side, width)
     weight = _ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :]
-    ys, xs = _starts(height, th, scale - overlap), _starts(width, tw, scale - overlap)
+    ys, xs = _starts(height, th, side - overlap), _starts(width, tw, side - overlap)
     out = picture.pixels.copy()
     carry = np.zeros((0, width, 3), np.float32), np.zeros((0, width), np.float32)
     for row, y in enumerate(ys):
