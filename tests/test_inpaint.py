@@ -164,6 +164,8 @@ def test_folder_recursive_with_mask_folder_by_relative_path_and_stem(tmp_path, m
     assert by_input["a.png"]["hole_ratio"] == approx(400 / (48 * 64))
     assert np.array_equal(load(out_dir / "trip" / "b.png")[5:], b[5:])
     assert (out_dir / "a.png").is_file()
+    single = pconv("inpaint", images / "trip", "--mask", masks / "trip", "-o", tmp_path / "one", "-w", model_file)
+    assert single.code == 0 and (tmp_path / "one" / "b.png").is_file()  # a folder input makes -o a folder
     # Beside the inputs, then again: earlier outputs are not taken for inputs.
     assert pconv("inpaint", images, "--mask", masks, "-w", model_file).code == 0
     again = pconv("inpaint", images, "--mask", masks, "-w", model_file, "--skip-existing", "--json")

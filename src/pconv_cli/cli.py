@@ -75,7 +75,7 @@ def inpaint(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: str = typer.Option("auto", "--precision", help="auto, fp32, bf16 or fp16 (auto: bf16 on CUDA)."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU)."
+        None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 4 on CPU)."
     ),
     max_pixels: int = typer.Option(
         100_000_000, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
@@ -117,7 +117,7 @@ def inpaint(
     torch_device = pick_device(device)
     model = load_model(path).to(torch_device)
     if batch_size is None:
-        batch_size = 1 if torch_device.type == "cpu" else 8
+        batch_size = 4 if torch_device.type == "cpu" else 8
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     options = core.Options(
         mask=mask,

@@ -217,16 +217,16 @@ class Driver:
         self.stdout = stdout if stdout is not None else sys.stdout.buffer
         self.scale = runner.model.config.image_size
 
-    def plan(self, sources: list[Source]) -> list[Job]:
-        """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input."""
+    def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
+        """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input.
+
+        ``several``: the inputs named a folder or a glob, so -o names a folder even for one image.
+        """
         options = self.options
         output_is_dir = options.output not in (None, STDIO) and (
-            Path(options.output).is_dir()
-            or options.output.endswith(("/", os.sep))
-            or len(sources) > 1
-            or any(s.path is not None and s.path.is_dir() for s in sources)
+            Path(options.output).is_dir() or options.output.endswith(("/", os.sep)) or len(sources) > 1 or several
         )
-        if len(sources) > 1 and options.output == STDIO:
+        if (len(sources) > 1 or several) and options.output == STDIO:
             raise UsageError("-o - writes one image to stdout, but several inputs were given")
         if (
             output_is_dir
@@ -390,7 +390,7 @@ def run(inputs: list[str], options: Options, runner: strategies.Runner, json_lin
     if not sources:
         raise UsageError("no input images found")
     driver = Driver(runner, options)
-    jobs = driver.plan(sources)
+    jobs = driver.plan(sources, several=any(Path(t).is_dir() or (_is_glob(t) and not Path(t).exists()) for t in inputs))
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None

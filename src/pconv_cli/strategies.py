@@ -80,17 +80,24 @@ def choose(size: tuple[int, int], holes: np.ndarray, strategy: str, scale: int) 
 
 
 def _to_int(values: np.ndarray, picture: Picture) -> np.ndarray:
-    return np.rint(values * picture.max_value).clip(0, picture.max_value).astype(picture.pixels.dtype)
+    """Float values in [0, 1] to the picture's integers, rounding in place (huge hole sets)."""
+    scaled = values * np.float32(picture.max_value)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, picture.max_value, out=scaled)
+    return scaled.astype(picture.pixels.dtype)
 
 
 def _paste(out: np.ndarray, y0: int, x0: int, where: np.ndarray, rgb: np.ndarray, picture: Picture) -> None:
-    """Write h×w×3 float ``rgb`` into ``out`` at the pixels ``where`` of the region at (y0, x0)."""
+    """Write h×w×3 ``rgb`` (float in [0, 1], or the picture's integers) into ``out`` at the pixels
+    ``where`` of the region at (y0, x0)."""
     h, w = where.shape
     region = out[y0 : y0 + h, x0 : x0 + w]
+    values = rgb[where]
     if out.shape[2] == 1:
-        region[where, 0] = _to_int(rgb[where] @ _GREY, picture)
+        grey = values.astype(np.float32) @ _GREY
+        region[where, 0] = _to_int(grey if values.dtype == np.float32 else grey / picture.max_value, picture)
     else:
-        region[where, :3] = _to_int(rgb[where], picture)
+        region[where, :3] = _to_int(values, picture) if values.dtype == np.float32 else values
 
 
 def fill_full(pictures: list[Picture], holes: list[np.ndarray], run: Runner) -> list[np.ndarray]:
@@ -156,7 +163,9 @@ def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> 
     height, width = picture.size
     gap = max(1, scale // 8)
     grouped = cv2.dilate(holes.view(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8, ltype=cv2.CV_32S)
+    if count < 2**16:  # halves the largest buffer of a huge image
+        labels = labels.astype(np.uint16)
     del grouped
     out = picture.pixels.copy()
     jobs: list[tuple[int, int, int, int, int, tuple[int, int]]] = []
@@ -179,8 +188,8 @@ def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> 
             small_holes.append(hole)
         for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, run(images, small_holes)):
             where = (labels[y0:y1, x0:x1] == label) & holes[y0:y1, x0:x1]
-            if (sh, sw) != (y1 - y0, x1 - x0):
-                composite = cv2.resize(composite, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            if (sh, sw) != (y1 - y0, x1 - x0):  # enlarged in the file's integers: a quarter of float32's memory
+                composite = cv2.resize(_to_int(composite, picture), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             _paste(out, y0, x0, where, composite, picture)
     return out
 
