@@ -257,6 +257,11 @@ def test_formats_and_output_file(tmp_path, model_file):
     assert Image.open(tmp_path / "n" / "x.webp").format == "WEBP"
     assert pconv("inpaint", tmp_path / "p.jpg", tmp_path / "p.jpg", *args, "-o", tmp_path / "one.png").code == 2
     assert pconv("inpaint", tmp_path / "p.jpg", *args, "--format", "gif").code == 2
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "x.xyz").code == 2
+    rgba = tmp_path / "t.png"
+    save(rgba, photo(channels=4))
+    no_alpha = pconv("inpaint", rgba, *args, "--format", "jpg", "--json")
+    assert no_alpha.code == 1 and "alpha" in no_alpha.records()[0]["error"]
 
 
 def test_bad_inputs_each_fail_alone_and_the_batch_goes_on(tmp_path, model_file):

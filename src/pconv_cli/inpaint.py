@@ -25,6 +25,7 @@ from .images import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
     IMAGE_SUFFIXES,
+    SUFFIX_OF,
     Picture,
     alpha_holes,
     color_holes,
@@ -38,6 +39,7 @@ from .weights import atomic_write
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"
+RECORD_KEYS = ("input", "mask", "output", "width", "height", "hole_ratio", "strategy", "seconds", "status", "error")
 
 
 @dataclass
@@ -74,8 +76,11 @@ class Source:
 
 @dataclass
 class Job:
+    """One source on its way: where it goes, what is known of it (``record``), its pixels while alive."""
+
     source: Source
-    output: Path | str | None = None  # a path, STDIO, or None when it failed before planning
+    output: Path | str | None = None  # a path or STDIO; None when refused before decoding
+    format: str = "PNG"  # PIL name of the output format
     record: dict = field(default_factory=dict)
     picture: Picture | None = None
     holes: np.ndarray | None = None
@@ -121,7 +126,7 @@ def _output_format(path: Path | str, options: Options) -> str:
     if options.format:
         return options.format
     if path == STDIO:
-        return "PNG"
+        return "PNG"  # what a pipeline can count on
     fmt = FORMATS.get(Path(path).suffix.lower().lstrip("."))
     if fmt is None:
         raise UsageError(f"cannot tell the output format of {path}; pass --format")
@@ -132,8 +137,6 @@ def plan_output(source: Source, options: Options, output_is_dir: bool) -> Path |
     """Where a source's result goes: a path or STDIO."""
     if options.output == STDIO or (options.output is None and source.path is None):
         return STDIO
-    from .images import SUFFIX_OF
-
     suffix = source.rel.suffix if source.rel.suffix.lower() in IMAGE_SUFFIXES else ".png"
     if options.format:
         suffix = SUFFIX_OF[options.format]
@@ -210,11 +213,10 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
 
 
 class Driver:
-    """Runs sources through the model and writes results; ``records`` holds one dict per source."""
+    """Plans outputs, then decodes, inpaints and writes each job, yielding one record per source."""
 
-    def __init__(self, runner: strategies.Runner, options: Options, stdout=None) -> None:
+    def __init__(self, runner: strategies.Runner, options: Options) -> None:
         self.run, self.options = runner, options
-        self.stdout = stdout if stdout is not None else sys.stdout.buffer
         self.scale = runner.model.config.image_size
 
     def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
@@ -240,33 +242,34 @@ class Driver:
         planned: set[Path] = set()
         jobs = []
         for source in sources:
-            job = Job(source)
-            job.record = {"input": source.name, "mask": None, "output": None, "status": "failed", "error": None}
+            job = Job(source, record={**dict.fromkeys(RECORD_KEYS), "input": source.name})
             jobs.append(job)
-            if source.error is not None:
-                job.record["error"] = source.error
-                continue
-            output = plan_output(source, options, output_is_dir)
-            job.record["output"] = str(output)
-            if output != STDIO:
-                output = Path(output)
-                if any(_same_file(output, p) for p in inputs):
-                    job.record["error"] = f"the output {output} would replace an input; choose another -o"
-                    continue
-                if output.resolve() in planned:
-                    job.record["error"] = f"the output {output} is also the output of an earlier input"
-                    continue
-                planned.add(output.resolve())
-                if output.exists() or output.is_symlink():
-                    if options.skip_existing:
-                        job.record.update(status="skipped", error=None)
-                        continue
-                    if not options.overwrite:
-                        job.record["error"] = f"{output} exists (pass --overwrite, or --skip-existing to resume)"
-                        continue
-            job.output = output
-            job.record["status"] = None
+            error = source.error or self._refusal(source, job, output_is_dir, inputs, planned)
+            if error:
+                job.record.update(status="failed", error=error)
         return jobs
+
+    def _refusal(self, source: Source, job: Job, output_is_dir: bool, inputs: list[Path], planned: set) -> str | None:
+        """Set the job's output and format, or say why it must not run; an existing output may mean 'skipped'."""
+        options = self.options
+        output = plan_output(source, options, output_is_dir)
+        job.record["output"] = str(output)
+        job.format = _output_format(output, options)
+        if output != STDIO:
+            output = Path(output)
+            if any(_same_file(output, p) for p in inputs):
+                return f"the output {output} would replace an input; choose another -o"
+            if output.resolve() in planned:
+                return f"the output {output} is also the output of an earlier input"
+            planned.add(output.resolve())
+            if output.exists() or output.is_symlink():
+                if options.skip_existing:
+                    job.record["status"] = "skipped"
+                    return None
+                if not options.overwrite:
+                    return f"{output} exists (pass --overwrite, or --skip-existing to resume)"
+        job.output = output
+        return None
 
     def loaded(self, jobs: list[Job], workers: int = 2) -> Iterator[Job]:
         """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
@@ -338,9 +341,8 @@ class Driver:
 
     def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:
         """Encode and write atomically (``pixels`` None: the input unchanged)."""
-        picture = job.picture
+        picture, fmt = job.picture, job.format
         try:
-            fmt = _output_format(job.output, self.options)
             if pixels is None and fmt == picture.format and job.output != STDIO:
                 data = picture.data
             else:
@@ -350,8 +352,8 @@ class Driver:
                     pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
                 data = encode_image(picture, pixels, fmt)
             if job.output == STDIO:
-                self.stdout.write(data)
-                self.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
             else:
                 path = Path(job.output)
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -365,19 +367,8 @@ class Driver:
 
     def finish(self, job: Job) -> dict:
         job.picture = job.holes = None  # free the pixels before the next image
-        record = {
-            "input": job.record.get("input"),
-            "mask": job.record.get("mask"),
-            "output": job.record.get("output"),
-            "width": job.record.get("width"),
-            "height": job.record.get("height"),
-            "hole_ratio": job.record.get("hole_ratio"),
-            "strategy": job.record.get("strategy"),
-            "seconds": round(time.perf_counter() - job.started, 4),
-            "status": job.record.get("status") or "failed",
-            "error": job.record.get("error"),
-        }
-        return record
+        job.record["seconds"] = round(time.perf_counter() - job.started, 4)
+        return dict(job.record)
 
 
 def run(inputs: list[str], options: Options, runner: strategies.Runner, json_lines: bool, console, progress) -> int:
