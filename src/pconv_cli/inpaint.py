@@ -104,7 +104,7 @@ def discover(inputs: list[str], options: Options) -> list[Source]:
         if path.is_dir():
             for file in list_images(path):
                 # Earlier results of this command are not inputs on a second run.
-                if file.stem.endswith(OUTPUT_TAG) and options.output is None:
+                if file.stem.endswith(OUTPUT_TAG):
                     continue
                 if out_dir is not None and out_dir in file.resolve().parents:
                     continue
