@@ -5,7 +5,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageOps
 
 from pconv_cli.errors import PconvError
 from pconv_cli.images import (
@@ -48,6 +48,10 @@ def test_16_bit_png_keeps_depth_and_icc_round_trip(tmp_path):
     assert again.icc == icc and np.array_equal(again.pixels, array)
     with pytest.raises(PconvError, match="16-bit output needs PNG"):
         encode_image(picture, picture.pixels, "JPEG")
+    cv2.imwrite(str(tmp_path / "d.tif"), array[..., ::-1])
+    tiff = read_image(tmp_path / "d.tif")
+    assert tiff.format == "TIFF" and np.array_equal(tiff.pixels, array)
+    assert np.array_equal(read_image(encode_image(tiff, tiff.pixels, "TIFF")).pixels, array)
 
 
 def test_exif_orientation_applied_and_reset():
@@ -58,6 +62,22 @@ def test_exif_orientation_applied_and_reset():
     assert np.array_equal(picture.pixels, np.rot90(array, -1))
     written = Image.open(io.BytesIO(encode_image(picture, picture.pixels, "PNG")))
     assert written.getexif().get(0x0112) == 1
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillow(orientation):
+    array = rng.integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _png(array, exif=exif.tobytes())
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+    assert np.array_equal(read_image(data).pixels, expected)
+    mask = np.zeros((3, 5), np.uint8)
+    mask[0, 0] = 255
+    holes = read_mask(_png(mask, exif=exif.tobytes()), expected.shape[:2])
+    assert np.array_equal(
+        holes, np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(_png(mask, exif=exif.tobytes()))))) > 127
+    )
 
 
 def test_icc_kept_for_8_bit_and_alpha_refused_by_jpeg():

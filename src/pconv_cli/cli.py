@@ -143,11 +143,16 @@ def inpaint(
             markup=False,
             highlight=False,
         )
-    if quiet:
-        code = core.run(inputs, options, runner, json_lines, console, None)
-    else:
-        with _progress(console) as progress:
-            code = core.run(inputs, options, runner, json_lines, console, progress)
+    try:
+        if quiet:
+            code = core.run(inputs, options, runner, json_lines, console, None)
+        else:
+            with _progress(console) as progress:
+                code = core.run(inputs, options, runner, json_lines, console, progress)
+    except KeyboardInterrupt:
+        # Outputs are renamed into place only when complete, so nothing half-written remains.
+        print("pconv: interrupted; finished outputs are kept, no partial file was left", file=sys.stderr)
+        code = 130
     raise typer.Exit(code)
 
 

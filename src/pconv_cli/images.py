@@ -104,10 +104,19 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
         4: lambda a: a[::-1],
         5: lambda a: a.transpose(1, 0, 2),
         6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 1)[::-1],
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
         8: lambda a: np.rot90(a, 1),
     }
     return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
+
+
+def _sixteen_bit(img: Image.Image, data: bytes) -> bool:
+    if img.format == "PNG":
+        return len(data) > 24 and data[24] == 16  # IHDR bit depth
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258, (8,))  # BitsPerSample
+        return (bits[0] if isinstance(bits, tuple) else bits) == 16
+    return False
 
 
 def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
@@ -126,8 +135,8 @@ def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS)
             orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
             if _EXIF_ORIENTATION in exif:
                 exif[_EXIF_ORIENTATION] = 1
-            # Pillow reads 16-bit RGB PNGs as 8-bit; OpenCV keeps the depth.
-            if data.startswith(_PNG_SIGNATURE) and len(data) > 24 and data[24] == 16 and img.mode != "L":
+            # Pillow reads 16-bit RGB PNGs and TIFFs as 8-bit; OpenCV keeps the depth.
+            if img.mode != "L" and _sixteen_bit(img, data):
                 pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
                 if pixels is None:
                     raise OSError("image file is truncated or corrupt")
@@ -214,13 +223,15 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
     """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can."""
     channels = pixels.shape[2]
     if pixels.dtype == np.uint16:
-        if fmt != "PNG":
-            raise PconvError(f"16-bit output needs PNG, not {fmt} (pass --format png)")
+        if fmt not in ("PNG", "TIFF"):
+            raise PconvError(f"16-bit output needs PNG or TIFF, not {fmt} (pass --format png)")
         code = {1: None, 3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}[channels]
-        ok, buf = cv2.imencode(".png", cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
+        ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
         if not ok:
-            raise PconvError("OpenCV could not encode the 16-bit PNG")
-        return _png_with_icc(buf.tobytes(), picture.icc) if picture.icc else buf.tobytes()
+            raise PconvError(f"OpenCV could not encode the 16-bit {fmt}")
+        if picture.icc and fmt == "PNG":
+            return _png_with_icc(buf.tobytes(), picture.icc)
+        return buf.tobytes()
     if channels == 4 and fmt in ("JPEG", "BMP"):
         raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
     img = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
