@@ -33,3 +33,14 @@ def test_dilate_grows_hole_by_n_pixels(pixels):
     assert torch.equal(dilate_holes(mask, 0), mask)
     with pytest.raises(ValueError, match="pixels >= 0"):
         dilate_holes(mask, -1)
+
+
+def test_dilate_numpy_matches_torch():
+    mask = np.ones((15, 17), bool)
+    mask[7, 7] = mask[0, 16] = False
+    expected = dilate_holes(torch.from_numpy(mask).float()[None, None], 2)[0, 0].numpy() > 0.5
+    assert np.array_equal(dilate_holes(mask, 2), expected)
+    assert np.array_equal(dilate_holes(mask.astype(np.uint8), 2), expected.astype(np.uint8))
+    assert dilate_holes(mask, 0) is mask
+    with pytest.raises(ValueError, match="H×W"):
+        dilate_holes(np.ones((1, 2, 3)), 1)
