@@ -170,3 +170,14 @@ def test_read_mask_thresholds_8_and_16_bit_files(tmp_path):
     Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "rgb.png")
     for name in ("g.png", "g16.png", "rgb.png"):
         assert read_mask(tmp_path / name).tolist() == [[False, False, True, True]], name
+
+
+def test_dilate_numpy_matches_torch():
+    mask = np.ones((15, 17), bool)
+    mask[7, 7] = mask[0, 16] = False
+    expected = dilate_holes(torch.from_numpy(mask).float()[None, None], 2)[0, 0].numpy() > 0.5
+    assert np.array_equal(dilate_holes(mask, 2), expected)
+    assert np.array_equal(dilate_holes(mask.astype(np.uint8), 2), expected.astype(np.uint8))
+    assert dilate_holes(mask, 0) is mask
+    with pytest.raises(ValueError, match="H×W"):
+        dilate_holes(np.ones((1, 2, 3)), 1)

@@ -1,15 +1,257 @@
-"""Image reading shared by the commands (EXIF orientation applied, one-line errors)."""
+"""Image I/O: reading with alpha, 16-bit depth, ICC and EXIF orientation; masks; atomic writing.
+
+Pixels stay in their file's integer type (uint8 or uint16) so the valid pixels of an
+output can be the input's exact values; conversion to float happens per work tile.
+"""
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PconvError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# Output formats by suffix (PIL format names).
+FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
+SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+DEFAULT_MAX_PIXELS = 100_000_000
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
+_EXIF_ORIENTATION = 0x0112
+# What decoders raise on damaged files (Pillow lets struct and EOF errors through in places).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, cv2.error)
+
+
+@dataclass
+class Picture:
+    """A decoded image. pixels: H×W×C uint8/uint16 with C = 1 (grey), 3 (RGB) or 4 (RGBA)."""
+
+    pixels: np.ndarray
+    format: str  # PIL format name of the source, e.g. "PNG"
+    icc: bytes | None = None
+    exif: bytes | None = None  # with the orientation reset, since it is applied to pixels
+    data: bytes | None = None  # the source file's bytes (an image with no hole is copied as is)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.pixels.shape[2] == 4
+
+    @property
+    def max_value(self) -> int:
+        return 65535 if self.pixels.dtype == np.uint16 else 255
+
+    def rgb_float(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray:
+        """The RGB of a region as h×w×3 float32 in [0, 1] (grey is repeated)."""
+        px = self.pixels[y0:y1, x0:x1]
+        rgb = np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px[..., :3]
+        return rgb.astype(np.float32) / self.max_value
+
+
+def _one_line(prefix: str, exc: BaseException) -> PconvError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return PconvError(f"{prefix}: {text}")
+
+
+def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        data, name = source, "<stdin>"
+    else:
+        name = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except IsADirectoryError:
+            raise PconvError(f"cannot read {what} {name}: is a folder") from None
+        except OSError as exc:
+            raise PconvError(f"cannot read {what} {name}: {exc.strerror or exc}") from exc
+    if not data:
+        raise PconvError(f"cannot read {what} {name}: empty file (0 bytes)")
+    return data, name
+
+
+def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
+    # open() reads only the header; the size check below replaces Pillow's own bomb check,
+    # whose fixed limit would refuse a raised --max-pixels.
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise PconvError(f"cannot read {what} {name}: not an image, or a format Pillow does not know") from None
+    except _DECODE_ERRORS as exc:
+        raise _one_line(f"cannot read {what} {name}", exc) from exc
+    w, h = img.size
+    if w * h > max_pixels:
+        raise PconvError(f"{what} {name} is {w}×{h} = {w * h} pixels, over --max-pixels {max_pixels} (raise the limit)")
+    return img
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1–8) to an H×W×C array, as ImageOps.exif_transpose does."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
+
+
+def _sixteen_bit(img: Image.Image, data: bytes) -> bool:
+    if img.format == "PNG":
+        return len(data) > 24 and data[24] == 16  # IHDR bit depth
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258, (8,))  # BitsPerSample
+        return (bits[0] if isinstance(bits, tuple) else bits) == 16
+    return False
+
+
+def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode an image file (or its bytes) into a Picture; PconvError with one line if it cannot be used.
+
+    Accepted modes: RGB, RGBA, L (8-bit) and 16-bit RGB/RGBA PNG. EXIF orientation is applied.
+    """
+    data, name = _read_bytes(source, "image")
+    img = _open(data, name, "image", max_pixels)
+    with img:
+        if img.mode not in ("RGB", "RGBA", "L"):
+            hint = _MODE_HINTS.get(img.mode, img.mode)
+            raise PconvError(f"image {name}: unsupported mode {img.mode} ({hint}); convert it to RGB or RGBA first")
+        try:
+            exif = img.getexif()
+            orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
+            if _EXIF_ORIENTATION in exif:
+                exif[_EXIF_ORIENTATION] = 1
+            # Pillow reads 16-bit RGB PNGs and TIFFs as 8-bit; OpenCV keeps the depth.
+            if img.mode != "L" and _sixteen_bit(img, data):
+                pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+                if pixels is None:
+                    raise OSError("image file is truncated or corrupt")
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            else:
+                pixels = np.asarray(img)
+            fmt, icc = img.format or "PNG", img.info.get("icc_profile") or None
+        except _DECODE_ERRORS as exc:
+            raise _one_line(f"cannot read image {name}", exc) from exc
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return Picture(_orient(pixels, orientation), fmt, icc, exif.tobytes() if len(exif) else None, data)
+
+
+def read_mask(
+    source: str | Path | bytes,
+    size: tuple[int, int],
+    invert: bool = False,
+    threshold: int = 127,
+    resize: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """Holes of a mask file as an H×W bool array (True = hole) for an image of ``size`` (H, W).
+
+    White (grey level > threshold) is hole unless ``invert``. Any mode is accepted; EXIF
+    orientation is applied; another size is an error unless ``resize``.
+    """
+    data, name = _read_bytes(source, "mask")
+    img = _open(data, name, "mask", max_pixels)
+    with img:
+        try:
+            orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            if img.mode.startswith("I;16") or img.mode == "I":
+                grey = (np.asarray(img.convert("I"), dtype=np.float32) / 257.0).clip(0, 255).astype(np.uint8)
+            else:
+                grey = np.asarray(img.convert("L"))
+        except _DECODE_ERRORS as exc:
+            raise _one_line(f"cannot read mask {name}", exc) from exc
+    grey = _orient(grey[..., None], orientation)[..., 0]
+    if grey.shape != tuple(size):
+        if not resize:
+            raise PconvError(
+                f"mask {name} is {grey.shape[1]}×{grey.shape[0]} but its image is {size[1]}×{size[0]} "
+                "(pass --resize-mask to scale it)"
+            )
+        grey = cv2.resize(grey, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    holes = grey > threshold
+    return ~holes if invert else holes
+
+
+def alpha_holes(picture: Picture, threshold: int = 127) -> np.ndarray:
+    """Holes from the alpha channel: pixels at most ``threshold`` (8-bit scale) opaque."""
+    alpha = picture.pixels[..., 3]
+    return alpha <= threshold * (picture.max_value // 255)
+
+
+def color_holes(picture: Picture, color: tuple[int, int, int], tolerance: int) -> np.ndarray:
+    """Holes as pixels within ``tolerance`` (8-bit scale, per channel) of an RGB ``color``."""
+    scale = picture.max_value // 255
+    holes = np.ones(picture.size, dtype=bool)
+    for c, value in enumerate(color):
+        channel = picture.pixels[..., min(c, picture.pixels.shape[2] - 1)].astype(np.int32)
+        holes &= np.abs(channel - value * scale) <= tolerance * scale
+    return holes
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """'00ff00' or '#00ff00' -> (0, 255, 0); ValueError otherwise."""
+    digits = text.strip().removeprefix("#")
+    if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValueError(f"expected a colour as RRGGBB hex, got {text!r}")
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def _png_with_icc(png: bytes, icc: bytes) -> bytes:
+    """Insert an iCCP chunk after IHDR (OpenCV writes 16-bit PNGs but drops profiles)."""
+    body = b"icc\x00\x00" + zlib.compress(icc)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
+    """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can."""
+    channels = pixels.shape[2]
+    if pixels.dtype == np.uint16:
+        if fmt not in ("PNG", "TIFF"):
+            raise PconvError(f"16-bit output needs PNG or TIFF, not {fmt} (pass --format png)")
+        code = {1: None, 3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}[channels]
+        ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
+        if not ok:
+            raise PconvError(f"OpenCV could not encode the 16-bit {fmt}")
+        if picture.icc and fmt == "PNG":
+            return _png_with_icc(buf.tobytes(), picture.icc)
+        return buf.tobytes()
+    if channels == 4 and fmt in ("JPEG", "BMP"):
+        raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
+    img = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
+    options: dict = {}
+    if picture.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options["icc_profile"] = picture.icc
+    if picture.exif and fmt in ("PNG", "JPEG", "WEBP"):
+        options["exif"] = picture.exif
+    if fmt == "JPEG":
+        options.update(quality=95, subsampling=0)
+    elif fmt == "WEBP":
+        options.update(lossless=True, exact=True)
+    out = io.BytesIO()
+    img.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files under ``folder`` (recursive, sorted), by suffix."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -20,11 +262,6 @@ def read_rgb(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise PconvError(f"cannot read image {path}: {exc}".splitlines()[0]) from exc
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursive, sorted), by suffix."""
-    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def to_tensor(array: np.ndarray):

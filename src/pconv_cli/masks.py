@@ -45,10 +45,23 @@ def bin_index(ratio: float) -> int | None:
     return None
 
 
-def dilate_holes(mask: torch.Tensor, pixels: int) -> torch.Tensor:
-    """Grow the holes of an N×1×H×W mask (1 = valid) by ``pixels`` (square neighbourhood)."""
+def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor | np.ndarray:
+    """Grow the holes of a mask (1 = valid) by ``pixels`` (square neighbourhood).
+
+    mask: an N×1×H×W tensor, or an H×W bool/uint8 array (done in uint8 with OpenCV, so a
+    huge image's mask needs no float copy).
+    """
     if pixels < 0:
         raise ValueError(f"expected pixels >= 0, got {pixels}")
+    if isinstance(mask, np.ndarray):
+        if mask.ndim != 2:
+            raise ValueError(f"expected an H×W mask array, got shape {mask.shape}")
+        if pixels == 0:
+            return mask
+        import cv2
+
+        holes = cv2.dilate((mask <= 0.5).view(np.uint8), np.ones((2 * pixels + 1,) * 2, np.uint8))
+        return (holes == 0) if mask.dtype == bool else (holes == 0).astype(mask.dtype)
     if mask.dim() != 4:
         raise ValueError(f"expected an N×1×H×W mask, got shape {tuple(mask.shape)}")
     if pixels == 0:

@@ -1,0 +1,170 @@
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageOps
+
+from pconv_cli.errors import PconvError
+from pconv_cli.images import (
+    alpha_holes,
+    color_holes,
+    encode_image,
+    parse_color,
+    read_image,
+    read_mask,
+)
+
+rng = np.random.default_rng(0)
+
+
+def _png(array, mode=None, **options) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array, mode).save(out, format="PNG", **options) if mode else Image.fromarray(array).save(
+        out, format="PNG", **options
+    )
+    return out.getvalue()
+
+
+def test_reads_rgb_rgba_grey_exactly():
+    for shape in ((5, 7, 3), (5, 7, 4), (5, 7)):
+        array = rng.integers(0, 256, shape, dtype=np.uint8)
+        picture = read_image(_png(array))
+        assert picture.pixels.dtype == np.uint8 and picture.format == "PNG"
+        assert np.array_equal(picture.pixels.reshape(array.shape), array)
+    assert read_image(_png(array)).rgb_float().shape == (5, 7, 3)
+
+
+def test_16_bit_png_keeps_depth_and_icc_round_trip(tmp_path):
+    array = rng.integers(0, 65536, (6, 9, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "d.png"), array[..., ::-1])
+    picture = read_image(tmp_path / "d.png")
+    assert picture.pixels.dtype == np.uint16 and np.array_equal(picture.pixels, array) and picture.max_value == 65535
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    picture.icc = icc
+    again = read_image(encode_image(picture, picture.pixels, "PNG"))
+    assert again.icc == icc and np.array_equal(again.pixels, array)
+    with pytest.raises(PconvError, match="16-bit output needs PNG"):
+        encode_image(picture, picture.pixels, "JPEG")
+    cv2.imwrite(str(tmp_path / "d.tif"), array[..., ::-1])
+    tiff = read_image(tmp_path / "d.tif")
+    assert tiff.format == "TIFF" and np.array_equal(tiff.pixels, array)
+    assert np.array_equal(read_image(encode_image(tiff, tiff.pixels, "TIFF")).pixels, array)
+
+
+def test_exif_orientation_applied_and_reset():
+    array = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    picture = read_image(_png(array, exif=exif.tobytes()))
+    assert np.array_equal(picture.pixels, np.rot90(array, -1))
+    written = Image.open(io.BytesIO(encode_image(picture, picture.pixels, "PNG")))
+    assert written.getexif().get(0x0112) == 1
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillow(orientation):
+    array = rng.integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _png(array, exif=exif.tobytes())
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+    assert np.array_equal(read_image(data).pixels, expected)
+    mask = np.zeros((3, 5), np.uint8)
+    mask[0, 0] = 255
+    holes = read_mask(_png(mask, exif=exif.tobytes()), expected.shape[:2])
+    assert np.array_equal(
+        holes, np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(_png(mask, exif=exif.tobytes()))))) > 127
+    )
+
+
+def test_icc_kept_for_8_bit_and_alpha_refused_by_jpeg():
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    array = rng.integers(0, 256, (4, 4, 4), dtype=np.uint8)
+    picture = read_image(_png(array, icc_profile=icc))
+    assert picture.icc == icc
+    assert read_image(encode_image(picture, picture.pixels, "WEBP")).icc == icc
+    with pytest.raises(PconvError, match="alpha"):
+        encode_image(picture, picture.pixels, "JPEG")
+
+
+def test_mask_threshold_invert_size_and_resize():
+    grey = np.array([[0, 127, 128, 255]], dtype=np.uint8)
+    assert read_mask(_png(grey), (1, 4)).tolist() == [[False, False, True, True]]
+    assert read_mask(_png(grey), (1, 4), invert=True).tolist() == [[True, True, False, False]]
+    assert read_mask(_png(grey), (1, 4), threshold=10).tolist() == [[False, True, True, True]]
+    rgb = np.stack([grey] * 3, axis=-1)
+    assert read_mask(_png(rgb), (1, 4)).tolist() == [[False, False, True, True]]
+    with pytest.raises(PconvError, match="--resize-mask"):
+        read_mask(_png(grey), (2, 8))
+    assert read_mask(_png(grey), (2, 8), resize=True).shape == (2, 8)
+
+
+def test_alpha_and_colour_holes():
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[..., 3] = [[0, 127], [128, 255]]
+    rgba[0, 0, :3] = (0, 250, 10)
+    rgba[1, 1, :3] = (0, 200, 0)
+    picture = read_image(_png(rgba))
+    assert alpha_holes(picture).tolist() == [[True, True], [False, False]]
+    assert color_holes(picture, (0, 255, 0), 0).tolist() == [[False, False], [False, False]]
+    assert color_holes(picture, (0, 255, 0), 10).tolist() == [[True, False], [False, False]]
+    assert color_holes(picture, (0, 255, 0), 55).tolist() == [[True, False], [False, True]]
+    assert parse_color("#00FF80") == (0, 255, 128)
+    with pytest.raises(ValueError, match="RRGGBB"):
+        parse_color("green")
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = b""
+    for kind, body in ((b"IHDR", header), (b"IDAT", zlib.compress(b"\x00" * 1000)), (b"IEND", b"")):
+        chunks += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def _bad_files() -> dict[str, bytes]:
+    rgb = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    good = _png(rgb)
+    out = {}
+    for name, mode in (("palette", "P"), ("cmyk", "CMYK"), ("la", "LA")):
+        buf = io.BytesIO()
+        Image.fromarray(rgb).convert(mode).save(buf, format="TIFF" if mode == "CMYK" else "PNG")
+        out[name] = buf.getvalue()
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 65536, (4, 4), dtype=np.uint16)).save(buf, format="PNG")
+    out["i16"] = buf.getvalue()
+    out.update(empty=b"", text=b"hello, not a picture", truncated=good[: len(good) // 2], bomb=_bomb_png(40000, 40000))
+    return out
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("empty", "empty file"),
+        ("text", "not an image"),
+        ("truncated", "truncated"),
+        ("palette", "unsupported mode P"),
+        ("cmyk", "unsupported mode CMYK"),
+        ("la", "unsupported mode LA"),
+        ("i16", "unsupported mode I;16"),
+        ("bomb", "max-pixels"),
+    ],
+)
+def test_bad_images_give_one_line_errors(tmp_path, case, message):
+    path = tmp_path / f"{case}.png"
+    path.write_bytes(_bad_files()[case])
+    with pytest.raises(PconvError, match=message) as info:
+        read_image(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_pixel_limit_and_folder(tmp_path):
+    data = _png(np.zeros((20, 20, 3), np.uint8))
+    assert read_image(data, max_pixels=400).size == (20, 20)
+    with pytest.raises(PconvError, match="over --max-pixels 399"):
+        read_image(data, max_pixels=399)
+    with pytest.raises(PconvError, match="is a folder"):
+        read_image(tmp_path)

@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+import torch
+
+from pconv_cli.images import Picture
+from pconv_cli.strategies import Runner, choose, fill_crops, fill_full, fill_tiles, inpaint_one
+from pconv_cli.unet import PConvConfig, PConvUNet
+
+SCALE = 64  # the tiny preset's working scale
+
+
+class MeanModel(PConvUNet):
+    """Outputs, per image, the mean of its valid pixels (a constant when the image is constant)."""
+
+    def __init__(self) -> None:
+        super().__init__(PConvConfig.preset("tiny"))
+        self.calls: list[tuple[int, ...]] = []
+
+    def forward(self, image, mask):
+        self.calls.append(tuple(image.shape))
+        mean = (image * mask).sum(dim=(2, 3), keepdim=True) / mask.sum(dim=(2, 3), keepdim=True).clamp(min=1)
+        return mean.expand_as(image).clone()
+
+
+def _picture(pixels: np.ndarray) -> Picture:
+    return Picture(pixels, "PNG")
+
+
+def test_choose_follows_size_and_hole_width():
+    small = np.zeros((100, 100), bool)
+    assert choose((100, 100), small, "auto", SCALE) == "full"
+    thin = np.zeros((300, 400), bool)
+    thin[150:152, :] = True
+    assert choose((300, 400), thin, "auto", SCALE) == "tile"
+    thick = thin.copy()
+    thick[100:200, 100:200] = True
+    assert choose((300, 400), thick, "auto", SCALE) == "crop"
+    assert choose((300, 400), thick, "tile", SCALE) == "tile"
+    with pytest.raises(ValueError, match="strategy"):
+        choose((1, 1), small, "best", SCALE)
+
+
+def test_runner_batches_equal_sizes_in_order():
+    model = MeanModel().eval()
+    run = Runner(model, "fp32", batch_size=3)
+    images = [np.full((8, 8, 3), i / 10, np.float32) for i in range(5)] + [np.zeros((8, 16, 3), np.float32)]
+    holes = [np.eye(8, dtype=bool)] * 5 + [np.zeros((8, 16), bool)]
+    holes[5][0, 0] = True
+    out = run(images, holes)
+    assert [c[0] for c in model.calls] == [3, 2, 1]
+    for i in range(5):
+        np.testing.assert_allclose(out[i], i / 10, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535)])
+def test_full_writes_only_holes_bit_exactly(dtype, top):
+    pixels = np.random.default_rng(0).integers(0, top + 1, (30, 40, 4), dtype=dtype)
+    holes = np.zeros((30, 40), bool)
+    holes[5:15, 10:30] = True
+    model = PConvUNet(PConvConfig.preset("tiny")).eval()
+    out = fill_full([_picture(pixels)], [holes], Runner(model, "fp32"))[0]
+    assert out.dtype == dtype
+    assert np.array_equal(out[~holes], pixels[~holes])
+    assert np.array_equal(out[..., 3], pixels[..., 3])  # alpha is never touched here
+    assert not np.array_equal(out[holes], pixels[holes])
+
+
+def test_tiles_blend_without_seams():
+    # A horizontal ramp image with a long thin hole: tiles see different means, so unblended
+    # tiles would jump by tens of levels where they meet; blended, neighbours differ by little.
+    width = 600
+    ramp = np.tile(np.linspace(0, 255, width, dtype=np.float32), (200, 1)).round().astype(np.uint8)
+    pixels = np.repeat(ramp[..., None], 3, axis=2)
+    holes = np.zeros((200, width), bool)
+    holes[99:102, 5:-5] = True
+    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32", batch_size=4), SCALE)
+    assert np.array_equal(out[~holes], pixels[~holes])
+    fill = out[100, 5:-5, 0].astype(int)
+    assert np.abs(np.diff(fill)).max() <= 3
+    assert fill[-1] - fill[0] > 150  # the fill follows the image, it is not one constant
+
+
+def test_tiles_cover_every_hole_with_constant_model():
+    pixels = np.full((300, 333, 3), 90, np.uint8)
+    holes = np.random.default_rng(1).random((300, 333)) < 0.02
+    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), SCALE)
+    assert np.array_equal(out, pixels)  # the mean of a constant image is that constant everywhere
+
+
+def test_crops_fill_large_and_small_holes_without_halo():
+    pixels = np.full((900, 700, 3), 200, np.uint8)
+    holes = np.zeros((900, 700), bool)
+    holes[100:700, 100:600] = True  # downscaled window
+    holes[800:810, 20:30] = True  # native window
+    picture = _picture(pixels)
+    run = Runner(MeanModel().eval(), "fp32")
+    out = fill_crops(picture, holes, run, SCALE)
+    assert np.array_equal(out, pixels)  # constant stays constant: no edge mixing artefact
+    assert inpaint_one(picture, holes, "crop", run).shape == pixels.shape
+
+
+def test_crops_paste_each_group_once_and_only_holes():
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (500, 500, 3), dtype=np.uint8)
+    holes = np.zeros((500, 500), bool)
+    holes[50:60, 50:60] = holes[300:450, 200:480] = True
+    model = PConvUNet(PConvConfig.preset("tiny")).eval()
+    out = fill_crops(_picture(pixels), holes, Runner(model, "fp32", batch_size=2), SCALE)
+    assert np.array_equal(out[~holes], pixels[~holes])
+    assert (out[holes] != pixels[holes]).any(axis=-1).mean() > 0.9
+    with pytest.raises(ValueError, match="resolved strategy"):
+        inpaint_one(_picture(pixels), holes, "auto", Runner(model))
+
+
+def test_grey_picture_gets_grey_fill():
+    pixels = np.full((20, 20, 1), 50, np.uint8)
+    holes = np.zeros((20, 20), bool)
+    holes[5:10, 5:10] = True
+    torch.manual_seed(0)
+    out = fill_full([_picture(pixels)], [holes], Runner(MeanModel().eval(), "fp32"))[0]
+    assert out.shape == (20, 20, 1) and np.array_equal(out, pixels)
