@@ -82,17 +82,6 @@ def test_masks_are_measured_not_named(data):
             assert (info.bin, info.border) == (b, border), name
 
 
-def test_border_mode_counts_the_50px_margin():
-    hole = np.zeros((200, 200), bool)
-    hole[50:150, 50:150] = True
-    assert ev.border_mode(hole) == "margin"
-    hole[49, 100] = True
-    assert ev.border_mode(hole) == "none"
-    hole[49, 100] = False
-    hole[100, 150] = True  # 49 px from the right edge
-    assert ev.border_mode(hole) == "none"
-
-
 def _infos(masks):
     return [i for n in sorted(MASKS) if (i := ev.measure_mask(masks / n, n)) is not None]
 

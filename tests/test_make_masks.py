@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from pconv_cli.errors import UsageError
+from pconv_cli.images import read_mask
 from pconv_cli.make_masks import folder_stats, format_stats, make_masks, plan, prepare_out_dir
-from pconv_cli.masks import BINS, bin_index, bin_label, margin_for, read_mask
+from pconv_cli.masks import BINS, bin_index, bin_label, margin_for
 
 
 def run(*args):

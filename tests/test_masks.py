@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from pconv_cli.errors import UsageError
+from pconv_cli.images import read_mask
 from pconv_cli.maskgen import count_window, ellipses, generate, polyline, seeded_draw
 from pconv_cli.masks import (
     BINS,
@@ -13,10 +14,10 @@ from pconv_cli.masks import (
     GeneratedMasks,
     bin_index,
     bin_label,
+    border_mode,
     dilate_holes,
     hole_ratio,
     margin_for,
-    read_mask,
 )
 
 
@@ -181,3 +182,17 @@ def test_dilate_numpy_matches_torch():
     assert dilate_holes(mask, 0) is mask
     with pytest.raises(ValueError, match="H×W"):
         dilate_holes(np.ones((1, 2, 3)), 1)
+
+
+def test_border_mode_counts_the_scaled_margin():
+    hole = np.zeros((512, 512), bool)
+    hole[50:462, 50:462] = True
+    assert border_mode(hole) == "margin"
+    hole[49, 100] = True
+    assert border_mode(hole) == "none"
+    hole[49, 100] = False
+    hole[100, 462] = True  # 49 px from the right edge
+    assert border_mode(hole) == "none"
+    small = np.zeros((256, 256), bool)
+    small[25:231, 25:231] = True  # the margin scales to 25 px at 256
+    assert border_mode(small) == "margin"

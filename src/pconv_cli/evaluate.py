@@ -2,7 +2,8 @@
 
 Masks are measured, not trusted by name: each mask's hole ratio picks its bin
 (masks.bin_index) and its border mode is "margin" when no hole pixel lies within
-BORDER_MARGIN px of the edge, both on the mask file as stored. Pairing is seeded and
+50 px (at 512, scaled with the size) of the edge (masks.border_mode), both on the mask
+file as stored. Pairing is seeded and
 balanced: every (bin, border) cell gets the same number of pairs. Each method's output
 is composited (only hole pixels change) and quantised to 8 bits, as a saved PNG would
 be, before the metrics see it.
@@ -24,8 +25,8 @@ from PIL import Image
 
 from . import baselines as bl
 from .errors import PconvError, UsageError
-from .images import IMAGE_SUFFIXES, list_images, read_rgb
-from .masks import BINS, BORDER_MARGIN, BORDER_MODES, bin_index, bin_label, hole_ratio
+from .images import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
+from .masks import BINS, BORDER_MODES, bin_index, bin_label, border_mode, hole_ratio
 from .metrics import all_metrics
 from .weights import atomic_write
 
@@ -159,30 +160,9 @@ def parse_borders(spec: str) -> list[str]:
 # --- masks and pairing -----------------------------------------------------------------
 
 
-def read_hole(path: Path, invert: bool = False) -> np.ndarray:
-    """A mask file as an H×W bool hole map (white > 127 = hole, flipped by ``invert``)."""
-    try:
-        with Image.open(path) as img:
-            gray = np.asarray(img.convert("L"))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise PconvError(f"cannot read mask {path}: {exc}".splitlines()[0]) from exc
-    hole = gray > 127
-    return ~hole if invert else hole
-
-
-def border_mode(hole: np.ndarray, margin: int = BORDER_MARGIN) -> str:
-    """'margin' when no hole pixel of the H×W hole map lies within ``margin`` px of an edge, else 'none'."""
-    rows, cols = np.nonzero(hole)
-    if rows.size == 0:
-        return "margin"
-    h, w = hole.shape
-    nearest = min(rows.min(), cols.min(), h - 1 - rows.max(), w - 1 - cols.max())
-    return "margin" if nearest >= margin else "none"
-
-
 def measure_mask(path: Path, name: str, invert: bool = False) -> MaskInfo | None:
     """Bin and border mode of one mask file, or None when its hole ratio is in no bin."""
-    hole = read_hole(path, invert)
+    hole = read_mask(path, invert=invert)
     ratio = hole_ratio(~hole)
     index = bin_index(ratio)
     if index is None:
@@ -254,7 +234,7 @@ def load_pair(pair: Pair, size: int | None, invert: bool) -> tuple[np.ndarray, n
     image = read_rgb(pair.image)
     if size is not None:
         image = center_square(image, size)
-    hole = read_hole(pair.mask.path, invert)
+    hole = read_mask(pair.mask.path, invert=invert)
     h, w = image.shape[:2]
     if hole.shape != (h, w):
         hole = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)

@@ -153,7 +153,7 @@ def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS)
 
 def read_mask(
     source: str | Path | bytes,
-    size: tuple[int, int],
+    size: tuple[int, int] | None = None,
     invert: bool = False,
     threshold: int = 127,
     resize: bool = False,
@@ -162,7 +162,8 @@ def read_mask(
     """Holes of a mask file as an H×W bool array (True = hole) for an image of ``size`` (H, W).
 
     White (grey level > threshold) is hole unless ``invert``. Any mode is accepted; EXIF
-    orientation is applied; another size is an error unless ``resize``.
+    orientation is applied; another size is an error unless ``resize``; ``size=None``
+    keeps the file's size. PconvError (one line) when unreadable.
     """
     data, name = _read_bytes(source, "mask")
     img = _open(data, name, "mask", max_pixels)
@@ -176,7 +177,7 @@ def read_mask(
         except _DECODE_ERRORS as exc:
             raise _one_line(f"cannot read mask {name}", exc) from exc
     grey = _orient(grey[..., None], orientation)[..., 0]
-    if grey.shape != tuple(size):
+    if size is not None and grey.shape != tuple(size):
         if not resize:
             raise PconvError(
                 f"mask {name} is {grey.shape[1]}×{grey.shape[0]} but its image is {size[1]}×{size[0]} "

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import PconvError, UsageError
 from .maskgen import count_window, generate, seeded_draw
-from .masks import BINS, BORDER_MODES, PAPER_RANGE, bin_index, bin_label, margin_for, read_mask
+from .masks import BINS, BORDER_MODES, PAPER_RANGE, bin_index, bin_label, border_mode, margin_for
 from .png import encode_gray
 from .weights import atomic_write
 
@@ -228,7 +228,7 @@ STATS_ROWS = ("≤0.01", *(bin_label(low, high) for low, high in BINS), ">0.60")
 
 def folder_stats(folder: Path) -> Stats:
     """Read every mask under ``folder`` (white = hole) and count them per hole-ratio bin and border."""
-    from .images import list_images
+    from .images import list_images, read_mask
 
     if not folder.is_dir():
         raise UsageError(f"--stats folder {folder} does not exist or is not a folder")
@@ -238,16 +238,13 @@ def folder_stats(folder: Path) -> Stats:
     for path in list_images(folder):
         try:
             hole = read_mask(path)
-        except (OSError, ValueError):
+        except PconvError:
             unreadable.append(str(path))
             continue
         ratio = float(np.count_nonzero(hole)) / hole.size
         index = bin_index(ratio)
         row = STATS_ROWS[index + 1] if index is not None else (STATS_ROWS[0] if ratio <= BINS[0][0] else STATS_ROWS[-1])
-        m = margin_for(hole.shape)
-        inner = hole[m : hole.shape[0] - m, m : hole.shape[1] - m]
-        border = "margin" if m and np.count_nonzero(inner) == np.count_nonzero(hole) else "none"
-        counts[row][border] += 1
+        counts[row][border_mode(hole)] += 1
         total += 1
     if not total:
         raise UsageError(f"no readable mask images in {folder}")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import PconvError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -78,14 +78,11 @@ def margin_for(size: tuple[int, int]) -> int:
     return round(BORDER_MARGIN * min(size) / 512)
 
 
-def read_mask(path: str | Path, threshold: int = 127) -> np.ndarray:
-    """A mask file as an H×W bool array, True = hole (white, > threshold); OSError/ValueError if unreadable."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        if img.mode in ("I", "I;16", "I;16B"):  # 16-bit greyscale: the same threshold on the 16-bit scale
-            return np.asarray(img, dtype=np.int64) > threshold * 257
-        return np.asarray(img.convert("L")) > threshold
+def border_mode(hole: np.ndarray) -> str:
+    """'margin' when no hole pixel of the H×W hole map lies within margin_for(its size) of an edge, else 'none'."""
+    m = margin_for(hole.shape)
+    inner = hole[m : hole.shape[0] - m, m : hole.shape[1] - m]
+    return "margin" if m and np.count_nonzero(inner) == np.count_nonzero(hole) else "none"
 
 
 class GeneratedMasks:
@@ -153,12 +150,14 @@ class FolderMasks:
         """One (h, w) bool mask, True = hole: a random file, augmented if asked."""
         import cv2
 
+        from .images import read_mask
+
         h, w = int(size[0]), int(size[1])
         for _ in range(10):
             try:
                 hole = read_mask(self.files[int(rng.integers(len(self.files)))])
                 break
-            except (OSError, ValueError):  # a file broke since the folder was listed: pick another
+            except PconvError:  # a file broke since the folder was listed: pick another
                 continue
         else:
             raise UsageError(f"mask files in {self.files[0].parent} stopped being readable")
