@@ -273,7 +273,7 @@ def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray]
     from .images import to_tensor
     from .inference import run_model
 
-    x = torch.cat([to_tensor(np.array(im)) for im in images])  # a copy: decoded images are read-only arrays
+    x = torch.cat([to_tensor(im) for im in images])
     m = torch.stack([torch.from_numpy(~h) for h in holes]).unsqueeze(1).float()
     device = next(method.model.parameters()).device
     start = time.perf_counter()

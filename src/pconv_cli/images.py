@@ -255,14 +255,14 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """An image file as H×W×3 uint8 RGB, EXIF orientation applied; PconvError if unreadable."""
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise PconvError(f"cannot read image {path}: {exc}".splitlines()[0]) from exc
+def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An image file as a writable H×W×3 uint8 RGB array, EXIF orientation applied; PconvError if unreadable."""
+    data, name = _read_bytes(path, "image")
+    with _open(data, name, "image", max_pixels) as img:
+        try:
+            return np.array(ImageOps.exif_transpose(img).convert("RGB"))
+        except _DECODE_ERRORS as exc:
+            raise _one_line(f"cannot read image {name}", exc) from exc
 
 
 def to_tensor(array: np.ndarray):
