@@ -118,3 +118,6 @@ def test_vgg_weights_and_caffe_input_convention():
     assert seen["x"][0].abs().max() < 1e-4  # the mean colour maps to zero input
     assert seen["x"][1, 2].mean().item() == pytest.approx(255 - 123.68)  # red lands in channel 2 (BGR)
     assert [f.shape[1:] for f in feats] == [(64, 4, 4), (128, 2, 2), (256, 1, 1)]
+    # pooled activations are reported per unit of image intensity (the raw ones are ~255× larger)
+    raw_pool1 = vgg.features[:5](seen["x"])
+    torch.testing.assert_close(feats[0], raw_pool1 / 255.0)

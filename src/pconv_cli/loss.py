@@ -13,12 +13,18 @@ from .masks import dilate_holes
 
 # Caffe VGG-16 input convention of the bundled weights: BGR, 0..255, minus this mean.
 _VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+# The 0..255 Caffe input makes activations ~255× (Gram matrices ~255²×) larger than those
+# of a VGG fed [0, 1]-range images, the scale at which the paper's loss weights (0.05,
+# 120) were set: unscaled, the style term outweighs the L1 terms by ~10^5 and training
+# becomes style-only. ReLU networks are positively homogeneous (up to their biases), so
+# dividing the pooled features by 255 expresses them per unit of image intensity.
+FEATURE_SCALE = 1.0 / 255.0
 # features[:17] of torchvision's vgg16: conv channel plan, "M" = max-pool (pool1..pool3).
 _VGG_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M")
 
 
 class VGG16Features(nn.Module):
-    """Frozen VGG-16 up to pool3; returns the pool1, pool2, pool3 activations.
+    """Frozen VGG-16 up to pool3; returns the pool1, pool2, pool3 activations times FEATURE_SCALE.
 
     Input: N×3×H×W RGB in [0, 1]. The module stays in eval mode and has no trainable parameters.
     """
@@ -57,7 +63,7 @@ class VGG16Features(nn.Module):
         for i, layer in enumerate(self.features):
             x = layer(x)
             if i in self.pools:
-                out.append(x)
+                out.append(x * FEATURE_SCALE)
         return out
 
 
