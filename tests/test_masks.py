@@ -1,8 +1,23 @@
+import pickle
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from pconv_cli.masks import BINS, bin_index, bin_label, dilate_holes, hole_ratio
+from pconv_cli.errors import UsageError
+from pconv_cli.maskgen import capsule, count_window, ellipse, generate, seeded_draw
+from pconv_cli.masks import (
+    BINS,
+    FolderMasks,
+    GeneratedMasks,
+    bin_index,
+    bin_label,
+    dilate_holes,
+    hole_ratio,
+    margin_for,
+    read_mask,
+)
 
 
 def test_hole_ratio_counts_zeros_as_holes():
@@ -33,3 +48,117 @@ def test_dilate_grows_hole_by_n_pixels(pixels):
     assert torch.equal(dilate_holes(mask, 0), mask)
     with pytest.raises(ValueError, match="pixels >= 0"):
         dilate_holes(mask, -1)
+
+
+# --- generators and mask sources ---------------------------------------------------------
+
+
+def _paint(pieces, size):
+    out = np.zeros(size, bool)
+    for rows, x0, x1 in pieces:
+        for y, a, b in zip(rows, x0, x1):
+            out[y, a : b + 1] = True
+    return out
+
+
+def test_ellipse_and_capsule_spans_match_the_pointwise_definition():
+    size = (40, 50)
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]].astype(float)
+    c, s = 0.6, 0.8
+    u, v = (xx - 20.3) * c + (yy - 18.7) * s, -(xx - 20.3) * s + (yy - 18.7) * c
+    expected = (u / 15.0) ** 2 + (v / 6.5) ** 2 <= 1.0
+    got = _paint(ellipse(20.3, 18.7, 15.0, 6.5, c, s, size), size)
+    assert (got != expected).sum() <= 2  # only pixels on the boundary may round differently
+    # a capsule is every point within r of the segment
+    px, py = xx - 5.0, yy - 30.0
+    dx, dy = 40.0, -22.0
+    t = np.clip((px * dx + py * dy) / (dx * dx + dy * dy), 0, 1)
+    expected = (px - t * dx) ** 2 + (py - t * dy) ** 2 <= 4.2**2
+    got = _paint(capsule(5.0, 30.0, 45.0, 8.0, 4.2, size), size)
+    assert (got != expected).sum() <= 3 and got.sum() > 300
+
+
+def test_count_window_agrees_with_every_ratio_formula():
+    lo, hi = count_window(0.1, 0.2, 100)
+    assert (lo, hi) == (11, 20)
+    total = 512 * 512
+    lo, hi = count_window(0.2, 0.3, total)
+    for c in (lo, hi):
+        assert bin_index(c / total) == 2 and bin_index(1 - (total - c) / total) == 2
+    assert bin_index((lo - 1) / total) == 1 or bin_index(1 - (total - lo + 1) / total) == 1
+
+
+@pytest.mark.parametrize("style", ["strokes", "blobs"])
+@pytest.mark.parametrize("margin", [0, 12])
+def test_generated_masks_land_in_every_bin(style, margin):
+    size = (128, 96)
+    for i, (low, high) in enumerate(BINS):
+        hole, used = generate(style, size, (low, high), margin, seeded_draw(7, i))
+        assert used == style and hole.shape == size and hole.dtype == bool
+        assert low < hole.mean() <= high and bin_index(hole_ratio(~hole)) == i
+        if margin:
+            inner = np.zeros(size, bool)
+            inner[margin:-margin, margin:-margin] = True
+            assert not hole[~inner].any()
+
+
+def test_generation_is_reproducible_by_seed_and_index():
+    a, _ = generate("mixed", (64, 64), (0.2, 0.3), 0, seeded_draw(3, 5))
+    b, _ = generate("mixed", (64, 64), (0.2, 0.3), 0, seeded_draw(3, 5))
+    c, _ = generate("mixed", (64, 64), (0.2, 0.3), 0, seeded_draw(3, 6))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_generate_rejects_impossible_ranges():
+    with pytest.raises(ValueError, match="no 8×8 mask"):
+        generate("blobs", (8, 8), (0.5, 0.51), 0, seeded_draw(0, 0))
+    with pytest.raises(ValueError, match="margin"):
+        generate("blobs", (20, 20), (0.5, 0.6), 6, seeded_draw(0, 0))
+    with pytest.raises(ValueError, match="style"):
+        generate("dots", (20, 20), (0.1, 0.2), 0, seeded_draw(0, 0))
+
+
+def test_generated_source_samples_bool_masks_and_pickles():
+    src = GeneratedMasks(style="mixed", ratio=None, border="both")
+    src = pickle.loads(pickle.dumps(src))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        hole = src.sample(rng, (64, 80))
+        assert hole.shape == (64, 80) and hole.dtype == bool and 0.01 < hole.mean() <= 0.6
+    narrow = GeneratedMasks(style="blobs", ratio=(0.3, 0.4), border="margin")
+    hole = narrow.sample(np.random.default_rng(1), (100, 100))
+    m = margin_for((100, 100))
+    assert 0.3 < hole.mean() <= 0.4 and not hole[:m].any() and not hole[:, -m:].any()
+    assert margin_for((512, 512)) == 50 and margin_for((256, 1024)) == 25
+    with pytest.raises(ValueError, match="ratio range"):
+        GeneratedMasks(ratio=(0.5, 0.2))
+    with pytest.raises(ValueError, match="border"):
+        GeneratedMasks(border="edge")
+
+
+def test_folder_source_reads_resizes_augments_and_pickles(tmp_path):
+    hole = np.zeros((20, 30), np.uint8)
+    hole[2:6, 3:12] = 255
+    Image.fromarray(hole).save(tmp_path / "a.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    assert np.array_equal(read_mask(tmp_path / "a.png"), hole > 0)
+    plain = pickle.loads(pickle.dumps(FolderMasks(tmp_path, augment=False)))
+    assert len(plain) == 1
+    assert np.array_equal(plain.sample(np.random.default_rng(0), (20, 30)), hole > 0)
+    resized = plain.sample(np.random.default_rng(0), (40, 60))
+    assert resized.shape == (40, 60) and resized.sum() == 4 * hole.astype(bool).sum()
+    augmented = FolderMasks(tmp_path, augment=True)
+    seen = set()
+    for seed in range(12):
+        out = augmented.sample(np.random.default_rng(seed), (30, 30))
+        assert out.shape == (30, 30) and out.dtype == bool and out.sum() >= 4 * 9
+        seen.add(out.tobytes())
+    assert len(seen) > 2  # flips, rotations and dilation vary the result
+
+
+def test_folder_source_refuses_a_folder_without_masks(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UsageError, match="no readable mask"):
+        FolderMasks(tmp_path)
+    with pytest.raises(UsageError, match="does not exist"):
+        FolderMasks(tmp_path / "missing")

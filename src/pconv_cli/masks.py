@@ -1,18 +1,27 @@
-"""Hole masks: ratios, the paper's hole-ratio bins, dilation.
+"""Hole masks: ratios, the paper's hole-ratio bins, dilation, and mask sources for training.
 
-Internal masks are float tensors with 1 = valid and 0 = hole (DESIGN §2).
+Internal masks are float tensors with 1 = valid and 0 = hole (DESIGN §2); the sources
+return bool arrays with True = hole. torch is imported only where a function needs it,
+so mask generation (and its worker processes) start without it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 # Paper Table 1: hole-ratio bins (low, high], plus whether holes keep a 50-px border margin.
 BINS: tuple[tuple[float, float], ...] = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 BORDER_MODES = ("margin", "none")
 BORDER_MARGIN = 50
+PAPER_RANGE = (BINS[0][0], BINS[-1][1])  # every paper bin together: (0.01, 0.6]
 
 
 def hole_ratio(mask: torch.Tensor | np.ndarray) -> float:
@@ -44,6 +53,114 @@ def dilate_holes(mask: torch.Tensor, pixels: int) -> torch.Tensor:
         raise ValueError(f"expected an N×1×H×W mask, got shape {tuple(mask.shape)}")
     if pixels == 0:
         return mask
+    import torch.nn.functional as F
+
     k = 2 * pixels + 1
     holes = F.max_pool2d(1.0 - mask.float(), k, stride=1, padding=pixels)
     return (1.0 - holes).to(mask.dtype)
+
+
+def margin_for(size: tuple[int, int]) -> int:
+    """The clear border in pixels: BORDER_MARGIN at 512 px, scaled with the shorter side."""
+    return round(BORDER_MARGIN * min(size) / 512)
+
+
+def read_mask(path: str | Path, threshold: int = 127) -> np.ndarray:
+    """A mask file as an H×W bool array, True = hole (white, > threshold); OSError/ValueError if unreadable."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        if img.mode in ("I", "I;16", "I;16B", "F"):  # 16-bit or float greyscale: scale to 8 bits
+            values = np.asarray(img, dtype=np.float64)
+            return values > threshold * (65535 / 255 if img.mode != "F" else 1 / 255)
+        return np.asarray(img.convert("L")) > threshold
+
+
+class GeneratedMasks:
+    """Endless random masks from the `strokes`/`blobs`/`mixed` generators (picklable).
+
+    ratio: (low, high) hole-ratio range, or None for the paper's overall (0.01, 0.6];
+    border: "none", "margin" (no hole near the border) or "both" (either, at random).
+    """
+
+    def __init__(self, style: str = "mixed", ratio: tuple[float, float] | None = None, border: str = "none") -> None:
+        from .maskgen import STYLES
+
+        if style not in STYLES:
+            raise ValueError(f"expected style in {STYLES}, got {style!r}")
+        if border not in (*BORDER_MODES, "both"):
+            raise ValueError(f"expected border in {(*BORDER_MODES, 'both')}, got {border!r}")
+        low, high = PAPER_RANGE if ratio is None else (float(ratio[0]), float(ratio[1]))
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(f"expected a ratio range 0 <= low < high <= 1, got ({low}, {high})")
+        self.style, self.ratio, self.border = style, (low, high), border
+
+    def sample(self, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+        """One (h, w) bool mask, True = hole, drawn from ``rng``."""
+        from .maskgen import Draw, generate
+
+        draw = Draw(rng.bit_generator)
+        border = self.border
+        if border == "both":
+            border = BORDER_MODES[draw.integer(0, 1)]
+        margin = margin_for(size) if border == "margin" else 0
+        return generate(self.style, (int(size[0]), int(size[1])), self.ratio, margin, draw)[0]
+
+
+class FolderMasks:
+    """Masks read from a folder (white = hole), optionally augmented as the paper does for
+    training: random flips, 90° rotations and a small dilation (0–2 px at 512). Picklable.
+
+    Files whose size differs from the requested one are resized (nearest).
+    """
+
+    def __init__(self, folder: str | Path, augment: bool = True) -> None:
+        from PIL import Image
+
+        from .images import list_images
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise UsageError(f"mask folder {folder} does not exist or is not a folder")
+        files = []
+        for path in list_images(folder):
+            try:
+                with Image.open(path):
+                    files.append(path)
+            except (OSError, ValueError):
+                continue
+        if not files:
+            raise UsageError(f"no readable mask images in {folder}")
+        self.files: list[Path] = files
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def sample(self, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+        """One (h, w) bool mask, True = hole: a random file, augmented if asked."""
+        import cv2
+
+        h, w = int(size[0]), int(size[1])
+        for _ in range(10):
+            try:
+                hole = read_mask(self.files[int(rng.integers(len(self.files)))])
+                break
+            except (OSError, ValueError):  # a file broke since the folder was listed: pick another
+                continue
+        else:
+            raise UsageError(f"mask files in {self.files[0].parent} stopped being readable")
+        if self.augment:
+            if rng.random() < 0.5:
+                hole = hole[:, ::-1]
+            if rng.random() < 0.5:
+                hole = hole[::-1, :]
+            hole = np.rot90(hole, int(rng.integers(4)))
+        if hole.shape != (h, w):
+            hole = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        if self.augment:
+            pixels = int(rng.integers(0, max(1, round(2 * min(h, w) / 512)) + 1))
+            if pixels:
+                kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
+                hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+        return np.ascontiguousarray(hole)
