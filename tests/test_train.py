@@ -248,6 +248,7 @@ def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
         ("val", "--val needs --val-masks"),
         ("arch", "unknown architecture"),
         ("precision", "--precision"),
+        ("masks", "no readable mask"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
@@ -264,6 +265,7 @@ def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
         "val": [photos, "--val", photos],
         "arch": [photos, "--arch", "huge"],
         "precision": [photos, "--precision", "fp8"],
+        "masks": [photos, "--masks", empty],
     }[case]
     code, _, err = run_cli("train", *args, "-o", tmp_path / "run")
     assert code == 2, err
@@ -306,26 +308,3 @@ def test_loss_curve_draws_both_series():
     red = ((img[..., 0] > 180) & (img[..., 1] < 80)).sum()
     assert blue > 100 and red > 10
     assert np.asarray(draw_loss_curve([])).std() > 0  # says there is nothing yet
-
-
-# TEMPORARY stand-in until the masks branch lands
-@pytest.fixture(autouse=True)
-def _standin_masks(monkeypatch):
-    from pconv_cli import masks as m
-
-    if hasattr(m, "GeneratedMasks"):
-        return
-
-    class Stand:
-        def __init__(self, *a, **k):
-            pass
-
-        def sample(self, rng, shape):
-            h, w = shape
-            hole = np.zeros((h, w), bool)
-            t, left = rng.integers(0, h // 2), rng.integers(0, w // 2)
-            hole[t : t + h // 3, left : left + w // 3] = True
-            return hole
-
-    monkeypatch.setattr(m, "GeneratedMasks", Stand, raising=False)
-    monkeypatch.setattr(m, "FolderMasks", Stand, raising=False)

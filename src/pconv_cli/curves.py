@@ -57,6 +57,6 @@ def draw_loss_curve(history: list[dict]) -> Image.Image:
             draw.line(coords, fill=colour, width=2)
         for x, y in coords if len(coords) < 50 else coords[-1:]:
             draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=colour)
-        draw.text((x1 - 140, legend_y), f"— {label}", fill=colour)
+        draw.text((x1 - 140, legend_y), f"-- {label}", fill=colour)
         legend_y += 14
     return img

@@ -52,9 +52,7 @@ def mask_source(masks: str | Path | None, augment: bool = True):
 
     if masks is None:
         return GeneratedMasks(style="mixed", ratio=None, border="none")
-    if not Path(masks).is_dir():
-        raise UsageError(f"mask folder not found: {masks}")
-    return FolderMasks(masks, augment=augment)
+    return FolderMasks(masks, augment=augment)  # UsageError when it holds no readable mask
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, flip: bool = True) -> np.ndarray:

@@ -81,6 +81,8 @@ class _Setup:
     files: list[Path]
     skipped_files: int
     val_files: list[Path]
+    masks: object  # GeneratedMasks or FolderMasks: .sample(rng, (h, w)) -> bool hole array
+    val_masks: object | None
     checkpoint: dict | None  # the --resume checkpoint
     init_state: dict | None  # the --finetune weights
     finetune: bool
@@ -137,9 +139,8 @@ def prepare(opts: TrainOptions) -> _Setup:
     lr = opts.lr if opts.lr is not None else (FINETUNE_LR if finetune else TRAIN_LR)
     files, bad = find_images(opts.data)
     val_files = find_images([opts.val], "validation")[0] if opts.val else []
-    for folder in (opts.masks, opts.val_masks):
-        if folder is not None and not Path(folder).is_dir():
-            raise UsageError(f"mask folder not found: {folder}")
+    masks = mask_source(opts.masks)
+    val_masks = mask_source(opts.val_masks, augment=False) if opts.val_masks else None
     if opts.out:
         out = Path(opts.out)
     elif opts.resume:
@@ -157,8 +158,9 @@ def prepare(opts: TrainOptions) -> _Setup:
     for path in bad:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
     return _Setup(
-        opts, out, config, size, lr, files, len(bad), val_files, checkpoint, init_state, finetune, world, device.type
-    )
+        opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
+        checkpoint, init_state, finetune, world, device.type,
+    )  # fmt: skip
 
 
 def _under_torchrun() -> bool:
@@ -296,13 +298,8 @@ class _Trainer:
             torch.set_rng_state(saved["cpu"])
             if device.type == "cuda" and "cuda" in saved:
                 torch.cuda.set_rng_state(saved["cuda"], device)
-        masks = mask_source(opts.masks)
-        self.trainset = TrainSet(setup.files, setup.size, masks, opts.seed)
-        self.valset = (
-            ValSet(setup.val_files, setup.size, mask_source(opts.val_masks, augment=False), opts.seed)
-            if setup.val_files
-            else None
-        )
+        self.trainset = TrainSet(setup.files, setup.size, setup.masks, opts.seed)
+        self.valset = ValSet(setup.val_files, setup.size, setup.val_masks, opts.seed) if setup.val_files else None
         self.log = _RunLog(setup.out, self.step, enabled=self.main)
 
     # ---- loop -----------------------------------------------------------------
@@ -387,11 +384,11 @@ class _Trainer:
         names = dict(self.model.named_parameters())
         if self.opts.sync_bn:
             names |= {k: v for k, v in self.model.named_buffers() if v.is_floating_point()}
-        local = torch.tensor([sum(float(v.double().sum()) for v in names.values())], dtype=torch.float64)
+        local = sum(float(v.detach().double().sum()) for v in names.values())
         if self.world == 1:
-            return [float(local)]
+            return [local]
         gathered = [None] * self.world
-        dist.all_gather_object(gathered, float(local))
+        dist.all_gather_object(gathered, local)
         return gathered
 
     def _all_agree(self, flag: bool) -> bool:
