@@ -184,17 +184,26 @@ def train(opts: TrainOptions) -> dict:
     import torch.multiprocessing as mp
 
     init = f"tcp://127.0.0.1:{_free_port()}"
-    # Ctrl-C reaches every worker, which stop together at a step boundary; the parent just waits.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches every worker (same process group), which stop together at a step
+    # boundary; the parent just waits. SIGTERM reaches the parent only: pass it on.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
     try:
-        ctx = mp.start_processes(_spawned, args=(setup, init), nprocs=setup.world, join=False, start_method="spawn")
+        # Tensors pickled to spawned processes live in shared memory, and Adam's load_state_dict
+        # keeps them as they are: the replicas would update one shared moment buffer. Each
+        # worker reads the checkpoint itself instead.
+        light = dataclasses.replace(setup, checkpoint=None, init_state=None)
+        ctx = mp.start_processes(_spawned, args=(light, init), nprocs=setup.world, join=False, start_method="spawn")
+        signal.signal(signal.SIGTERM, lambda *_: [os.kill(p.pid, signal.SIGTERM) for p in ctx.processes])
         while not ctx.join():
             pass
     except mp.ProcessRaisedException as exc:
         last = str(exc).strip().splitlines()[-1]
-        raise PconvError(f"a training worker failed: {last}") from None
+        kind, _, message = last.partition(": ")
+        error = UsageError if kind.endswith("UsageError") else PconvError
+        raise error(message if kind.startswith("pconv_cli.") else f"a training worker failed: {last}") from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     summary_path = setup.out / ".summary.json"
     summary = json.loads(summary_path.read_text())
     summary_path.unlink()
@@ -202,6 +211,11 @@ def train(opts: TrainOptions) -> dict:
 
 
 def _spawned(local: int, setup: _Setup, init: str) -> None:
+    opts = setup.opts
+    if opts.resume:
+        setup.checkpoint = read_checkpoint(opts.resume)
+    if opts.finetune:
+        setup.init_state = load_model(opts.finetune).state_dict()
     summary = _worker(local, setup, local, init)
     if local == 0:
         atomic_write(setup.out / ".summary.json", lambda tmp: Path(tmp).write_text(json.dumps(summary)))
@@ -321,7 +335,6 @@ class _Trainer:
             sampler=Positions(self.step * per_step, remaining * per_step, self.rank, self.world),
             num_workers=opts.workers,
             pin_memory=self.device.type == "cuda",
-            persistent_workers=False,
             prefetch_factor=4 if opts.workers else None,
             worker_init_fn=_worker_init,
             drop_last=True,
