@@ -390,14 +390,8 @@ class _Trainer:
         }
 
     def _replica_checksums(self) -> list[float]:
-        """Sum of every parameter and buffer per rank: equal on all ranks when DDP kept the replicas in step.
-
-        Per-replica BatchNorm running statistics differ by design, so buffers are left out unless --sync-bn.
-        """
-        names = dict(self.model.named_parameters())
-        if self.opts.sync_bn:
-            names |= {k: v for k, v in self.model.named_buffers() if v.is_floating_point()}
-        local = sum(float(v.detach().double().sum()) for v in names.values())
+        """Sum of every parameter, per rank: equal on all ranks when DDP kept the replicas in step."""
+        local = sum(float(p.detach().double().sum()) for p in self.model.parameters())
         if self.world == 1:
             return [local]
         gathered = [None] * self.world
