@@ -1,8 +1,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from pconv_cli import __version__
 
 
@@ -22,11 +20,3 @@ def test_help_lists_commands_without_importing_torch():
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"pconv {__version__}"
-
-
-@pytest.mark.parametrize("command", ["train", "eval"])
-def test_unbuilt_command_exits_2_with_one_line(command):
-    result = run(command)
-    if "not built yet" not in result.stderr:
-        pytest.skip(f"{command} is built")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

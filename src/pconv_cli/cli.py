@@ -312,9 +312,80 @@ def make_masks(
 
 
 @app.command()
-def train() -> None:
-    """Train a partial-convolution U-Net (not built yet)."""
-    _not_built("train")
+def train(
+    data: list[Path] = typer.Argument(..., help="Image folder(s), searched recursively (JPEG/PNG/WebP)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
+    arch: str = typer.Option("paper256", help="Network: paper256, paper512, small or tiny."),
+    size: int | None = typer.Option(None, help="Crop side (default: the preset's, 256 or 512)."),
+    masks: Path | None = typer.Option(None, help="Mask folder (white = hole), augmented (default: generated)."),
+    val: Path | None = typer.Option(None, help="Validation image folder (needs --val-masks)."),
+    val_masks: Path | None = typer.Option(None, help="Mask folder for validation (fixed, seeded pairs)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    gpus: int = typer.Option(1, help="Replicas: N > 1 runs N DDP processes; 0 = CPU. Under torchrun, joins it."),
+    steps: int = typer.Option(100_000, help="Total optimiser steps (a resumed run continues up to this)."),
+    batch_size: int = typer.Option(6, help="Images per replica per micro-batch."),
+    grad_accum: int = typer.Option(1, help="Micro-batches per optimiser step."),
+    lr: float | None = typer.Option(None, help="Adam learning rate (default: 2e-4, or 5e-5 with --finetune)."),
+    seed: int = typer.Option(0, help="Seed of weights, data order, crops and masks."),
+    precision: str = typer.Option("fp32", help="fp32, bf16, or fp16 (GPU, with gradient scaling)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),
+    finetune: Path | None = typer.Option(None, help="Fine-tune these weights: encoder BN frozen, lr 5e-5."),
+    resume: Path | None = typer.Option(None, help="Continue from a checkpoint (last.pt) in its run folder."),
+    workers: int = typer.Option(4, help="DataLoader worker processes per replica."),
+    log_every: int = typer.Option(10, help="Steps between metrics lines."),
+    val_every: int = typer.Option(1000, help="Steps between validations (best.pt)."),
+    sample_every: int = typer.Option(1000, help="Steps between sample grids."),
+    save_every: int = typer.Option(500, help="Steps between last.pt saves."),
+    max_nonfinite: int = typer.Option(20, help="Stop after this many non-finite losses in a row."),
+) -> None:
+    """Train a partial-convolution U-Net as in the paper (checkpoints, samples, loss curve)."""
+    from .train import TrainOptions
+    from .train import train as run_training
+
+    options = TrainOptions(
+        data=[str(d) for d in data],
+        out=str(out) if out else None,
+        arch=arch,
+        size=size,
+        masks=str(masks) if masks else None,
+        val=str(val) if val else None,
+        val_masks=str(val_masks) if val_masks else None,
+        device=device,
+        gpus=gpus,
+        steps=steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        seed=seed,
+        precision=precision,
+        compile=compile,
+        sync_bn=sync_bn,
+        finetune=str(finetune) if finetune else None,
+        resume=str(resume) if resume else None,
+        workers=workers,
+        log_every=log_every,
+        val_every=val_every,
+        sample_every=sample_every,
+        save_every=save_every,
+        max_nonfinite=max_nonfinite,
+    )
+    summary = run_training(options)
+    if summary["interrupted"]:
+        raise typer.Exit(130)
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., help="A training checkpoint (last.pt, best.pt) or weights file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write, e.g. weights/NAME.safetensors."),
+    half: bool = typer.Option(False, "--half", help="Store float16 weights (half the size)."),
+) -> None:
+    """Write shippable safetensors weights (config in the metadata) from a checkpoint."""
+    from .train import export as export_weights
+
+    path = export_weights(checkpoint, output, half=half)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 @app.command("eval")

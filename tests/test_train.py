@@ -1,0 +1,313 @@
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pconv_cli import train
+from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.weights import load_model
+
+
+def write_photos(folder: Path, count: int = 4, size: int = 72) -> Path:
+    """Smooth colour gradients with a few shapes: learnable in a few steps, unlike noise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for i in range(count):
+        img = np.stack([xx * (i + 1) % 1, yy, (xx + yy) / 2], -1)
+        img[size // 4 : size // 2, size // 3 : size // 2] = (i % 2, 0.5, 1 - i % 2)
+        Image.fromarray((img * 255).astype(np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+def write_masks(folder: Path, count: int = 3, size: int = 96) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        m = np.zeros((size, size), np.uint8)
+        t, left = rng.integers(0, size // 2, 2)
+        m[t : t + size // 3, left : left + size // 4] = 255
+        Image.fromarray(m).save(folder / f"m{i}.png")
+    return folder
+
+
+@pytest.fixture
+def photos(tmp_path):
+    return write_photos(tmp_path / "photos")
+
+
+@pytest.fixture
+def masks(tmp_path):
+    return write_masks(tmp_path / "masks")
+
+
+def options(photos, out, **kw) -> train.TrainOptions:
+    base = dict(
+        data=[str(photos)], out=str(out) if out else None, arch="tiny", device="cpu", batch_size=2, workers=0, steps=4
+    )
+    base.update(log_every=1, val_every=1000, sample_every=1000, save_every=1000)
+    base.update(kw)
+    return train.TrainOptions(**base)
+
+
+def cli(*args, **kw):
+    return subprocess.Popen(
+        [sys.executable, "-m", "pconv_cli", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw
+    )
+
+
+def run_cli(*args):
+    proc = cli(*args)
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_few_steps_reduce_the_loss_on_a_fixed_batch(photos, masks, tmp_path):
+    from pconv_cli.data import ValSet, find_images, mask_source, to_device
+    from pconv_cli.loss import InpaintingLoss
+    from pconv_cli.unet import PConvConfig, PConvUNet
+
+    out = tmp_path / "run"
+    summary = train.train(options(photos, out, steps=12, lr=2e-3, val=str(photos), val_masks=str(masks), val_every=4))
+    assert summary["step"] == 12 and not summary["interrupted"]
+    batch = ValSet(find_images([photos])[0], 64, mask_source(masks, augment=False), seed=0)
+    image, mask = to_device(torch.utils.data.default_collate([batch[i] for i in range(4)]), torch.device("cpu"))
+    loss_fn = InpaintingLoss()
+    torch.manual_seed(0)
+    before = PConvUNet(PConvConfig.preset("tiny")).eval()
+    after = load_model(out / "last.pt")
+    with torch.no_grad():
+        loss_before = loss_fn(before(image * mask, mask), image, mask)[0]
+        loss_after = loss_fn(after(image * mask, mask), image, mask)[0]
+    assert loss_after < 0.8 * loss_before
+    vals = [r["val_loss"] for r in metrics(out) if "val_loss" in r]
+    assert len(vals) == 3 and vals[-1] < vals[0]
+    assert (out / "best.pt").is_file() and (out / "loss_curve.png").is_file()
+    assert (out / "samples" / "step_000012.png").is_file()
+    grid = Image.open(out / "samples" / "step_000012.png")
+    assert grid.size == (4 * 64, 4 * 64)
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch"] == "tiny" and config["steps"] == 12 and config["model"]["levels"] == 3
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_resume_is_bit_for_bit(photos, tmp_path):
+    full = train.train(options(photos, tmp_path / "full", steps=4))
+    assert full["step"] == 4
+    train.train(options(photos, tmp_path / "split", steps=2))
+    resumed = train.train(options(photos, None, steps=4, resume=str(tmp_path / "split" / "last.pt")))
+    assert resumed["step"] == 4 and resumed["out"] == str(tmp_path / "split")
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    losses = [(r["step"], r["loss"]) for r in metrics(tmp_path / "full")]
+    assert [(r["step"], r["loss"]) for r in metrics(tmp_path / "split")] == losses
+
+
+def test_finetune_freezes_exactly_the_encoder_bn_and_lowers_lr(photos, tmp_path):
+    train.train(options(photos, tmp_path / "base", steps=2))
+    base = torch.load(tmp_path / "base" / "last.pt", weights_only=True)["model"]
+    train.train(options(photos, tmp_path / "ft", steps=3, finetune=str(tmp_path / "base" / "last.pt")))
+    ckpt = torch.load(tmp_path / "ft" / "last.pt", weights_only=True)
+    tuned = ckpt["model"]
+    assert ckpt["finetune"] and ckpt["step"] == 3
+    enc_bn = [k for k in base if k.startswith("encoder.") and ".bn." in k and "num_batches" not in k]
+    dec_bn = [k for k in base if k.startswith("decoder.") and ".bn." in k and "running_mean" in k]
+    assert enc_bn and dec_bn
+    for key in enc_bn:  # running stats and affine parameters of the encoder BN untouched
+        assert torch.equal(base[key], tuned[key]), key
+    assert all(not torch.equal(base[k], tuned[k]) for k in dec_bn)
+    assert not torch.equal(base["encoder.0.conv.conv.weight"], tuned["encoder.0.conv.conv.weight"])
+    assert {r["lr"] for r in metrics(tmp_path / "ft")} == {train.FINETUNE_LR}
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == train.FINETUNE_LR
+    # the frozen parameters are not even in the optimiser
+    trainable = sum(p.numel() for k, p in base.items() if k.endswith(("weight", "bias")) and k not in enc_bn)
+    in_optimizer = sum(s["exp_avg"].numel() for s in ckpt["optimizer"]["state"].values())
+    assert in_optimizer == trainable
+
+
+def test_ddp_two_cpu_processes_agree_and_rank0_writes(photos, tmp_path):
+    out = tmp_path / "ddp"
+    first = train.train(options(photos, out, steps=2, gpus=2))
+    assert first["step"] == 2 and first["world"] == 2
+    summary = train.train(options(photos, None, steps=3, gpus=2, resume=str(out / "last.pt")))
+    assert summary["step"] == 3 and summary["out"] == str(out)
+    for s in (first, summary):
+        assert len(s["replica_checksums"]) == 2 and s["replica_checksums"][0] == s["replica_checksums"][1]
+    assert first["replica_checksums"] != summary["replica_checksums"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json",
+        "last.pt",
+        "loss_curve.png",
+        "metrics.jsonl",
+        "samples",
+    ]
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["world"] == 2 and len(ckpt["rng"]) == 2 and ckpt["step"] == 3
+    assert [r["step"] for r in metrics(out)] == [1, 2, 3]  # one writer: no duplicated lines
+    assert metrics(out)[0]["img_s"] > 0
+
+
+def test_nonfinite_losses_are_skipped_then_stop_the_run(photos, tmp_path, monkeypatch):
+    from pconv_cli.loss import InpaintingLoss
+
+    real = InpaintingLoss.forward
+    calls = {"n": 0}
+
+    def flaky(self, output, target, mask):
+        calls["n"] += 1
+        total, terms = real(self, output, target, mask)
+        return (total * float("nan"), terms) if calls["n"] > 1 else (total, terms)
+
+    monkeypatch.setattr(InpaintingLoss, "forward", flaky)
+    with pytest.raises(PconvError, match="3 non-finite losses in a row"):
+        train.train(options(photos, tmp_path / "nan", steps=10, max_nonfinite=3))
+    ckpt = torch.load(tmp_path / "nan" / "last.pt", weights_only=True)
+    assert ckpt["step"] == 4 and ckpt["nonfinite"] == 3
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+
+def wait_for_step(out: Path, step: int, proc, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        if (out / "metrics.jsonl").exists() and any(r["step"] >= step for r in metrics(out)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no step {step} within {timeout}s")
+
+
+def test_sigkill_leaves_a_loadable_last_checkpoint(photos, tmp_path):
+    out = tmp_path / "killed"
+    proc = cli(
+        "train", photos, "-o", out, "--arch", "tiny", "--device", "cpu", "--batch-size", "2", "--workers", "0",
+        "--steps", "100000", "--save-every", "1", "--log-every", "1",
+    )  # fmt: skip
+    try:
+        wait_for_step(out, 3, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    model = load_model(out / "last.pt")
+    assert model.config.levels == 3
+    assert train.read_checkpoint(out / "last.pt")["step"] >= 2
+
+
+def test_sigterm_saves_last_and_resume_continues(photos, tmp_path):
+    out = tmp_path / "term"
+    proc = cli(
+        "train", photos, "-o", out, "--arch", "tiny", "--device", "cpu", "--batch-size", "2", "--workers", "1",
+        "--steps", "100000", "--log-every", "1",
+    )  # fmt: skip
+    try:
+        wait_for_step(out, 2, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted at step" in err.decode()
+    step = train.read_checkpoint(out / "last.pt")["step"]
+    assert step == metrics(out)[-1]["step"] >= 2
+    code, _, err = run_cli("train", photos, "--resume", out / "last.pt", "--steps", step + 1, "--workers", "0")
+    assert code == 0, err
+    assert train.read_checkpoint(out / "last.pt")["step"] == step + 1
+
+
+def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated zip")
+    with pytest.raises(PconvError, match="cannot read checkpoint"):
+        train.read_checkpoint(bad)
+    code, _, err = run_cli("train", photos, "--resume", bad)
+    assert code == 1 and "cannot read checkpoint" in err and err.count("\n") == 1
+    code, _, err = run_cli("export", bad, "-o", tmp_path / "w.safetensors")
+    assert code == 1 and "cannot load weights" in err and "Traceback" not in err
+    torch.save({"config": {"levels": 3}, "model": {}}, tmp_path / "weights_only.pt")
+    with pytest.raises(PconvError, match="not a resumable"):
+        train.read_checkpoint(tmp_path / "weights_only.pt")
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("empty", "no images"),
+        ("corrupt", "readable image"),
+        ("size", "multiple of 2\\*\\*levels = 8"),
+        ("val", "--val needs --val-masks"),
+        ("arch", "unknown architecture"),
+        ("precision", "--precision"),
+        ("masks", "no readable mask"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "a.jpg").write_bytes(b"\xff\xd8 not really")
+    (corrupt / "b.png").write_bytes(b"")
+    args = {
+        "empty": [empty],
+        "corrupt": [corrupt],
+        "size": [photos, "--arch", "tiny", "--size", "100"],
+        "val": [photos, "--val", photos],
+        "arch": [photos, "--arch", "huge"],
+        "precision": [photos, "--precision", "fp8"],
+        "masks": [photos, "--masks", empty],
+    }[case]
+    code, _, err = run_cli("train", *args, "-o", tmp_path / "run")
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.search(message, err), err
+    assert not (tmp_path / "run").exists()
+
+
+def test_prepare_checks_before_any_work(photos, tmp_path):
+    with pytest.raises(UsageError, match="--resume and --finetune"):
+        train.prepare(options(photos, tmp_path, resume="a.pt", finetune="b.pt"))
+    with pytest.raises(UsageError, match="--batch-size must be at least 1"):
+        train.prepare(options(photos, tmp_path, batch_size=0))
+
+
+def test_export_writes_safetensors_with_config(photos, tmp_path):
+    train.train(options(photos, tmp_path / "run", steps=1))
+    code, _, err = run_cli("export", tmp_path / "run" / "last.pt", "-o", tmp_path / "w.safetensors", "--half")
+    assert code == 0, err
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "w.safetensors"), framework="pt") as f:
+        assert json.loads(f.metadata()["config"])["levels"] == 3
+        assert f.get_tensor("encoder.0.conv.conv.weight").dtype == torch.float16
+    original = load_model(tmp_path / "run" / "last.pt")
+    exported = load_model(tmp_path / "w.safetensors")
+    for (k, a), b in zip(original.state_dict().items(), exported.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=2e-3, rtol=2e-3, msg=k)
+    code, _, err = run_cli("export", tmp_path / "run" / "last.pt", "-o", tmp_path / "w.pt")
+    assert code == 2 and ".safetensors" in err
+
+
+def test_loss_curve_draws_both_series():
+    from pconv_cli.curves import draw_loss_curve
+
+    history = [{"step": s, "loss": 2.0 / s} for s in range(1, 20)] + [{"step": 10, "val_loss": 0.5}]
+    img = np.asarray(draw_loss_curve(history))
+    assert img.shape == (450, 800, 3)
+    blue = ((img[..., 2] > 150) & (img[..., 0] < 80)).sum()
+    red = ((img[..., 0] > 180) & (img[..., 1] < 80)).sum()
+    assert blue > 100 and red > 10
+    assert np.asarray(draw_loss_curve([])).std() > 0  # says there is nothing yet
