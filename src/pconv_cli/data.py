@@ -171,8 +171,10 @@ class Positions(torch.utils.data.Sampler):
             yield k * self.world + self.rank
 
 
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def to_device(
+    batch: dict[str, torch.Tensor], device: torch.device, memory_format: torch.memory_format = torch.contiguous_format
+) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images and bool masks of a batch -> float image N×3×H×W in [0, 1], mask N×1×H×W (1 = valid)."""
     image = batch["image"].to(device, non_blocking=True).float().div_(255.0)
     mask = batch["mask"].to(device, non_blocking=True).float()
-    return image, mask
+    return image.contiguous(memory_format=memory_format), mask.contiguous(memory_format=memory_format)
