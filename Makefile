@@ -18,7 +18,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	@echo "The demo arrives with the shipped weights (issue 7); until then see README.md." >&2
+	$(VENV)/bin/pconv inpaint examples/images --mask examples/masks -o examples/output --overwrite
+	$(PY) examples/sheet.py examples/images examples/masks examples/output examples/output/before-after.png
+	@echo "Results: examples/output/ (before/after sheet: examples/output/before-after.png)" >&2
 
 bench: $(STAMP)
 	@echo "Benchmarks arrive with issue 8." >&2
