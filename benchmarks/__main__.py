@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import shlex
 import sys
 import time
@@ -25,10 +26,11 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(stderr=True)
     q = args.quick
+    info = report.machine()  # before the runs: its load average tells how busy the machine was
     plan = {
-        "layer": lambda: layers.run(repeats=2 if q else 5),
-        "network": lambda: network.run(batches=(1,) if q else (1, 4), repeats=3 if q else 4),
-        "training": lambda: training.run(repeats=1 if q else 2, preset="small" if q else "paper256"),
+        "layer": lambda: layers.run(repeats=2 if q else 3),
+        "network": lambda: network.run({1: 3} if q else {1: 4, 4: 2}),
+        "training": lambda: training.run(repeats=1 if q else 2),
         "commands": lambda: commands.run(quick=q),
     }
     start = time.perf_counter()
@@ -40,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
         with console.status(f"benchmark: {group}…"):
             records += plan[group]()
         console.print(f"[green]✓[/] {group} ({time.perf_counter() - t:.0f} s)")
-    info = report.machine()
     result = {
         "slug": report.machine_slug(info),
         "date": datetime.date.today().isoformat(),
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])]),
         "seconds": time.perf_counter() - start,
         "machine": info,
+        "load_average_end": os.getloadavg()[0],
         "records": records,
     }
     result["targets"] = report.check_targets(records)

@@ -92,7 +92,10 @@ def _shape_records(
                 "case": f"{name} {mode}",
                 "metric": "ms",
                 "values": medians(times, 1000.0),
-                "ratios": {f"{kind}/pconv": ratio(times, kind, "pconv") for kind in variants if kind != "pconv"},
+                "ratios": {
+                    f"{kind}/pconv": ratio(times, kind, "pconv") for kind in variants if kind not in ("pconv", "plain")
+                }
+                | {"pconv/plain": ratio(times, "pconv", "plain")},
                 "repeats": repeats,
                 "notes": notes,
             }

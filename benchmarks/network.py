@@ -11,15 +11,15 @@ from .reference import KINDS, swap_layers
 from .timing import interleaved, medians, ratio
 
 
-def run(batches: tuple[int, ...], repeats: int, warmup: int = 1, preset: str = "paper512") -> list[dict]:
-    """One record per batch size: ms/image of the three networks, which share their weights."""
+def run(repeats: dict[int, int], warmup: int = 1, preset: str = "paper512") -> list[dict]:
+    """One record per batch size (repeats: batch -> timed rounds): ms/image of three networks sharing weights."""
     torch.manual_seed(0)
     base = PConvUNet(PConvConfig.preset(preset)).eval()
     side = base.config.image_size
     models = {kind: swap_layers(base, kind).eval() for kind in KINDS}
     gen = torch.Generator().manual_seed(0)
     records = []
-    for batch in batches:
+    for batch, reps in repeats.items():
         mask = blob_mask(batch, side, gen)
         image = torch.rand(batch, 3, side, side, generator=gen) * mask
 
@@ -30,7 +30,7 @@ def run(batches: tuple[int, ...], repeats: int, warmup: int = 1, preset: str = "
 
             return f
 
-        times = interleaved({kind: infer(m) for kind, m in models.items()}, repeats, warmup)
+        times = interleaved({kind: infer(m) for kind, m in models.items()}, reps, warmup)
         records.append(
             {
                 "group": "network",
@@ -41,7 +41,7 @@ def run(batches: tuple[int, ...], repeats: int, warmup: int = 1, preset: str = "
                     "reference/pconv": ratio(times, "reference", "pconv"),
                     "pconv/plain": ratio(times, "pconv", "plain"),
                 },
-                "repeats": repeats,
+                "repeats": reps,
                 "notes": [],
             }
         )

@@ -48,6 +48,7 @@ def machine() -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "load_average_1min": os.getloadavg()[0],
         "accelerator": accel,
         "accelerator_note": None
         if accel
@@ -97,6 +98,8 @@ def markdown(result: dict) -> str:
         "",
         f"{m['cpu']}, {m['logical_cpus']} logical CPUs ({m['torch_threads']} torch threads), {m['memory_gib']} GiB; "
         f"Python {m['python']}, torch {m['torch']}; {m['os']}.",
+        f"Load average at the start: {m['load_average_1min']:.1f}, at the end: {result['load_average_end']:.1f} "
+        "(other work on the machine slows every case alike; the ratios stay comparable).",
         f"Accelerator: {m['accelerator'] or 'none. ' + m['accelerator_note']}.",
         f"Command: `{result['command']}`; {result['seconds']:.0f} s in all.",
         "",
