@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-GROUPS = ("layer", "network", "training", "commands")
+from .report import GROUPS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = {
         "layer": lambda: layers.run(repeats=2 if q else 3),
         "network": lambda: network.run({1: 3} if q else {1: 4, 4: 2}),
-        "training": lambda: training.run(repeats=1 if q else 2),
+        "training": lambda: training.run(repeats=1 if q else 3),
         "commands": lambda: commands.run(quick=q),
     }
     start = time.perf_counter()
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         "slug": report.machine_slug(info),
         "date": datetime.date.today().isoformat(),
         "quick": q,
+        "groups": [g for g in GROUPS if g in args.only],
         "command": shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])]),
         "seconds": time.perf_counter() - start,
         "machine": info,

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from pconv_cli.weights import atomic_write
 
+GROUPS = ("layer", "network", "training", "commands")  # in running order
 # (group, case substring, ratio or value key, comparison, threshold, what it means)
 TARGETS = (
     ("network", "batch 1", "reference/pconv", ">=", 1.5, "network ≥ 1.5× faster than reference (a), batch 1"),
     ("network", "batch 4", "reference/pconv", ">=", 1.5, "network ≥ 1.5× faster than reference (a), batch 4"),
     ("network", "batch 1", "pconv/plain", "<=", 1.15, "network within 1.15× of the plain-conv floor, batch 1"),
     ("network", "batch 4", "pconv/plain", "<=", 1.15, "network within 1.15× of the plain-conv floor, batch 4"),
-    ("training", "", "reference/pconv", ">=", 1.3, "training ≥ 1.3× the reference-(a) loop"),
+    ("training", "full loss", "reference/pconv", ">=", 1.3, "training ≥ 1.3× the reference-(a) loop (full loss)"),
     ("startup", "", "value:pconv --help", "<=", 0.3, "`pconv --help` ≤ 0.3 s"),
     ("end-to-end", "peak RSS", "value:pconv peak RSS", "<=", 3072, "8000² inpaint peak RSS ≤ 3 GiB (MiB)"),
     ("make-masks", "", "value:pconv", ">=", 200, "make-masks ≥ 200 masks/s at 512²"),
@@ -128,13 +129,15 @@ def markdown(result: dict) -> str:
 
 
 def write(result: dict, folder: Path) -> tuple[Path, Path]:
-    """Write <slug>-<date>[-quick].json and .md into ``folder``; a full run also refreshes latest.md."""
+    """Write <slug>-<date>[-quick][-groups].json and .md into ``folder``; a complete full run refreshes latest.md."""
     folder.mkdir(parents=True, exist_ok=True)
+    partial = result["groups"] != list(GROUPS)
     stem = f"{result['slug']}-{result['date']}{'-quick' if result['quick'] else ''}"
+    stem += "-" + "-".join(result["groups"]) if partial else ""
     json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     text = markdown(result)
     atomic_write(json_path, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n"))
     atomic_write(md_path, lambda tmp: Path(tmp).write_text(text))
-    if not result["quick"]:
+    if not result["quick"] and not partial:
         atomic_write(folder / "latest.md", lambda tmp: Path(tmp).write_text(text))
     return json_path, md_path

@@ -29,6 +29,7 @@ def fake_result(quick):
         "slug": report.machine_slug(info),
         "date": "2026-01-02",
         "quick": quick,
+        "groups": list(report.GROUPS),
         "command": "python -m benchmarks",
         "seconds": 1.0,
         "machine": info,
@@ -55,3 +56,10 @@ def test_write_json_markdown_and_latest_only_for_full_runs(tmp_path):
     assert not (tmp_path / "latest.md").exists()
     report.write(fake_result(False), tmp_path)
     assert (tmp_path / "latest.md").read_text().startswith("# pconv benchmarks")
+
+
+def test_partial_run_gets_its_own_name_and_leaves_latest_alone(tmp_path):
+    result = fake_result(False) | {"groups": ["network"]}
+    json_path, _ = report.write(result, tmp_path)
+    assert json_path.name.endswith("-2026-01-02-network.json")
+    assert not (tmp_path / "latest.md").exists()
