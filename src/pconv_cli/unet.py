@@ -85,14 +85,13 @@ class _Block(nn.Module):
         Returns the features, zero wherever the new mask is 0, and that new mask.
         """
         x, mask = self.conv(x, mask, masked=masked)
-        if self.act is not None and self.bn is None:
-            return self.act(x), mask  # a hole's output is 0 and stays 0 through ReLU / LeakyReLU
         if self.bn is not None:
             x = self.bn(x)
-            if self.act is not None:
-                x = self.act(x)
-            # BatchNorm's shift refills the holes; zeroing them once here spares the next layer and the
-            # decoder's skip their own multiply (nearest upsampling keeps the zeros).
+        if self.act is not None:
+            x = self.act(x)
+        if self.bn is not None:
+            # The convolution leaves 0 in holes and ReLU / LeakyReLU keep it, but BatchNorm's shift refills
+            # them; zeroing once here spares the next layer and the decoder's skip their own multiply.
             x = x * mask if torch.is_grad_enabled() else x.mul_(mask)
         return x, mask
 
