@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install test demo bench lint clean
 
@@ -22,12 +23,17 @@ demo: $(STAMP)
 	$(PY) examples/sheet.py examples/images examples/masks examples/output examples/output/before-after.png
 	@echo "Results: examples/output/ (before/after sheet: examples/output/before-after.png)" >&2
 
-bench: $(STAMP)
-	@echo "Benchmarks arrive with issue 8." >&2
+# `make bench BENCH_ARGS=--quick` for a first look; torch-pconv (the `bench` extra) is optional.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]' || echo "torch-pconv not installed: its comparison is skipped" >&2
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

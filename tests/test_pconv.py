@@ -120,3 +120,16 @@ def test_rejects_mismatched_inputs():
         layer(torch.randn(1, 2, 8, 8), torch.ones(1, 1, 8, 8))
     with pytest.raises(ValueError, match="one mask per input part"):
         layer((torch.randn(1, 2, 8, 8), torch.randn(1, 1, 8, 8)), (torch.ones(1, 1, 8, 8),))
+
+
+def test_masked_flag_gives_the_same_result_without_the_multiply():
+    layer = PartialConv2d(5, 4, 3, 1, 1)
+    torch.nn.init.normal_(layer.bias)
+    x = (torch.randn(1, 3, 9, 9), torch.randn(1, 2, 9, 9))
+    m = (random_mask((1, 1, 9, 9), 0.4), random_mask((1, 1, 9, 9), 0.6))
+    out, new_mask = layer(x, m)
+    pre = [xi * mi for xi, mi in zip(x, m)]
+    out2, new_mask2 = layer(pre, m, masked=True)
+    assert torch.equal(out, out2) and torch.equal(new_mask, new_mask2)
+    wrong, _ = layer(x, m, masked=True)  # the flag really skips the multiply: unmasked input leaks in
+    assert not torch.allclose(wrong, out)

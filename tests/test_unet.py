@@ -126,3 +126,13 @@ def test_config_presets_and_round_trip():
         PConvConfig.from_dict({"levels": 3, "depth": 2})
     with pytest.raises(ValueError, match="multiple of"):
         PConvConfig(levels=3, image_size=100)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_blocks_hand_on_features_zero_in_holes(grad):
+    model = PConvUNet(PConvConfig.preset("tiny")).train(grad)
+    x, m = torch.rand(2, 3, 64, 64), hole_mask(2, 64, 64, (4, 60, 4, 60))
+    with torch.set_grad_enabled(grad):
+        for block in model.encoder:
+            x, m = block(x, m)
+            assert (m == 0).any() and torch.all(x[(m == 0).expand_as(x)] == 0)

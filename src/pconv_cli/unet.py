@@ -79,12 +79,20 @@ class _Block(nn.Module):
         self.bn = nn.BatchNorm2d(cout) if bn else None
         self.act = act
 
-    def forward(self, x, mask):
-        x, mask = self.conv(x, mask)
+    def forward(self, x, mask, masked: bool = False):
+        """x: N×C×H×W or parts, mask: N×1×H×W or parts (see PartialConv2d); masked: x is zero in its holes.
+
+        Returns the features, zero wherever the new mask is 0, and that new mask.
+        """
+        x, mask = self.conv(x, mask, masked=masked)
         if self.bn is not None:
             x = self.bn(x)
         if self.act is not None:
             x = self.act(x)
+        if self.bn is not None:
+            # The convolution leaves 0 in holes and ReLU / LeakyReLU keep it, but BatchNorm's shift refills
+            # them; zeroing once here spares the next layer and the decoder's skip their own multiply.
+            x = x * mask if torch.is_grad_enabled() else x.mul_(mask)
         return x, mask
 
 
@@ -133,17 +141,18 @@ class PConvUNet(nn.Module):
         h, w = image.shape[2:]
         if h % cfg.multiple or w % cfg.multiple:
             raise ValueError(f"image sides must be multiples of {cfg.multiple}, got {h}×{w}; use forward_any_size")
-        skips = [(image, mask)]
-        x, m = image, mask
+        # Every block hands on features that are zero in their holes, so no layer re-multiplies by its mask.
+        x, m = image * mask, mask
+        skips = [(x, m)]
         for block in self.encoder:
-            x, m = block(x, m)
+            x, m = block(x, m, masked=True)
             skips.append((x, m))
         skips.pop()  # the deepest output is not a skip: it feeds the decoder directly
         for block in self.decoder:
             sx, sm = skips.pop()
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             m = F.interpolate(m, scale_factor=2.0, mode="nearest")
-            x, m = block((x, sx), (m, sm))
+            x, m = block((x, sx), (m, sm), masked=True)
         return x
 
     def forward_any_size(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,216 @@
+"""(3) `pconv inpaint` end to end, (4) `pconv make-masks`, (6) `pconv --help`: the CLI run by subprocess.
+
+Commands that are not built yet (exit 2 saying "not built yet") are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .timing import interleaved, medians, ratio
+
+NOT_BUILT = "skipped: command not built yet"
+
+
+def pconv_command() -> list[str]:
+    """The installed `pconv` script beside this interpreter, else `python -m pconv_cli`."""
+    script = Path(sys.executable).with_name("pconv")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pconv_cli"]
+
+
+def run_measured(args: list[str]) -> tuple[int, float, float, str]:
+    """Run a command; return (exit code, wall seconds, peak RSS in MiB of that process, stderr)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return proc.returncode, wall, usage.ru_maxrss / 1024, err.read().decode(errors="replace")
+
+
+def not_built(command: str) -> bool:
+    """True while ``pconv COMMAND`` is still the foundation's stub (exit 2, "not built yet")."""
+    code, _, _, err = run_measured(pconv_command() + [command])
+    return code == 2 and "not built yet" in err
+
+
+def _failure(code: int, stderr: str) -> str | None:
+    if code == 0:
+        return None
+    text = [line.strip("│╭╮╰╯─ ") for line in stderr.splitlines()]
+    last = next((line for line in reversed(text) if line), "no message")
+    return f"failed: exit {code}: {last}"
+
+
+def _record(group: str, case: str, metric: str, values: dict, ratios: dict, notes: list[str], **extra) -> dict:
+    return {"group": group, "case": case, "metric": metric, "values": values, "ratios": ratios, "notes": notes} | extra
+
+
+def _skipped(group: str, case: str, reason: str) -> dict:
+    return _record(group, case, "", {}, {}, [reason], skipped=True)
+
+
+def help_time(repeats: int) -> list[dict]:
+    """`pconv --help` wall time, side by side with a bare interpreter start."""
+    cmds = {"pconv --help": pconv_command() + ["--help"], "python -c pass": [sys.executable, "-c", "pass"]}
+    times = interleaved(
+        {name: lambda c=c: subprocess.run(c, capture_output=True, check=True) for name, c in cmds.items()},
+        repeats,
+        warmup=1,
+    )
+    return [
+        _record(
+            "startup",
+            "pconv --help",
+            "s",
+            medians(times),
+            {"pconv --help/python -c pass": ratio(times, "pconv --help", "python -c pass")},
+            [],
+            repeats=repeats,
+        )
+    ]
+
+
+def _smooth_images(folder: Path, count: int, side: int, seed: int) -> None:
+    """Write ``count`` photo-like PNGs (smooth colour fields plus grain) without depending on a dataset."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        img = cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC)
+        # a tiled grain keeps an 8000² image's generation within uint8 memory
+        reps = (-(-side // 256), -(-side // 256), 1)
+        grain = [np.tile(rng.integers(0, 7, (256, 256, 3), dtype=np.uint8), reps)[:side, :side] for _ in range(2)]
+        img = cv2.subtract(cv2.add(img, grain[0]), grain[1])
+        cv2.imwrite(str(folder / f"img_{i:03d}.png"), img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+
+
+def _hole_mask(path: Path, side: int, seed: int) -> np.ndarray:
+    """A PNG mask (white = hole) with a few irregular strokes and blobs, about 10% hole; returns it too."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((side, side), np.uint8)
+    scale = side / 512
+    for _ in range(4):
+        p, q = rng.integers(0, side, 2), rng.integers(0, side, 2)
+        cv2.line(mask, tuple(map(int, p)), tuple(map(int, q)), 255, max(int(12 * scale), 1))
+    for _ in range(2):
+        c = tuple(map(int, rng.integers(side // 4, 3 * side // 4, 2)))
+        cv2.circle(mask, c, int(30 * scale), 255, -1)
+    cv2.imwrite(str(path), mask)
+    return mask
+
+
+def make_model(path: Path) -> None:
+    """A randomly initialised paper512 model file: speed does not depend on trained weights."""
+    import torch
+
+    from pconv_cli.unet import PConvConfig, PConvUNet
+    from pconv_cli.weights import save_weights
+
+    torch.manual_seed(0)
+    save_weights(PConvUNet(PConvConfig.preset("paper512")), path)
+
+
+def inpaint(work: Path, count: int, big_side: int | None) -> list[dict]:
+    """images/s of `pconv inpaint` on a folder (decode and write included) vs OpenCV Telea; peak RSS on a big image."""
+    import cv2
+
+    if not_built("inpaint"):
+        return [_skipped("end-to-end", "pconv inpaint", NOT_BUILT)]
+    side = 512
+    images, out = work / "images", work / "out"
+    _smooth_images(images, count, side, seed=0)
+    mask = _hole_mask(work / "mask.png", side, seed=1)
+    model = work / "model.safetensors"
+    make_model(model)
+    base = pconv_command() + ["inpaint"]
+    common = ["--weights", str(model), "--device", "cpu", "--quiet"]
+    code, wall, rss, err = run_measured(base + [str(images), "--mask", str(work / "mask.png"), "-o", str(out)] + common)
+    case = f"pconv inpaint, folder of {count} PNGs at {side}², CPU, one mask"
+    reason = _failure(code, err)
+    records = []
+    if reason:
+        records.append(_skipped("end-to-end", case, reason))
+    else:
+        written = sum(1 for p in out.rglob("*") if p.is_file())
+        # OpenCV Telea on the same files, reading and writing included, for scale.
+        telea_out = work / "telea"
+        telea_out.mkdir()
+        start = time.perf_counter()
+        for p in sorted(images.iterdir()):
+            cv2.imwrite(str(telea_out / p.name), cv2.inpaint(cv2.imread(str(p)), mask, 3, cv2.INPAINT_TELEA))
+        telea = time.perf_counter() - start
+        records.append(
+            _record(
+                "end-to-end",
+                case,
+                "images/s",
+                {"pconv": count / wall, "opencv-telea": count / telea},
+                {"opencv-telea/pconv": wall / telea},
+                [f"{written} files written; process start and model load included; peak RSS {rss:.0f} MiB"],
+            )
+        )
+    if big_side:
+        big = work / "big"
+        big.mkdir()
+        _smooth_images(big, 1, big_side, seed=2)
+        _hole_mask(work / "big_mask.png", big_side, seed=3)
+        args = base + [str(big / "img_000.png"), "--mask", str(work / "big_mask.png"), "-o", str(work / "big_out.png")]
+        code, wall, rss, err = run_measured(args + common)
+        case = f"pconv inpaint, one {big_side}×{big_side} PNG, CPU: peak RSS"
+        reason = _failure(code, err)
+        raw_mib = big_side * big_side * 3 / 2**20
+        records.append(
+            _skipped("end-to-end", case, reason)
+            if reason
+            else _record(
+                "end-to-end",
+                case,
+                "MiB",
+                {"pconv peak RSS": rss, "decoded image": raw_mib},
+                {"pconv peak RSS/decoded image": rss / raw_mib},
+                [f"{wall:.1f} s wall"],
+            )
+        )
+    return records
+
+
+def make_masks(work: Path, count: int) -> list[dict]:
+    """masks/s of `pconv make-masks` at 512² (process start included)."""
+    if not_built("make-masks"):
+        return [_skipped("make-masks", "pconv make-masks", NOT_BUILT)]
+    out = work / "masks"
+    args = pconv_command() + ["make-masks", str(out), "--size", "512", "--count", str(count), "--seed", "0"]
+    code, wall, _, err = run_measured(args)
+    case = f"pconv make-masks, {count} masks at 512²"
+    reason = _failure(code, err)
+    if reason:
+        return [_skipped("make-masks", case, reason)]
+    pngs = sum(1 for _ in out.rglob("*.png"))
+    return [_record("make-masks", case, "masks/s", {"pconv": count / wall}, {}, [f"{pngs} PNG files written"])]
+
+
+def run(quick: bool) -> list[dict]:
+    """All command benchmarks in a scratch folder that is removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix="pconv-bench-"))
+    try:
+        records = help_time(5 if quick else 15)
+        records += make_masks(work, 50 if quick else 400)
+        records += inpaint(work, 8 if quick else 32, None if quick else 8000)
+        return records
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

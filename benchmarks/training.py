@@ -1,0 +1,66 @@
+"""(5) CPU training throughput with the full InpaintingLoss: pconv vs the same loop with reference-(a) layers."""
+
+from __future__ import annotations
+
+import torch
+
+from pconv_cli.loss import InpaintingLoss
+from pconv_cli.unet import PConvConfig, PConvUNet
+
+from .layers import blob_mask
+from .reference import KINDS, swap_layers
+from .timing import interleaved, medians, ratio
+
+
+def run(repeats: int, warmup: int = 1, preset: str = "paper256", batch: int = 8) -> list[dict]:
+    """images/s of an Adam step (forward, loss, backward, update) for pconv, reference-(a) and plain-conv networks.
+
+    Two records: with the full InpaintingLoss, and with an L1 loss only, which shows the networks' own share
+    (the VGG-16 passes of the full loss are the same work for every network).
+    """
+    torch.manual_seed(0)
+    base = PConvUNet(PConvConfig.preset(preset))
+    side = base.config.image_size
+    criterion = InpaintingLoss()
+    gen = torch.Generator().manual_seed(0)
+    mask = blob_mask(batch, side, gen)
+    target = torch.rand(batch, 3, side, side, generator=gen)
+
+    def full_loss(out: torch.Tensor) -> torch.Tensor:
+        return criterion(out, target, mask)[0]
+
+    def l1_loss(out: torch.Tensor) -> torch.Tensor:
+        return (out - target).abs().mean()
+
+    def loop(model: PConvUNet, loss_fn):
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+
+        def step() -> None:
+            loss = loss_fn(model(target * mask, mask))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return step
+
+    records = []
+    for name, loss_fn in (("full loss", full_loss), ("L1 loss only", l1_loss)):
+        cases = {kind: loop(swap_layers(base, kind), loss_fn) for kind in KINDS}
+        times = interleaved(cases, repeats, warmup)
+        records.append(
+            {
+                "group": "training",
+                "case": f"{preset} training step {side}² batch {batch}, {name}, Adam",
+                "metric": "images/s",
+                "values": {kind: batch / t for kind, t in medians(times).items()},
+                "ratios": {
+                    "reference/pconv": ratio(times, "reference", "pconv"),
+                    "pconv/plain": ratio(times, "pconv", "plain"),
+                    "reference/plain": ratio(times, "reference", "plain"),
+                },
+                "repeats": repeats,
+                "notes": [],
+            }
+        )
+    return records
