@@ -181,7 +181,7 @@ def test_nonfinite_losses_are_skipped_then_stop_the_run(photos, tmp_path, monkey
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
 
 
-def wait_for_step(out: Path, step: int, proc, timeout: float = 120) -> None:
+def wait_for_step(out: Path, step: int, proc, timeout: float = 600) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
