@@ -14,6 +14,7 @@ from rich.console import Console
 from pconv_cli import baselines as bl
 from pconv_cli import evaluate as ev
 from pconv_cli.errors import UsageError
+from pconv_cli.weights import DEFAULT_MODEL
 
 MASK = 160  # large enough for a 50-px clear border around a hole
 
@@ -111,6 +112,10 @@ def test_pairing_is_seeded_balanced_and_per_cell(data):
     assert len(ev.make_pairs(imgs, infos, [1], ["none"], 50, seed=7)) == 5
 
 
+def telea_rows(result):
+    return [r for r in result.rows if r["method"] == "telea"]
+
+
 def test_parse_arguments():
     assert ev.parse_bins("paper") == [0, 1, 2, 3, 4, 5]
     assert ev.parse_bins("3,1") == [0, 2]
@@ -132,7 +137,8 @@ def test_cli_run_writes_every_output_and_json(data, tmp_path):
     result = _cli(images, "--masks", masks, "--baselines", "telea,ns", "-k", "2", "--bins", "1,2", "-o", out, "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert [m["name"] for m in summary["methods"]] == ["telea", "ns"] and summary["pairs"] == 8
+    # without --weights the shipped default model runs beside the baselines
+    assert [m["name"] for m in summary["methods"]] == [DEFAULT_MODEL, "telea", "ns"] and summary["pairs"] == 8
     assert {(c["bin"], c["border"]) for c in summary["aggregate"]} == {
         ("(0.01,0.10]", "margin"),
         ("(0.01,0.10]", "none"),
@@ -142,12 +148,12 @@ def test_cli_run_writes_every_output_and_json(data, tmp_path):
     assert all(c["n"] == 2 for c in summary["aggregate"])
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 16
+    assert len(rows) == 24  # 8 pairs × (model, telea, ns)
     assert set(ev.CSV_COLUMNS) <= set(rows[0])
     by_method = {m: {(r["image"], r["mask"]) for r in rows if r["method"] == m} for m in ("telea", "ns")}
     assert by_method["telea"] == by_method["ns"]  # every method sees the same pairs
     assert all(r["image"].startswith("img") and r["mask"].endswith(".png") for r in rows)  # relative names
-    assert json.loads((out / "results.json").read_text())["per_pair"][0]["method"] in ("telea", "ns")
+    assert json.loads((out / "results.json").read_text())["per_pair"][0]["method"] in (DEFAULT_MODEL, "telea", "ns")
     md = (out / "results.md").read_text()
     assert "| Telea |" in md and "**" in md
     assert Image.open(out / "comparison.png").size[0] > 4 * 192
@@ -170,16 +176,16 @@ def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
 
     monkeypatch.setitem(bl.BASELINES, "telea", bl.Baseline("telea", "Telea", counting))
     first = ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1), _quiet())
-    assert len(calls) == 4 and len(first.rows) == 4
+    assert len(calls) == 4 and len(telea_rows(first)) == 4
     calls.clear()
     second = ev.run_eval(_opts(data, tmp_path, baselines=["telea", "ns"], pairs_per_bin=2, resume=True), _quiet())
     assert len(calls) == 4  # the 4 new pairs only; ns runs on all 8
-    assert len(second.rows) == 16
+    assert len(second.rows) == 24  # 8 pairs × (default model, telea, ns)
     with open(tmp_path / "out" / "results.csv") as f:
-        assert len(list(csv.DictReader(f))) == 16
+        assert len(list(csv.DictReader(f))) == 24
     calls.clear()
     third = ev.run_eval(_opts(data, tmp_path, baselines=["telea", "ns"], pairs_per_bin=2, resume=True), _quiet())
-    assert calls == [] and len(third.rows) == 16
+    assert calls == [] and len(third.rows) == 24
     calls.clear()
     ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1), _quiet())  # no --resume: start over
     assert len(calls) == 4
@@ -198,7 +204,7 @@ def test_missing_baseline_package_is_skipped(data, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "patchmatch.patch_match", None)
     result = ev.run_eval(_opts(data, tmp_path, baselines=["telea", "patchmatch"]), _quiet())
     assert "patchmatch" in result.skipped and "not installed" in result.skipped["patchmatch"]
-    assert {r["method"] for r in result.rows} == {"telea"} and not result.failures
+    assert {r["method"] for r in result.rows} == {DEFAULT_MODEL, "telea"} and not result.failures
 
 
 def test_size_crops_images_and_resizes_masks(data, tmp_path):

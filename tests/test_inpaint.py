@@ -432,8 +432,8 @@ def test_exit_codes_and_one_line_errors_from_the_real_entry_point(tmp_path, mode
             [sys.executable, "-m", "pconv_cli", "inpaint", *map(str, args)], capture_output=True, text=True, env=env
         )
 
-    no_weights = run(tmp_path / "p.png", "--mask-color", "00ff00")
-    assert no_weights.returncode == 2 and "--weights" in no_weights.stderr
+    no_weights = run(tmp_path / "p.png", "--mask-color", "00ff00", "-w", tmp_path / "missing.safetensors")
+    assert no_weights.returncode == 2 and "not found" in no_weights.stderr
     assert no_weights.stderr.count("\n") == 1 and "Traceback" not in no_weights.stderr
     mixed = run(tmp_path / "p.png", tmp_path / "bad.png", "--mask-color", "00ff00", "-w", model_file)
     assert mixed.returncode == 1 and "Traceback" not in mixed.stderr and mixed.stdout == ""
@@ -442,7 +442,8 @@ def test_exit_codes_and_one_line_errors_from_the_real_entry_point(tmp_path, mode
 def test_weights_list():
     result = CliRunner().invoke(app, ["weights", "list"])
     assert result.exit_code == 0
-    assert result.stdout.startswith("vgg16-caffe-pool3\tvgg\tok\t")
+    assert "vgg16-caffe-pool3\tvgg\tok\t-\t" in result.stdout
+    assert "pconv-small128-v1\tmodel\tok\tdefault\t" in result.stdout
 
 
 def test_discover_and_find_mask_rules(tmp_path):

@@ -194,8 +194,6 @@ def weights_list() -> None:
             state = "ok" if weights.sha256_file(path) == entry.sha256 else "corrupt"
         default = "default" if name == weights.DEFAULT_MODEL else "-"
         print(f"{name}\t{entry.kind}\t{state}\t{default}\t{entry.file}\t{entry.description}")
-    if weights.DEFAULT_MODEL is None:
-        print("no default inpainting model ships yet; pass --weights FILE to pconv inpaint", file=sys.stderr)
 
 
 def _parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:

@@ -35,9 +35,15 @@ REGISTRY: dict[str, Entry] = {
         kind="vgg",
         description="ImageNet VGG-16 conv1_1..conv3_3 (Caffe), for the perceptual and style losses; CC BY 4.0",
     ),
+    "pconv-small128-v1": Entry(
+        file="pconv-small128-v1.safetensors",
+        sha256="bfbefa0a25d9d6ef1466c8cbd04263ad5e3b34e62883c7522e147360a69b799a",
+        kind="model",
+        description="small preset, 128² working scale, CPU-trained ~90 min on Imagenette+BSDS500; non-commercial use",
+    ),
 }
-# The registered model `pconv inpaint` uses when no --weights is given; None until trained weights ship.
-DEFAULT_MODEL: str | None = None
+# The registered model `pconv inpaint` uses when no --weights is given (see MODEL_CARD.md).
+DEFAULT_MODEL = "pconv-small128-v1"
 VGG_WEIGHTS = "vgg16-caffe-pool3"
 
 
@@ -76,9 +82,7 @@ def registered_path(name: str) -> Path:
 
 
 def default_model_path() -> Path:
-    """The shipped default model, or a clear error while none ships."""
-    if DEFAULT_MODEL is None:
-        raise UsageError("no trained weights ship with this version yet; pass a model with --weights FILE")
+    """The shipped default model (MODEL_CARD.md), checked against its sha256."""
     return registered_path(DEFAULT_MODEL)
 
 
