@@ -92,6 +92,28 @@ def test_custom_weights():
     assert (w.valid, w.hole, w.perceptual, w.style, w.tv) == (1.0, 1.0, 0.05, 0.0, 0.1)
 
 
+def test_parse_replaces_named_weights_and_refuses_bad_ones():
+    assert LossWeights.parse("") == LossWeights()
+    assert LossWeights.parse(" style=0, hole = 3 ") == LossWeights(hole=3.0, style=0.0)
+    for spec, message in [("styl=1", "NAME one of"), ("hole", "NAME=VALUE"), ("tv=x", "a number"), ("tv=-1", ">= 0")]:
+        with pytest.raises(ValueError, match=message):
+            LossWeights.parse(spec)
+
+
+def test_pixel_only_weights_skip_vgg_and_keep_the_pixel_terms(loss_fn):
+    pixel = InpaintingLoss(LossWeights.parse("perceptual=0,style=0"))
+    assert pixel.vgg is None and loss_fn.weights.needs_vgg
+    torch.manual_seed(0)
+    out, gt = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    mask = (torch.rand(2, 1, 32, 32) > 0.4).float()
+    total, terms = pixel(out, gt, mask)
+    _, full_terms = loss_fn(out, gt, mask)
+    for name in ("valid", "hole", "tv"):
+        torch.testing.assert_close(terms[name], full_terms[name])
+    assert terms["perceptual"] == terms["style_out"] == terms["style_comp"] == 0
+    torch.testing.assert_close(total, terms["valid"] + 6 * terms["hole"] + 0.1 * terms["tv"])
+
+
 def test_vgg_is_frozen_and_gets_no_grad(loss_fn):
     out = torch.rand(1, 3, 32, 32, requires_grad=True)
     mask = torch.ones(1, 1, 32, 32)

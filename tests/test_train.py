@@ -1,4 +1,5 @@
 import json
+import math
 import re
 import signal
 import subprocess
@@ -252,6 +253,7 @@ def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
         ("arch", "unknown architecture"),
         ("precision", "--precision"),
         ("masks", "no readable mask"),
+        ("loss", "--loss-weights: expected NAME=VALUE"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
@@ -269,12 +271,25 @@ def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
         "arch": [photos, "--arch", "huge"],
         "precision": [photos, "--precision", "fp8"],
         "masks": [photos, "--masks", empty],
+        "loss": [photos, "--loss-weights", "style"],
     }[case]
     code, _, err = run_cli("train", *args, "-o", tmp_path / "run")
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert re.search(message, err), err
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_under_new_loss_weights_restarts_best_and_records_them(photos, masks, tmp_path):
+    run = tmp_path / "run"
+    train.train(options(photos, run, steps=2, val=str(photos), val_masks=str(masks), val_every=2))
+    assert math.isfinite(torch.load(run / "last.pt", weights_only=True)["best_val"])
+    pixel = "perceptual=0,style=0"
+    train.train(options(photos, None, steps=3, resume=str(run / "last.pt"), loss_weights=pixel, val_every=1000))
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert ckpt["best_val"] == math.inf  # a full-loss validation value would never be beaten fairly
+    assert ckpt["loss_weights"] == {"valid": 1.0, "hole": 6.0, "perceptual": 0.0, "style": 0.0, "tv": 0.1}
+    assert [r["perceptual"] for r in metrics(run) if r["step"] == 3] == [0.0]
 
 
 def test_prepare_checks_before_any_work(photos, tmp_path):

@@ -336,6 +336,11 @@ def train(
     sample_every: int = typer.Option(1000, help="Steps between sample grids."),
     save_every: int = typer.Option(500, help="Steps between last.pt saves."),
     max_nonfinite: int = typer.Option(20, help="Stop after this many non-finite losses in a row."),
+    loss_weights: str = typer.Option(
+        "",
+        help="Replace some of the paper's loss weights (valid=1,hole=6,perceptual=0.05,style=120,tv=0.1), "
+        "e.g. 'perceptual=0,style=0' (no VGG pass).",
+    ),
 ) -> None:
     """Train a partial-convolution U-Net as in the paper (checkpoints, samples, loss curve)."""
     from .train import TrainOptions
@@ -367,6 +372,7 @@ def train(
         sample_every=sample_every,
         save_every=save_every,
         max_nonfinite=max_nonfinite,
+        loss_weights=loss_weights,
     )
     summary = run_training(options)
     if summary["interrupted"]:

