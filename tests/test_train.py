@@ -1,5 +1,6 @@
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -213,12 +214,12 @@ def test_sigterm_saves_last_and_resume_continues(photos, tmp_path):
     out = tmp_path / "term"
     proc = cli(
         "train", photos, "-o", out, "--arch", "tiny", "--device", "cpu", "--batch-size", "2", "--workers", "1",
-        "--steps", "100000", "--log-every", "1",
+        "--steps", "100000", "--log-every", "1", start_new_session=True,
     )  # fmt: skip
     try:
         wait_for_step(out, 2, proc)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)  # as `timeout` or `kill -- -PGID`: the loader worker gets it too
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
     assert "interrupted at step" in err.decode()

@@ -250,8 +250,11 @@ class _StopFlag:
 
 
 def _worker_init(_: int) -> None:
-    # The main process decides when to stop; a worker killed by Ctrl-C would break the loader first.
+    # The main process decides when to stop: Ctrl-C, `timeout` or `kill -- -PGID` reach the
+    # loader workers too, and a worker dying first would break the loader before the save.
+    # Workers still exit when the loader shuts down or the main process dies.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _worker(local: int, setup: _Setup, rank: int, init: str | None) -> dict:
@@ -457,7 +460,10 @@ class _Trainer:
         if self.main:
             self.model.eval()
             loader = torch.utils.data.DataLoader(
-                self.valset, batch_size=self.opts.batch_size, num_workers=min(self.opts.workers, 2)
+                self.valset,
+                batch_size=self.opts.batch_size,
+                num_workers=min(self.opts.workers, 2),
+                worker_init_fn=_worker_init,
             )
             sums: dict[str, float] = {}
             total, count = 0.0, 0
