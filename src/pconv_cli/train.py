@@ -268,7 +268,10 @@ def _worker(local: int, setup: _Setup, rank: int, init: str | None) -> dict:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend, init_method=init, rank=rank, world_size=world)
     try:
-        return _Trainer(setup, rank, device).run()
+        summary = _Trainer(setup, rank, device).run()
+        if world > 1:  # leave together: gloo can abort a peer whose partner tears down mid-exchange
+            dist.barrier()
+        return summary
     finally:
         if world > 1:
             dist.destroy_process_group()
