@@ -293,6 +293,11 @@ def test_resume_under_new_loss_weights_restarts_best_and_records_them(photos, ma
     assert [r["perceptual"] for r in metrics(run) if r["step"] == 3] == [0.0]
 
 
+def test_weights_record_the_crop_size_as_their_working_scale(photos, tmp_path):
+    train.train(options(photos, tmp_path / "run", steps=1, size=32))
+    assert load_model(tmp_path / "run" / "last.pt").config.image_size == 32  # tiny's preset says 64
+
+
 def test_prepare_checks_before_any_work(photos, tmp_path):
     with pytest.raises(UsageError, match="--resume and --finetune"):
         train.prepare(options(photos, tmp_path, resume="a.pt", finetune="b.pt"))

@@ -142,6 +142,8 @@ def prepare(opts: TrainOptions) -> _Setup:
     size = opts.size or config.image_size
     if size < config.multiple or size % config.multiple:
         raise UsageError(f"--size must be a multiple of 2**levels = {config.multiple} for this network, got {size}")
+    # The working scale inference uses (strategies) is the crop side the weights last trained at.
+    config = dataclasses.replace(config, image_size=size)
     lr = opts.lr if opts.lr is not None else (FINETUNE_LR if finetune else TRAIN_LR)
     files, bad = find_images(opts.data)
     val_files = find_images([opts.val], "validation")[0] if opts.val else []
