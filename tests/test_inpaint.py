@@ -443,7 +443,7 @@ def test_weights_list():
     result = CliRunner().invoke(app, ["weights", "list"])
     assert result.exit_code == 0
     assert "vgg16-caffe-pool3\tvgg\tok\t-\t" in result.stdout
-    assert "pconv-small128-v1\tmodel\tok\tdefault\t" in result.stdout
+    assert "pconv-small256-v2\tmodel\tok\tdefault\t" in result.stdout
 
 
 def test_discover_and_find_mask_rules(tmp_path):

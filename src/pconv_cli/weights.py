@@ -35,15 +35,15 @@ REGISTRY: dict[str, Entry] = {
         kind="vgg",
         description="ImageNet VGG-16 conv1_1..conv3_3 (Caffe), for the perceptual and style losses; CC BY 4.0",
     ),
-    "pconv-small128-v1": Entry(
-        file="pconv-small128-v1.safetensors",
-        sha256="bfbefa0a25d9d6ef1466c8cbd04263ad5e3b34e62883c7522e147360a69b799a",
+    "pconv-small256-v2": Entry(
+        file="pconv-small256-v2.safetensors",
+        sha256="467c4b66a34b88485f8e5ffd220176bc22491cac64c705b80659d21275def0e1",
         kind="model",
-        description="small preset, 128² working scale, CPU-trained ~90 min on Imagenette+BSDS500; non-commercial use",
+        description="small preset, 256² working scale, CPU-trained ~3 h on Imagenette+BSDS500; non-commercial use",
     ),
 }
 # The registered model `pconv inpaint` uses when no --weights is given (see MODEL_CARD.md).
-DEFAULT_MODEL = "pconv-small128-v1"
+DEFAULT_MODEL = "pconv-small256-v2"
 VGG_WEIGHTS = "vgg16-caffe-pool3"
 
 
