@@ -88,6 +88,7 @@ class _Setup:
     checkpoint: dict | None  # the --resume checkpoint
     init_state: dict | None  # the --finetune weights
     finetune: bool
+    loss_weights: LossWeights
     world: int
     device_type: str
 
@@ -123,7 +124,7 @@ def prepare(opts: TrainOptions) -> _Setup:
     if opts.val_masks and not opts.val:
         raise UsageError("--val-masks needs --val DIR")
     try:
-        LossWeights.parse(opts.loss_weights)
+        loss_weights = LossWeights.parse(opts.loss_weights)
     except ValueError as exc:
         raise UsageError(f"--loss-weights: {exc}") from None
     checkpoint = read_checkpoint(opts.resume) if opts.resume else None
@@ -167,7 +168,7 @@ def prepare(opts: TrainOptions) -> _Setup:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
     return _Setup(
         opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
-        checkpoint, init_state, finetune, world, device.type,
+        checkpoint, init_state, finetune, loss_weights, world, device.type,
     )  # fmt: skip
 
 
@@ -310,7 +311,7 @@ class _Trainer:
         self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[opts.precision]
         from .loss import InpaintingLoss
 
-        weights = LossWeights.parse(opts.loss_weights)
+        weights = setup.loss_weights
         self.loss_fn = InpaintingLoss(weights, opts.vgg_weights).to(device, memory_format=self.memory_format)
         self.step, self.best_val, self.nonfinite = 0, math.inf, 0
         if ckpt is not None:
