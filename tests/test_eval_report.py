@@ -8,7 +8,7 @@ from PIL import Image
 from pconv_cli import eval_report as rep
 
 
-def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none"):
+def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, -2.0, -3.0)):
     return {
         "image": image,
         "mask": "m.png",
@@ -19,6 +19,11 @@ def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none"):
         "psnr": psnr,
         "ssim": 0.5,
         "hole_psnr": psnr - 10,
+        "seam": 2.0,
+        "rim": float(np.mean(rim)),
+        "rim_r": rim[0],
+        "rim_g": rim[1],
+        "rim_b": rim[2],
         "seconds": 0.1,
     }
 
@@ -82,3 +87,15 @@ def test_comparison_picture_grid(tmp_path):
     ns_tile = img[head + 10, side + pad + 2 * (box + pad) + 96]
     telea_tile = img[head + 96, side + pad + 1 * (box + pad) + 96]
     assert tuple(ns_tile) == (128, 128, 128) and tuple(telea_tile) == (200, 200, 200)
+
+
+def test_rim_bias_ranks_nearest_zero_and_shows_channels():
+    rows = [_row("a", "x", 1.0, 30.0, rim=(-3.0, -3.0, -3.0)), _row("a", "y", 1.0, 30.0, rim=(2.0, 1.0, 0.0))]
+    rows.append({**_row("b", "x", 1.0, 30.0), "rim": math.nan, "rim_r": math.nan})  # a pair with no rim
+    rows.append(_row("b", "y", 1.0, 30.0, rim=(2.0, 1.0, 0.0)))
+    agg = rep.aggregate(rows, ["x", "y"])
+    assert agg["overall"]["x"]["rim"] == pytest.approx(-3.0)  # NaN left out, not propagated
+    lines = rep.markdown_table(agg, {"x": "Model", "y": "Telea"}, "2 pairs").splitlines()
+    rim = next(i for i, line in enumerate(lines) if line.startswith("| rim bias (×255)"))
+    assert "-3.00 |" in lines[rim] and "**+1.00**" in lines[rim + 1]  # +1 is nearer 0 than -3
+    assert "+2.0/+1.0/+0.0" in lines[rim + 3]  # R/G/B block: Telea's row

@@ -44,12 +44,12 @@ def test_paper_bins_both_borders_every_mask_in_its_bin_and_the_manifest_matches(
         assert row["hole_ratio"] == f"{ratio:.6f}"
         i = bin_index(ratio)
         assert i is not None and row["bin"] == bin_label(*BINS[i]) and row["file"].startswith(f"b{i}_")
-        assert row["border"] in row["file"] and row["generator"] in ("strokes", "blobs") and row["seed"] == "0"
+        assert row["border"] in row["file"] and row["seed"] == "0"
         if row["border"] == "margin":
             assert not hole[:m].any() and not hole[-m:].any() and not hole[:, :m].any() and not hole[:, -m:].any()
         per_group[(row["bin"], row["border"])] = per_group.get((row["bin"], row["border"]), 0) + 1
     assert len(per_group) == 12 and sorted(per_group.values()) == [2] * 10 + [3] * 2
-    assert {r["generator"] for r in rows} == {"strokes", "blobs"}
+    assert {r["generator"] for r in rows} == {"strokes", "blobs", "scratches", "text"}  # mixed draws every style
 
 
 def test_same_seed_gives_identical_bytes_whatever_the_workers(tmp_path):
@@ -64,23 +64,45 @@ def test_same_seed_gives_identical_bytes_whatever_the_workers(tmp_path):
     assert all(0.2 < float(r["hole_ratio"]) <= 0.45 for r in manifest(tmp_path / "a"))
 
 
-def test_files_are_pinned_across_machines_and_versions(tmp_path):
+@pytest.mark.parametrize("style", ["strokes", "blobs", "scratches"])
+def test_files_are_pinned_across_machines_and_versions(tmp_path, style):
     # Pure NumPy geometry, a stable random stream and our own deflate: these bytes must never change.
+    # (`text` draws glyphs with Pillow's FreeType, so only its shape, not its bytes, is tested.)
     out = tmp_path / "m"
     out.mkdir()
-    make_masks(out, (64, 64), plan(6, None, True, "none"), "mixed", 0, 1)
+    make_masks(out, (64, 64), plan(6, None, True, "none"), style, 0, 1)
     got = {k: v[:16] for k, v in digests(out).items()}
-    assert got == PINNED
+    assert got == PINNED[style]
 
 
 PINNED = {
-    "b0_01-10_none_000000.png": "0fb16b180c82e707",
-    "b1_10-20_none_000001.png": "7223470d0a24fc7c",
-    "b2_20-30_none_000002.png": "e2bd98f15bfe46b5",
-    "b3_30-40_none_000003.png": "049d3a703b8dd9dd",
-    "b4_40-50_none_000004.png": "683fd95e3383fc9b",
-    "b5_50-60_none_000005.png": "25e40762a59a041f",
-    "manifest.csv": "ca7758599a15ce07",
+    "strokes": {
+        "b0_01-10_none_000000.png": "0d2ab41c5a810c99",
+        "b1_10-20_none_000001.png": "e4c155a0bcebcfe1",
+        "b2_20-30_none_000002.png": "ee270da82323b1d0",
+        "b3_30-40_none_000003.png": "8df1642d44b94f4b",
+        "b4_40-50_none_000004.png": "7dfec5db1bbdf2c3",
+        "b5_50-60_none_000005.png": "d0642b4b811a17d8",
+        "manifest.csv": "6a886907da78f653",
+    },
+    "blobs": {
+        "b0_01-10_none_000000.png": "06a449952aacb2eb",
+        "b1_10-20_none_000001.png": "da99ac2a7a000130",
+        "b2_20-30_none_000002.png": "01d0f8dc2b68be0b",
+        "b3_30-40_none_000003.png": "542c714204468fdc",
+        "b4_40-50_none_000004.png": "d8ed500f0c82c8fd",
+        "b5_50-60_none_000005.png": "eff25e570a82b2ae",
+        "manifest.csv": "fcb1e1f125769579",
+    },
+    "scratches": {
+        "b0_01-10_none_000000.png": "53a6e8bb35dacf47",
+        "b1_10-20_none_000001.png": "9b94ca3f7415d56d",
+        "b2_20-30_none_000002.png": "08021012971211d0",
+        "b3_30-40_none_000003.png": "699f8a55f54ca7d5",
+        "b4_40-50_none_000004.png": "0475b6d2edbb4b92",
+        "b5_50-60_none_000005.png": "4c871f8f5d0937a9",
+        "manifest.csv": "7fa7e2bee39948e2",
+    },
 }
 
 

@@ -88,7 +88,7 @@ def test_count_window_agrees_with_every_ratio_formula():
     assert bin_index((lo - 1) / total) == 1 or bin_index(1 - (total - lo + 1) / total) == 1
 
 
-@pytest.mark.parametrize("style", ["strokes", "blobs"])
+@pytest.mark.parametrize("style", ["strokes", "blobs", "scratches", "text"])
 @pytest.mark.parametrize("margin", [0, 12])
 def test_generated_masks_land_in_every_bin(style, margin):
     size = (128, 96)
@@ -100,6 +100,30 @@ def test_generated_masks_land_in_every_bin(style, margin):
             inner = np.zeros(size, bool)
             inner[margin:-margin, margin:-margin] = True
             assert not hole[~inner].any()
+
+
+def _inner_radius(hole: np.ndarray) -> np.ndarray:
+    """Per hole pixel, its distance to the nearest valid pixel (half the local stroke width)."""
+    import cv2
+
+    return cv2.distanceTransform(np.pad(hole, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1][hole]
+
+
+def test_thin_styles_are_thin():
+    # Scratches are 1-6 px wide (wider only where two cross); words in a small bin are letter strokes,
+    # not filled boxes. Blobs, for contrast, are neither. Pooled over six masks of each.
+    def radii(style: str) -> np.ndarray:
+        masks = [generate(style, (256, 256), (0.01, 0.1), 0, seeded_draw(1, i))[0] for i in range(6)]
+        return np.concatenate([_inner_radius(m) for m in masks])
+
+    assert np.percentile(radii("scratches"), 95) <= 3.5
+    assert np.median(radii("text")) <= 2.5
+    assert np.median(radii("blobs")) > 3.0
+
+
+def test_mixed_draws_every_style():
+    used = {generate("mixed", (64, 64), (0.05, 0.2), 0, seeded_draw(2, i))[1] for i in range(40)}
+    assert used == {"strokes", "blobs", "scratches", "text"}
 
 
 def test_generation_is_reproducible_by_seed_and_index():

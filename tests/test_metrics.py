@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from pconv_cli.metrics import all_metrics, hole_psnr, l1_percent, psnr, ssim
+from pconv_cli.metrics import all_metrics, hole_psnr, l1_percent, psnr, rim_bias, seam_excess, ssim
 
 
 def test_l1_and_psnr_by_hand():
@@ -67,5 +67,57 @@ def test_all_metrics_keys():
     hole = np.zeros((16, 16), bool)
     hole[4:8, 4:8] = True
     scores = all_metrics(x * 0.9, x, hole)
-    assert set(scores) == {"l1", "psnr", "ssim", "hole_psnr"}
+    assert set(scores) == {"l1", "psnr", "ssim", "hole_psnr", "rim", "rim_r", "rim_g", "rim_b", "seam"}
     assert scores["hole_psnr"] > scores["psnr"] - 10
+
+
+def _plus_hole() -> np.ndarray:
+    """A 5×5 image whose hole is the centre pixel and its four neighbours (a plus sign)."""
+    hole = np.zeros((5, 5), bool)
+    hole[2, 1:4] = True
+    hole[1:4, 2] = True
+    return hole
+
+
+def test_rim_bias_by_hand():
+    hole = _plus_hole()
+    target = np.full((5, 5, 3), 0.5)
+    pred = target.copy()
+    pred[2, 2] = 0.0  # the centre touches no valid pixel: it must not count
+    pred[1, 2] = pred[3, 2] = 0.5 - 4 / 255  # two arm tips 4 levels too dark in every channel
+    pred[2, 1, 0] = 0.5 + 8 / 255  # one arm tip 8 levels too red
+    # the four arm tips are the rim: mean error per channel over them
+    np.testing.assert_allclose(rim_bias(pred, target, hole), [0.0, -2.0, -2.0], atol=1e-9)
+    assert np.isnan(rim_bias(pred, target, np.ones((5, 5), bool))).all()  # no valid pixel anywhere
+
+
+def test_seam_excess_by_hand():
+    hole = _plus_hole()
+    rng = np.random.default_rng(3)
+    target = rng.random((5, 5, 1))
+    assert seam_excess(target, target, hole) == pytest.approx(0.0)  # the truth itself: no excess
+    # a flat photo with a flat fill 10 levels off: each of the 12 edge pairs (3 per arm tip) steps by 10
+    flat = np.full((5, 5, 1), 0.4)
+    pred = flat.copy()
+    pred[hole] = 0.4 + 10 / 255
+    assert seam_excess(pred, flat, hole) == pytest.approx(10.0)
+    # a photo with a step of 0.2 right at the hole (right arm tip), filled smoothly: negative excess
+    target = flat.copy()
+    target[2, 3] = 0.6  # hole pixel; its three valid neighbours are 0.4
+    smooth = flat.copy()  # the fill copies the surroundings
+    # only the three pairs around (2, 3) differ: |0.4-0.4| - |0.6-0.4| = -0.2 each, of 12 pairs
+    assert seam_excess(smooth, target, hole) == pytest.approx(-0.2 * 3 / 12 * 255)
+
+
+def test_seam_and_rim_ignore_pixels_outside_the_image():
+    hole = np.zeros((4, 4), bool)
+    hole[:, :2] = True  # the left half, touching three image edges
+    target = np.zeros((4, 4, 3))
+    pred = target.copy()
+    pred[:, 0] = 1.0  # the column at the image edge touches no valid pixel
+    assert seam_excess(pred, target, hole) == pytest.approx(0.0)
+    np.testing.assert_allclose(rim_bias(pred, target, hole), [0.0, 0.0, 0.0])
+    pred[:, 1] = 2 / 255
+    assert seam_excess(pred, target, hole) == pytest.approx(2.0)  # 4 pairs, each 2 levels
+    with pytest.raises(ValueError, match="bool hole map"):
+        seam_excess(pred, target, hole.astype(np.uint8))

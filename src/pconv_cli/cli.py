@@ -211,7 +211,11 @@ def _parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:
 def make_masks(
     paths: list[str] = typer.Argument(None, metavar="OUT_DIR", help="Folder to write the masks into."),
     style: str = typer.Option(
-        "mixed", "--style", metavar="strokes|blobs|mixed", help="Generator; mixed draws one of the two per mask."
+        "mixed",
+        "--style",
+        metavar="strokes|blobs|scratches|text|mixed",
+        help="Generator: brush strokes, occlusion blobs, 1-6 px scratches, words in a real font (watermarks, "
+        "captions); mixed draws one of them per mask.",
     ),
     bins: str = typer.Option(
         None, "--bins", metavar="paper", help="Equal numbers in the six hole-ratio bins of the paper's Table 1."
@@ -261,8 +265,10 @@ def make_masks(
     if len(paths) != 1:
         raise UsageError("expected one OUT_DIR (or --stats DIR)")
     out_dir = Path(paths[0])
-    if style not in ("strokes", "blobs", "mixed"):
-        raise UsageError(f"--style must be strokes, blobs or mixed, got {style!r}")
+    from .maskgen import STYLES
+
+    if style not in STYLES:
+        raise UsageError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
     if border not in ("margin", "none", "both"):
         raise UsageError(f"--border must be margin, none or both, got {border!r}")
     if bins is not None and bins != "paper":

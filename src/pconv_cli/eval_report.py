@@ -13,15 +13,29 @@ from PIL import Image, ImageDraw, ImageFont
 from .masks import BINS, BORDER_MODES, bin_label
 from .weights import atomic_write
 
-# Row blocks of the table: metric, heading, whether lower is better.
+# Row blocks of the table: metric, heading, which value is best ("low", "high", "zero" = nearest 0, None = unranked).
 BLOCKS = (
-    ("l1", "L1 (%)", True),
-    ("psnr", "PSNR (dB)", False),
-    ("ssim", "SSIM", False),
-    ("hole_psnr", "hole PSNR (dB)", False),
-    ("seconds", "s / image", True),
+    ("l1", "L1 (%)", "low"),
+    ("psnr", "PSNR (dB)", "high"),
+    ("ssim", "SSIM", "high"),
+    ("hole_psnr", "hole PSNR (dB)", "high"),
+    ("seam", "seam excess (×255)", "low"),
+    ("rim", "rim bias (×255)", "zero"),
+    ("rim_rgb", "rim bias R/G/B", None),
+    ("seconds", "s / image", "low"),
 )
-METRIC_FORMATS = {"l1": "{:.2f}", "psnr": "{:.2f}", "ssim": "{:.3f}", "hole_psnr": "{:.2f}", "seconds": "{:.3f}"}
+# Per-pair values averaged into each cell; rim_rgb shows rim_r/g/b together.
+AVERAGED = ("l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "seconds")
+METRIC_FORMATS = {
+    "l1": "{:.2f}",
+    "psnr": "{:.2f}",
+    "ssim": "{:.3f}",
+    "hole_psnr": "{:.2f}",
+    "seam": "{:+.2f}",
+    "rim": "{:+.2f}",
+    "seconds": "{:.3f}",
+}
+GOAL_ARROWS = {"low": "↓", "high": "↑", "zero": "→0", None: ""}
 BORDER_SHORT = {"none": "N", "margin": "B"}  # the paper's column marks: N = no border, B = 50-px border
 
 
@@ -35,7 +49,26 @@ def common_rows(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
 
 
 def _means(rows: Sequence[dict]) -> dict:
-    return {"n": len(rows), **{k: float(np.mean([r[k] for r in rows])) for k, _, _ in BLOCKS}}
+    """Means of AVERAGED over rows, leaving out NaN (a pair whose hole has no edge has no rim or seam)."""
+
+    def mean(key: str) -> float:
+        values = np.array([r[key] for r in rows], dtype=np.float64)
+        return float(values[~np.isnan(values)].mean()) if (~np.isnan(values)).any() else math.nan
+
+    return {"n": len(rows), **{k: mean(k) for k in AVERAGED}}
+
+
+def _best(values: Sequence[float], goal: str | None) -> float | None:
+    comparable = [v for v in values if not math.isnan(v)]
+    if not comparable or goal is None:
+        return None
+    return {"low": min, "high": max, "zero": lambda vs: min(vs, key=abs)}[goal](comparable)
+
+
+def _text(cell: dict, metric: str) -> str:
+    if metric == "rim_rgb":
+        return "/".join(f"{cell[k]:+.1f}" for k in ("rim_r", "rim_g", "rim_b"))
+    return METRIC_FORMATS[metric].format(cell[metric])
 
 
 def aggregate(rows: Sequence[dict], methods: Sequence[str]) -> dict:
@@ -64,13 +97,11 @@ def _grid(agg: dict, labels: dict[str, str]):
     cells = {(c["method"], c["bin"], c["border"]): c for c in agg["cells"]}
     columns = _columns(agg["cells"])
     out = []
-    for metric, heading, lower in BLOCKS:
+    for metric, heading, goal in BLOCKS:
         best = {}
         for col in columns:
-            values = [cells[(m, *col)][metric] for m in labels if (m, *col) in cells]
-            comparable = [v for v in values if not math.isnan(v)]
-            best[col] = (min(comparable) if lower else max(comparable)) if comparable else None
-        arrow = "↓" if lower else "↑"
+            present = [cells[(m, *col)] for m in labels if (m, *col) in cells]
+            best[col] = _best([c[metric] for c in present], goal) if goal else None
         for i, (method, label) in enumerate(labels.items()):
             entries = []
             for col in columns:
@@ -78,9 +109,8 @@ def _grid(agg: dict, labels: dict[str, str]):
                 if cell is None:
                     entries.append(("–", False))
                     continue
-                value = cell[metric]
-                entries.append((METRIC_FORMATS[metric].format(value), value == best[col]))
-            out.append((f"{heading} {arrow}" if i == 0 else None, label, entries))
+                entries.append((_text(cell, metric), goal is not None and cell[metric] == best[col]))
+            out.append((f"{heading} {GOAL_ARROWS[goal]}".rstrip() if i == 0 else None, label, entries))
     return out, columns
 
 

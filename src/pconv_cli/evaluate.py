@@ -43,9 +43,14 @@ CSV_COLUMNS = (
     "psnr",
     "ssim",
     "hole_psnr",
+    "seam",
+    "rim",
+    "rim_r",
+    "rim_g",
+    "rim_b",
     "seconds",
 )
-METRICS = ("l1", "psnr", "ssim", "hole_psnr", "seconds")
+METRICS = ("l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "seconds")
 DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
 
 

@@ -1,10 +1,15 @@
-"""Irregular hole generators: `strokes` (PConv-Keras style) and `blobs` (occlusion-like regions).
+"""Hole generators: `strokes` (PConv-Keras style), `blobs` (occlusion-like regions), and the
+thin holes people mask in photos: `scratches` (1–6 px lines and curves) and `text` (words in a
+real font, as watermarks and captions are). `mixed` draws one of them per mask.
 
 Everything is rasterised here with NumPy, never with OpenCV drawing (whose output changes
 between versions): each convex piece (rotated ellipse, rotated rectangle) is turned into one span
 [x0, x1] per row from closed-form formulas that use only +, −, ×, ÷ and sqrt (IEEE-exact on
 every machine), and no trigonometry (angles are random unit vectors). Random numbers come
 from the bit generator's raw 64-bit words, whose stream NumPy keeps stable across versions.
+
+`text` renders glyphs with Pillow's bundled scalable font (FreeType); its masks are
+reproducible for a given Pillow and FreeType, the other styles on any machine.
 
 Hole-ratio control: shapes are painted one by one until the hole count reaches a target
 drawn uniformly in the requested range; a shape that overshoots the range is taken back
@@ -14,12 +19,15 @@ reach the range in a bounded number of shapes is redrawn.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import numpy as np
 
-STYLES = ("strokes", "blobs", "mixed")
+STYLES = ("strokes", "blobs", "scratches", "text", "mixed")
+# How often `mixed` draws each style: mostly the paper-like shapes, a third thin holes.
+_MIXED = (("strokes", 0.35), ("blobs", 0.3), ("scratches", 0.15), ("text", 0.2))
 # Spans of pixel centres: row, first and last column (inclusive); a row may hold several.
 Piece = tuple[np.ndarray, np.ndarray, np.ndarray]
 Shape = Callable[[float], Piece]  # scale factor -> its spans
@@ -227,7 +235,91 @@ def _blob_shape(draw: Draw, size: tuple[int, int], target: float) -> Shape:
     return lambda k: ellipses(cx + k * ox, cy + k * oy, np.maximum(k * a, 0.5), np.maximum(k * b, 0.5), c, s, size)
 
 
-_SHAPES = {"strokes": _stroke_shape, "blobs": _blob_shape}
+def _turning_walk(draw: Draw, x: float, y: float, steps: int, step: float, bend: float) -> tuple[np.ndarray, ...]:
+    """Points of a walk from (x, y) whose heading turns by a random amount (tangent up to ``bend``) each step."""
+    u, v = draw.unit()
+    px, py = [x], [y]
+    for _ in range(steps):
+        t = draw.uniform(-bend, bend)
+        norm = math.sqrt(1.0 + t * t)
+        u, v = (u - v * t) / norm, (u * t + v) / norm
+        x, y = x + step * u, y + step * v
+        px.append(x)
+        py.append(y)
+    return np.array(px), np.array(py)
+
+
+def _scratch_shape(draw: Draw, size: tuple[int, int], target: float) -> Shape:
+    """One scratch: a 1–6 px wide line, straight or gently curved, 10–70 % of the shorter side long."""
+    height, width = size
+    r = draw.uniform(0.5, 3.0)
+    steps = draw.integer(1, 12)
+    length = draw.uniform(0.1, 0.7) * min(height, width)
+    xs, ys = _turning_walk(draw, draw.uniform(0, width), draw.uniform(0, height), steps, length / steps, 0.35)
+    mx, my = math.fsum(xs) / xs.size, math.fsum(ys) / ys.size
+    return lambda k: polyline(mx + k * (xs - mx), my + k * (ys - my), max(k * r, 0.5), size)
+
+
+# Words as watermarks and captions write them; random letter strings add unseen shapes.
+_WORDS = ("SAMPLE", "PREVIEW", "DRAFT", "Stock Photo", "COPYRIGHT", "watermark", "Proof", "© 2024", "Photo by")
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@functools.lru_cache(maxsize=64)
+def _font(pixels: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=pixels)  # Pillow's bundled scalable font (Aileron, SIL OFL)
+
+
+def _runs(patch: np.ndarray, top: int, left: int, size: tuple[int, int]) -> Piece:
+    """The True runs of a bool patch placed at (top, left) on an H×W canvas, as clipped spans."""
+    edges = np.diff(np.pad(patch, ((0, 0), (1, 1))).view(np.int8), axis=1)
+    rows, x0 = np.nonzero(edges == 1)
+    x1 = np.nonzero(edges == -1)[1] - 1
+    rows, x0, x1 = rows + top, x0 + left, x1 + left
+    keep = (rows >= 0) & (rows < size[0]) & (x1 >= 0) & (x0 < size[1])
+    return (
+        rows[keep].astype(np.int32),
+        np.maximum(x0[keep], 0).astype(np.int32),
+        np.minimum(x1[keep], size[1] - 1).astype(np.int32),
+    )
+
+
+def _word(draw: Draw) -> str:
+    if draw.uniform() < 0.5:
+        return _WORDS[draw.integer(0, len(_WORDS) - 1)]
+    return "".join(_LETTERS[draw.integer(0, len(_LETTERS) - 1)] for _ in range(draw.integer(2, 10)))
+
+
+def _text_shape(draw: Draw, size: tuple[int, int], target: float) -> Shape:
+    """One word in a real font: random size, angle and stroke width, slightly dilated as masks of text are."""
+    from PIL import Image, ImageDraw
+
+    height, width = size
+    side = min(height, width)
+    word = _word(draw)
+    pixels = side * draw.uniform(0.04, 0.14) * (1.0 + 2.0 * target)
+    weight = draw.uniform(0.0, 0.05)  # stroke width as a share of the font size: regular to bold
+    dilate = max(1, round(draw.integer(1, 2) * side / 512))  # a hand-drawn mask overshoots the letters
+    angle = draw.uniform(-45.0, 45.0) if draw.uniform() < 0.6 else 0.0
+    cx, cy = draw.uniform(0, width), draw.uniform(0, height)
+
+    def shape(k: float) -> Piece:
+        font = _font(max(4, round(k * pixels)))
+        stroke = round(k * pixels * weight) + dilate
+        box = font.getbbox(word, stroke_width=stroke)
+        image = Image.new("L", (box[2] - box[0] + 2, box[3] - box[1] + 2))
+        ImageDraw.Draw(image).text((1 - box[0], 1 - box[1]), word, fill=255, font=font, stroke_width=stroke)
+        if angle:
+            image = image.rotate(angle, resample=Image.Resampling.NEAREST, expand=True)
+        patch = np.asarray(image) > 127
+        return _runs(patch, round(cy - patch.shape[0] / 2), round(cx - patch.shape[1] / 2), size)
+
+    return shape
+
+
+_SHAPES = {"strokes": _stroke_shape, "blobs": _blob_shape, "scratches": _scratch_shape, "text": _text_shape}
 
 
 def count_window(low: float, high: float, total: int) -> tuple[int, int]:
@@ -287,7 +379,11 @@ def generate(
     if cmin > cmax or inner[0] <= 0 or inner[1] <= 0 or cmin > inner[0] * inner[1]:
         raise ValueError(f"no {height}×{width} mask with margin {margin} can have a hole ratio in ({low}, {high}]")
     if style == "mixed":
-        style = "strokes" if draw.uniform() < 0.5 else "blobs"
+        pick = draw.uniform()
+        for style, share in _MIXED:  # noqa: B007 - the last style takes what rounding leaves
+            pick -= share
+            if pick < 0.0:
+                break
     for _ in range(_RESTARTS):
         target = draw.uniform(cmin / total, cmax / total)
         goal = max(cmin, min(cmax, math.ceil(target * total)))

@@ -1,6 +1,10 @@
-"""Image-quality metrics of DESIGN §2 (paper Table 1): L1 %, PSNR, SSIM, hole-only PSNR.
+"""Image-quality metrics: the paper's Table 1 (L1 %, PSNR, SSIM, hole-only PSNR) and two of the hole's edge.
 
 Every function takes H×W×C float arrays in [0, 1] (data range 1) and works in float64.
+Rim bias and seam excess measure what people see at a fill's outline: a dark or
+coloured ring, a visible step where the fill meets the photo. Both are in 8-bit
+levels (×255) and use 4-neighbours: a hole pixel "touches" a valid pixel when one of
+its four neighbours inside the image is valid.
 """
 
 from __future__ import annotations
@@ -40,10 +44,7 @@ def psnr(pred: np.ndarray, target: np.ndarray) -> float:
 def hole_psnr(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> float:
     """PSNR in dB over hole pixels only; hole: H×W bool, True = hole (at least one)."""
     pred, target = _pair(pred, target)
-    if hole.shape != pred.shape[:2]:
-        raise ValueError(f"expected an H×W hole map of shape {pred.shape[:2]}, got {hole.shape}")
-    if not hole.any():
-        raise ValueError("expected at least one hole pixel, got none")
+    _check_hole(pred, hole)
     return _psnr_from_mse(float(((pred[hole] - target[hole]) ** 2).mean()))
 
 
@@ -84,11 +85,76 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+def _check_hole(pred: np.ndarray, hole: np.ndarray) -> None:
+    if hole.shape != pred.shape[:2] or hole.dtype != bool:
+        raise ValueError(f"expected an H×W bool hole map of shape {pred.shape[:2]}, got {hole.dtype} {hole.shape}")
+    if not hole.any():
+        raise ValueError("expected at least one hole pixel, got none")
+
+
+def _edge_pairs(hole: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Index arrays (hole pixel, valid pixel) of every 4-neighbour pair across the hole's edge."""
+    hy, hx, vy, vx = [], [], [], []
+    h, w = hole.shape
+    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        # pixel p = (y, x) in the hole and its neighbour q = (y + dy, x + dx) valid, q inside the image
+        ys, xs = np.nonzero(hole[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)])
+        ys, xs = ys + max(0, -dy), xs + max(0, -dx)
+        keep = ~hole[ys + dy, xs + dx]
+        hy.append(ys[keep])
+        hx.append(xs[keep])
+        vy.append(ys[keep] + dy)
+        vx.append(xs[keep] + dx)
+    cat = np.concatenate
+    return (cat(hy), cat(hx)), (cat(vy), cat(vx))
+
+
+def rim_bias(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Mean signed error (pred − target, ×255) per channel over the hole pixels that touch a valid pixel.
+
+    pred, target: H×W×C in [0, 1]; hole: H×W bool, True = hole. Returns C values: a dark
+    outline shows as negative values, a colour cast as channels that differ. NaN when no
+    hole pixel touches a valid one (a hole covering the whole image).
+
+    Example: a fill 2 levels too dark on its rim gives about -2 in every channel.
+    """
+    pred, target = _pair(pred, target)
+    _check_hole(pred, hole)
+    (hy, hx), _ = _edge_pairs(hole)
+    rim = np.zeros_like(hole)
+    rim[hy, hx] = True
+    if not rim.any():
+        return np.full(pred.shape[2], np.nan)
+    return (pred[rim] - target[rim]).mean(0) * 255.0
+
+
+def seam_excess(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> float:
+    """The step across the hole's edge beyond the true photo's own step, ×255.
+
+    Over every 4-neighbour pair (p in the hole, q valid) and every channel, the mean of
+    |pred(p) − target(q)| − |target(p) − target(q)|: positive when the fill stands out
+    from the photo around it more than the truth did, negative when it is smoother. The
+    valid pixel is read from ``target``, as a composite keeps it. NaN when there is no such pair.
+    """
+    pred, target = _pair(pred, target)
+    _check_hole(pred, hole)
+    p, q = _edge_pairs(hole)
+    if not len(p[0]):
+        return math.nan
+    outside = target[q]
+    return float((np.abs(pred[p] - outside) - np.abs(target[p] - outside)).mean() * 255.0)
+
+
 def all_metrics(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> dict[str, float]:
-    """The four quality metrics of one composite as a dict (l1, psnr, ssim, hole_psnr)."""
+    """The quality metrics of one composite: l1, psnr, ssim, hole_psnr, seam, rim (mean) and rim_r/g/b."""
+    rim = rim_bias(pred, target, hole)
+    channels = {f"rim_{c}": float(v) for c, v in zip("rgb", rim)} if rim.shape == (3,) else {}
     return {
         "l1": l1_percent(pred, target),
         "psnr": psnr(pred, target),
         "ssim": ssim(pred, target),
         "hole_psnr": hole_psnr(pred, target, hole),
+        "rim": float(rim.mean()),
+        **channels,
+        "seam": seam_excess(pred, target, hole),
     }
