@@ -81,6 +81,12 @@ def inpaint(
     max_pixels: int = typer.Option(
         100_000_000, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
     ),
+    blend: bool = typer.Option(
+        True,
+        "--blend/--no-blend",
+        help="Set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
+        "--no-blend keeps the network's raw fill.",
+    ),
     json_lines: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr, only errors."),
 ) -> None:
@@ -135,7 +141,7 @@ def inpaint(
         strategy=strategy,
         max_pixels=max_pixels,
     )
-    runner = Runner(model, precision, batch_size)
+    runner = Runner(model, precision, batch_size, blend)
     if not quiet:
         cfg = model.config
         console.print(
@@ -423,6 +429,12 @@ def evaluate(
     batch_size: int = typer.Option(8, "--batch-size", help="Pairs loaded at once; models run them as one batch."),
     figure_pairs: int = typer.Option(2, "--figure-pairs", help="Pairs per bin in comparison.png (0: none)."),
     invert_mask: bool = typer.Option(False, "--invert-mask", help="Masks are black = hole."),
+    blend: bool = typer.Option(
+        True,
+        "--blend/--no-blend",
+        help="Models set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
+        "--no-blend keeps the network's raw fill.",
+    ),
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1)."""
     if pairs_per_bin < 1 or batch_size < 1 or figure_pairs < 0:
@@ -452,6 +464,7 @@ def evaluate(
         batch_size=batch_size,
         figure_pairs=figure_pairs,
         invert_mask=invert_mask,
+        blend=blend,
     )
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     try:

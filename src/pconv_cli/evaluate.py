@@ -112,6 +112,7 @@ class EvalOptions:
     batch_size: int = 8
     figure_pairs: int = 2
     invert_mask: bool = False
+    blend: bool = True  # models' seam blending (inference.run_model)
 
 
 @dataclass
@@ -271,7 +272,7 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
     return np.where(hole[..., None], out, image), seconds
 
 
-def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], precision: str):
+def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], precision: str, blend: bool):
     """Composites of one same-shape batch (list of uint8 arrays) and the seconds per image."""
     import torch
 
@@ -282,7 +283,7 @@ def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray]
     m = torch.stack([torch.from_numpy(~h) for h in holes]).unsqueeze(1).float()
     device = next(method.model.parameters()).device
     start = time.perf_counter()
-    comp = run_model(method.model, x, m, precision)
+    comp = run_model(method.model, x, m, precision, blend)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - start) / len(images)
@@ -506,7 +507,7 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
     for job in jobs:
         by_shape.setdefault(job[1].shape[:2], []).append(job)
     for group in by_shape.values():
-        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], opts.precision)
+        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], opts.precision, opts.blend)
         for (pair, gt, hole), comp in zip(group, comps):
             yield pair, comp, gt, hole, seconds
 
@@ -536,6 +537,7 @@ def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
         "pairs_per_bin": opts.pairs_per_bin,
         "size": opts.size,
         "seed": opts.seed,
+        "blend": opts.blend,
     }
     rep.write_json(opts.out / "results.json", {"config": config, **summary, "per_pair": result.rows})
     rep.write_text(opts.out / "results.md", rep.markdown_table(agg, labels, note))

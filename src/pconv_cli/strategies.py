@@ -44,6 +44,7 @@ class Runner:
     model: PConvUNet
     precision: str = "auto"
     batch_size: int = 1
+    blend: bool = True  # inference.run_model's seam blending
 
     def __call__(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
         if len(images) != len(holes):
@@ -59,7 +60,7 @@ class Runner:
                 chunk = indices[start : start + self.batch_size]
                 x = torch.from_numpy(np.stack([images[i] for i in chunk])).permute(0, 3, 1, 2)
                 m = torch.from_numpy(np.stack([~holes[i] for i in chunk])[:, None]).float()
-                out = run_model(self.model, x, m, self.precision).permute(0, 2, 3, 1).numpy()
+                out = run_model(self.model, x, m, self.precision, self.blend).permute(0, 2, 3, 1).numpy()
                 for i, composite in zip(chunk, out):
                     results[i] = composite
         return results  # type: ignore[return-value]
