@@ -337,7 +337,11 @@ def train(
     grad_accum: int = typer.Option(1, help="Micro-batches per optimiser step."),
     lr: float | None = typer.Option(None, help="Adam learning rate (default: 2e-4, or 5e-5 with --finetune)."),
     seed: int = typer.Option(0, help="Seed of weights, data order, crops and masks."),
-    precision: str = typer.Option("fp32", help="fp32, bf16, or fp16 (GPU, with gradient scaling)."),
+    precision: str = typer.Option(
+        "auto",
+        help="auto, fp32, bf16, or fp16 (GPU, with gradient scaling). auto: bf16 on CUDA, and on a CPU only "
+        "where a short probe finds it faster than fp32.",
+    ),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),
     finetune: Path | None = typer.Option(None, help="Fine-tune these weights: encoder BN frozen, lr 5e-5."),

@@ -26,14 +26,13 @@ import torch.distributed as dist
 from torch import nn
 
 from .data import Positions, TrainSet, ValSet, find_images, mask_source, to_device
-from .devices import describe, pick_device
+from .devices import describe, pick_device, training_precision
 from .errors import PconvError, UsageError
-from .inference import composite
+from .inference import PRECISIONS, composite
 from .loss import LossWeights
 from .unet import PConvConfig, PConvUNet
 from .weights import atomic_write, load_model
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 FINETUNE_LR = 5e-5
 TRAIN_LR = 2e-4
 
@@ -56,7 +55,7 @@ class TrainOptions:
     grad_accum: int = 1
     lr: float | None = None
     seed: int = 0
-    precision: str = "fp32"
+    precision: str = "auto"
     compile: bool = False
     sync_bn: bool = False
     finetune: str | None = None
@@ -91,6 +90,7 @@ class _Setup:
     loss_weights: LossWeights
     world: int
     device_type: str
+    precision: str  # resolved: fp32, bf16 or fp16
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -164,11 +164,12 @@ def prepare(opts: TrainOptions) -> _Setup:
         raise UsageError("--gpus > 1 needs CUDA (or --device cpu for CPU processes)")
     if opts.precision == "fp16" and device.type == "cpu":
         raise UsageError("--precision fp16 needs a GPU; use bf16 or fp32 on CPU")
+    precision = training_precision(device, opts.precision)
     for path in bad:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
     return _Setup(
         opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
-        checkpoint, init_state, finetune, loss_weights, world, device.type,
+        checkpoint, init_state, finetune, loss_weights, world, device.type, precision,
     )  # fmt: skip
 
 
@@ -295,7 +296,7 @@ class _Trainer:
         if ckpt is not None:
             self.model.load_state_dict(ckpt["model"])
         # Low-precision convolutions (tensor cores, AMX on CPU) run fastest on NHWC tensors.
-        self.memory_format = torch.contiguous_format if opts.precision == "fp32" else torch.channels_last
+        self.memory_format = torch.contiguous_format if setup.precision == "fp32" else torch.channels_last
         self.model.to(device, memory_format=self.memory_format).train()
         net: nn.Module = self.model
         if self.world > 1:
@@ -307,8 +308,8 @@ class _Trainer:
         self.net = torch.compile(net) if opts.compile else net
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=setup.lr)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=opts.precision == "fp16")
-        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[opts.precision]
+        self.scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == "fp16")
+        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[setup.precision]
         from .loss import InpaintingLoss
 
         weights = setup.loss_weights
@@ -345,7 +346,7 @@ class _Trainer:
             self._write_config()
             self.log.message(
                 f"training a {setup.config.levels}-level ×{setup.config.width} net at {setup.size}² on "
-                f"{describe(self.device)} × {self.world}, {len(setup.files)} images"
+                f"{describe(self.device)} × {self.world} in {setup.precision}, {len(setup.files)} images"
                 + (f" ({setup.skipped_files} unreadable skipped)" if setup.skipped_files else "")
                 + f", steps {self.step}→{opts.steps}, lr {setup.lr:g} → {setup.out}"
             )
@@ -548,6 +549,7 @@ class _Trainer:
             "model": setup.config.to_dict(),
             "size": setup.size,
             "lr": setup.lr,
+            "resolved_precision": setup.precision,
             "world_size": self.world,
             "finetune": setup.finetune,
             "torch": torch.__version__,
