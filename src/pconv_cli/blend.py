@@ -70,83 +70,84 @@ def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int 
     out = np.where(hole[..., None], np.asarray(fill, np.float32), image)
     if not hole.any() or hole.all():
         return out
-    ys, xs = np.nonzero(hole)
-    out[ys, xs] = _solve(image, out, hole, band)
+    # Each 4-connected hole is its own problem (its equations reach only itself and the photo): solve it in
+    # its bounding box plus one pixel, which holds every valid neighbour, so small holes cost little.
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.view(np.uint8), connectivity=4)
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        y0, y1, x0, x1 = max(y - 1, 0), min(y + h + 1, hole.shape[0]), max(x - 1, 0), min(x + w + 1, hole.shape[1])
+        part = labels[y0:y1, x0:x1] == label
+        box = out[y0:y1, x0:x1]
+        box[part] = _solve(box, part, band)[part]
     return out
 
 
-def _solve(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
-    """The hole pixels' values (n×C, in np.nonzero order) solving the blending problem."""
-    h, w = hole.shape
-    ys, xs = np.nonzero(hole)
-    n = ys.size
-    index = np.full((h, w), n, np.int64)  # n: "not an unknown" (valid, or outside the image)
-    index[ys, xs] = np.arange(n)
-    depth = _depth(hole, band)
-    deep = depth[ys, xs] > band
-    degree = np.zeros(n, np.float32)
-    rhs = np.zeros((n, fill.shape[2]), np.float32)
-    neighbours = []
-    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-        qy, qx = ys + dy, xs + dx
-        inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-        qy, qx = np.where(inside, qy, 0), np.where(inside, qx, 0)
-        q_hole = inside & hole[qy, qx]
-        q_valid = inside & ~hole[qy, qx]
-        degree += inside
-        rhs[q_valid] += image[qy[q_valid], qx[q_valid]]
-        both_deep = q_hole & deep & (depth[qy, qx] > band)
-        rhs[both_deep] += fill[ys[both_deep], xs[both_deep]] - fill[qy[both_deep], qx[both_deep]]
-        neighbours.append(np.where(q_hole, index[qy, qx], n))
-    start = fill[ys, xs]
-    if n > _COARSE_MIN:
-        start = start + _coarse_correction(image, fill, hole, band, ys, xs)
-    return _cg(degree, neighbours, rhs, start)
+def _neighbour_sum(a: np.ndarray) -> np.ndarray:
+    """Sum of the four neighbours of every pixel of an H×W or H×W×C float32 array (0 beyond the edge)."""
+    import cv2
+
+    out = cv2.filter2D(a, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
+    return out.reshape(a.shape)
 
 
-def _coarse_correction(image, fill, hole, band, ys, xs) -> np.ndarray:
-    """The solution's offset from the fill, solved at half resolution and read back per hole pixel."""
+_CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)
+
+
+def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
+    """``start`` (photo on valid pixels, fill in holes, h×w×C float32) with its holes solved."""
+    mask = hole[..., None].astype(np.float32)
+    valid = 1.0 - mask
+    degree = _neighbour_sum(np.ones(hole.shape, np.float32))[..., None]
+    # Right-hand side: the photo's valid neighbours, plus the fill's steps towards deep neighbours.
+    deep = (_depth(hole, band) > band)[..., None].astype(np.float32)
+    fill_deep = start * deep
+    guidance = deep * (_neighbour_sum(np.ascontiguousarray(deep[..., 0]))[..., None] * start - _neighbour_sum(fill_deep))
+    rhs = (_neighbour_sum(start * valid) + guidance) * mask
+    x = start * mask
+    if int(hole.sum()) > _COARSE_MIN:
+        x = x + _coarse_correction(start, hole, band) * mask
+    x = _cg(lambda v: (degree * v - _neighbour_sum(v)) * mask, rhs, x, mask / degree)
+    return start * valid + x
+
+
+def _coarse_correction(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
+    """The solution's offset from the fill, solved at half resolution and enlarged (h×w×C)."""
     import cv2
 
     h, w = hole.shape
     size = ((w + 1) // 2, (h + 1) // 2)
     small_hole = cv2.resize(hole.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-    small_img = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
-    small_fill = cv2.resize(fill, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+    small = cv2.resize(start, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
     if small_hole.all():
-        return np.zeros((ys.size, fill.shape[2]), np.float32)
-    solved = blend_fill(small_img, small_fill, small_hole, max(1, band // 2))
-    offset = np.where(small_hole[..., None], solved - small_fill, 0.0).astype(np.float32)
-    offset = cv2.resize(offset, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
-    return offset[ys, xs]
+        return np.zeros_like(start)
+    # The small image's valid pixels average photo and fill where the two resolutions' holes differ:
+    # good enough for a starting point, which is all this is.
+    solved = blend_fill(small, small, small_hole, max(1, band // 2))
+    offset = cv2.resize(solved - small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return offset.reshape(start.shape)
 
 
-def _cg(degree: np.ndarray, neighbours: list[np.ndarray], rhs: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Jacobi-preconditioned conjugate gradients on A x = rhs, A = diag(degree) − (hole-neighbour sums)."""
-    n, c = x.shape
-    padded = np.zeros((n + 1, c), np.float32)  # row n stays 0: a neighbour that is not an unknown
+def _cg(apply, rhs: np.ndarray, x: np.ndarray, inv_diag: np.ndarray) -> np.ndarray:
+    """Jacobi-preconditioned conjugate gradients for apply(x) = rhs, per channel (arrays h×w×C)."""
 
-    def apply(v: np.ndarray) -> np.ndarray:
-        padded[:n] = v
-        result = degree[:, None] * v
-        for nb in neighbours:
-            result -= padded[nb]
-        return result
+    def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum("ijc,ijc->c", a, b)
 
-    inv = (1.0 / degree)[:, None]
     r = rhs - apply(x)
-    z = r * inv
+    z = r * inv_diag
     p = z.copy()
-    rz = (r * z).sum(0)
+    rz = dot(r, z)
     for _ in range(_MAX_ITER):
-        if np.abs(r * inv).max() <= _TOL:
+        if np.abs(z).max() <= _TOL:
             break
         ap = apply(p)
-        alpha = rz / np.maximum((p * ap).sum(0), 1e-30)
-        x = x + alpha * p
-        r = r - alpha * ap
-        z = r * inv
-        rz_new = (r * z).sum(0)
+        alpha = rz / np.maximum(dot(p, ap), 1e-30)
+        x += alpha * p
+        r -= alpha * ap
+        z = r * inv_diag
+        rz_new = dot(r, z)
         p = z + (rz_new / np.maximum(rz, 1e-30)) * p
         rz = rz_new
     return x
