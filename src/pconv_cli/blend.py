@@ -101,9 +101,10 @@ def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
     valid = 1.0 - mask
     degree = _neighbour_sum(np.ones(hole.shape, np.float32))[..., None]
     # Right-hand side: the photo's valid neighbours, plus the fill's steps towards deep neighbours.
-    deep = (_depth(hole, band) > band)[..., None].astype(np.float32)
-    fill_deep = start * deep
-    guidance = deep * (_neighbour_sum(np.ascontiguousarray(deep[..., 0]))[..., None] * start - _neighbour_sum(fill_deep))
+    deep = (_depth(hole, band) > band).astype(np.float32)
+    deep_neighbours = _neighbour_sum(deep)[..., None]
+    deep = deep[..., None]
+    guidance = deep * (deep_neighbours * start - _neighbour_sum(start * deep))
     rhs = (_neighbour_sum(start * valid) + guidance) * mask
     x = start * mask
     if int(hole.sum()) > _COARSE_MIN:
