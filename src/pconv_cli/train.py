@@ -378,6 +378,8 @@ class _Trainer:
                     record = {"step": self.step, "loss": total, **terms, "lr": self.optimizer.param_groups[0]["lr"]}
                     record |= {"img_s": per_step * self.world / elapsed, "data_wait": wait / elapsed}
                     record["skipped_images"] = skipped
+                    if self.device.type == "cuda":
+                        record["gpu_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
                     progress(self.step, record, log=self.step % opts.log_every == 0 or self.step == opts.steps)
                 if consecutive >= opts.max_nonfinite:
                     self._save("last.pt")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The accelerator leg of the training relay: one command on the device machine.
+#
+#   bash relay/gpu.sh MINUTES [INIT] [EXTRA pconv train flags...]
+#
+# Unpacks whatever .device-data/pack-*.tar pieces have arrived (relay/pack.sh; pieces from
+# earlier calls on the same warm machine stay), fine-tunes INIT (default: the shipped
+# weights) with the full paper loss in bf16 + channels_last for MINUTES, exports fp16
+# weights, measures throughput and validates on the packed validation set, and leaves in
+# $OUT (at most 8 files): candidate.safetensors, metrics.jsonl, train.log, eval.md, speed.json.
+# Without $OUT (a CPU trial run) it writes to .device-data/out.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+minutes=${1:?usage: relay/gpu.sh MINUTES [INIT] [pconv train flags...]}
+init=${2:-weights/pconv-small256-v2.safetensors}
+shift $(($# < 2 ? $# : 2))
+out=${OUT:-.device-data/out}
+data=/tmp/pconv-data
+run=/tmp/pconv-run
+mkdir -p "$data" "$out"
+for piece in .device-data/pack-*.tar; do
+  [ -e "$data/.$(basename "$piece")" ] || { tar -xf "$piece" -C "$data" && touch "$data/.$(basename "$piece")"; }
+done
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+pconv() { python3 -m pconv_cli "$@"; }
+cores=$(nproc)
+workers=$((cores > 4 ? cores - 2 : 1))
+echo "data: $(find "$data/train" -type f | wc -l) training photos; $workers loader workers" | tee "$out/train.log"
+# timeout's TERM makes pconv train save last.pt and exit cleanly (tested in tests/test_train.py).
+timeout --signal=TERM "${minutes}m" python3 -m pconv_cli train "$data/train" --finetune "$init" -o "$run" \
+  --size 256 --batch-size 32 --lr 1e-4 --precision auto --workers "$workers" --steps 1000000 \
+  --val "$data/val/bsds500-val" --val-masks "$data/masks/nvidia-irregular-dev" \
+  --val-every 500 --save-every 250 --sample-every 100000 --log-every 20 "$@" 2>&1 | tee -a "$out/train.log"
+[ -f "$run/last.pt" ] || { echo "no checkpoint written" | tee -a "$out/train.log"; exit 1; }
+best=$run/best.pt
+[ -f "$best" ] || best=$run/last.pt
+pconv export "$best" -o "$out/candidate.safetensors" --half
+cp "$run/metrics.jsonl" "$out/metrics.jsonl"
+python3 relay/speed.py "$run/metrics.jsonl" "$out/candidate.safetensors" >"$out/speed.json"
+cat "$out/speed.json"
+timeout 150 python3 -m pconv_cli eval "$data/val/bsds500-val" --masks "$data/masks/nvidia-irregular-dev" \
+  -w "$out/candidate.safetensors" -w "$init" --baselines telea --pairs-per-bin 10 --border none \
+  -o /tmp/pconv-eval --figure-pairs 0 && cp /tmp/pconv-eval/results.md "$out/eval.md"
+ls -la "$out"
