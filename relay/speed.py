@@ -46,7 +46,7 @@ def main(metrics: str, weights: str, peak: float = 790.0) -> dict:
         "gflop_per_image": round(gflop, 1),
         "achieved_tflops": round(tflops, 1),
         "share_of_peak": round(tflops / peak, 4),
-        "peak_gpu_mem_gib": max((r.get("gpu_mem_gib", 0.0) for r in steps), default=None),
+        "peak_gpu_mem_gib": max((r["gpu_mem_gib"] for r in steps if "gpu_mem_gib" in r), default=None),
         "steps": records[-1].get("step") if records else 0,
     }
 
