@@ -464,3 +464,45 @@ def test_discover_and_find_mask_rules(tmp_path):
         core.find_mask(tmp_path / "masks", Path("a.png"))
     save(tmp_path / "masks" / "b.png", photo(4, 4))
     assert core.find_mask(tmp_path / "masks", Path("deep/b.png")) == tmp_path / "masks" / "b.png"
+
+
+class _Trickle:
+    """A raw stdout that takes at most ``step`` bytes a call (as an unbuffered pipe may)."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.got, self.flushed = step, bytearray(), False
+
+    def write(self, data) -> int:
+        part = bytes(data[: self.step])
+        self.got += part
+        return len(part)
+
+    def flush(self) -> None:
+        self.flushed = True
+
+
+def test_stdout_short_writes_are_completed_or_reported(monkeypatch):
+    data = bytes(range(256)) * 40
+    trickle = _Trickle(1000)
+    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": trickle})())
+    core.write_stdout(data)
+    assert bytes(trickle.got) == data and trickle.flushed
+    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": _Trickle(0)})())
+    with pytest.raises(OSError, match="short write to stdout: 0 of 10240"):
+        core.write_stdout(data)
+
+
+def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_file):
+    # `pconv inpaint … -o - | head -c 100`: the PNG did not arrive whole, so the exit code must say so.
+    save(tmp_path / "p.png", photo(200, 200))
+    save(tmp_path / "m.png", hole_mask(200, 200))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "pconv_cli", "inpaint", str(tmp_path / "p.png"), "-m", str(tmp_path / "m.png")]
+    proc = subprocess.Popen(
+        [*cmd, "-w", str(model_file), "-o", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    first = proc.stdout.read(100)
+    proc.stdout.close()  # the reader goes away after 100 bytes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1 and first.startswith(b"\x89PNG")
+    assert "Traceback" not in err and "cannot write -" in err

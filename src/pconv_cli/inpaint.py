@@ -352,8 +352,7 @@ class Driver:
                     pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
                 data = encode_image(picture, pixels, fmt)
             if job.output == STDIO:
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
+                write_stdout(data)
             else:
                 path = Path(job.output)
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -369,6 +368,19 @@ class Driver:
         job.picture = job.holes = None  # free the pixels before the next image
         job.record["seconds"] = round(time.perf_counter() - job.started, 4)
         return dict(job.record)
+
+
+def write_stdout(data: bytes) -> None:
+    """All of ``data`` to stdout. An unbuffered stdout (PYTHONUNBUFFERED=1) is a raw stream whose
+    write may take only part of it; a reader that went away raises OSError (BrokenPipeError)."""
+    out = sys.stdout.buffer
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        if not written:  # None (would block) or 0: the rest would never arrive
+            raise OSError(f"short write to stdout: {len(data) - len(view)} of {len(data)} bytes")
+        view = view[written:]
+    out.flush()
 
 
 def run(inputs: list[str], options: Options, runner: strategies.Runner, json_lines: bool, console, progress) -> int:
