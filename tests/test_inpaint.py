@@ -506,3 +506,23 @@ def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_fi
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1 and first.startswith(b"\x89PNG")
     assert "Traceback" not in err and "cannot write -" in err
+
+
+def test_sigterm_ends_like_ctrl_c_and_leaves_no_temp_file(tmp_path, model_file):
+    import signal
+    import time
+
+    images, out = tmp_path / "in", tmp_path / "out"
+    for i in range(40):
+        save(images / f"p{i:02d}.png", photo(160, 160))
+    save(tmp_path / "m.png", hole_mask(160, 160))
+    cmd = [sys.executable, "-m", "pconv_cli", "inpaint", str(images), "-m", str(tmp_path / "m.png"), "-o", str(out)]
+    proc = subprocess.Popen([*cmd, "-w", str(model_file), "--batch-size", "1"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (out.is_dir() and any(out.glob("*.png"))) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list(out.glob(".*.tmp")) and len(list(out.glob("*.png"))) < 40

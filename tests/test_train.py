@@ -250,6 +250,7 @@ def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
         ("empty", "no images"),
         ("corrupt", "readable image"),
         ("size", "multiple of 2\\*\\*levels = 8"),
+        ("size0", "multiple of 2\\*\\*levels = 8, got 0"),
         ("val", "--val needs --val-masks"),
         ("arch", "unknown architecture"),
         ("precision", "--precision"),
@@ -268,6 +269,7 @@ def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
         "empty": [empty],
         "corrupt": [corrupt],
         "size": [photos, "--arch", "tiny", "--size", "100"],
+        "size0": [photos, "--arch", "tiny", "--size", "0"],  # once silently the preset's size
         "val": [photos, "--val", photos],
         "arch": [photos, "--arch", "huge"],
         "precision": [photos, "--precision", "fp8"],

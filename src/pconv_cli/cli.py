@@ -490,9 +490,19 @@ def evaluate(
         raise typer.Exit(1)
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (kill, timeout, a container stopping) ends like Ctrl-C: 130, no temp files
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)  # `pconv train` installs its own: it saves last.pt first
     try:
         app()
+    except KeyboardInterrupt:
+        print("pconv: interrupted", file=sys.stderr)
+        sys.exit(130)
     except PconvError as exc:
         print(f"pconv: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -140,7 +140,7 @@ def prepare(opts: TrainOptions) -> _Setup:
             config = PConvConfig.preset(opts.arch)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    size = opts.size or config.image_size
+    size = config.image_size if opts.size is None else opts.size
     if size < config.multiple or size % config.multiple:
         raise UsageError(f"--size must be a multiple of 2**levels = {config.multiple} for this network, got {size}")
     # The working scale inference uses (strategies) is the crop side the weights last trained at.
