@@ -250,7 +250,7 @@ def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
         ("empty", "no images"),
         ("corrupt", "readable image"),
         ("size", "multiple of 2\\*\\*levels = 8"),
-        ("size0", "multiple of 2\\*\\*levels = 8, got 0"),
+        ("size0", "multiple of 2\\*\\*levels = 8 for this network, got 0"),
         ("val", "--val needs --val-masks"),
         ("arch", "unknown architecture"),
         ("precision", "--precision"),
