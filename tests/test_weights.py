@@ -71,3 +71,27 @@ def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
     assert (tmp_path / "out.bin").read_bytes() == b"x"
     assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_registered_names_load_like_paths():
+    by_name = weights.load_model(weights.DEFAULT_MODEL)
+    by_path = weights.load_model(weights.default_model_path())
+    assert by_name.config == by_path.config
+    for a, b in zip(by_name.state_dict().values(), by_path.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_misleading_weights_messages_are_plain(tmp_path):
+    import argparse
+
+    # a pickle holding an object of some class: torch's own message would advise weights_only=False
+    torch.save({"config": {}, "model": argparse.Namespace(a=1)}, tmp_path / "foreign.pt")
+    with pytest.raises(PconvError) as info:
+        weights.load_model(tmp_path / "foreign.pt")
+    assert "weights_only" not in str(info.value) and "Python objects" in str(info.value)
+    with pytest.raises(UsageError, match="is a folder"):
+        weights.load_model(tmp_path)
+    tiny, small = PConvUNet(PConvConfig.preset("tiny")), PConvConfig.preset("small")
+    torch.save({"config": small.to_dict(), "model": tiny.state_dict()}, tmp_path / "mismatch.pt")
+    with pytest.raises(PconvError, match=r"do not fit its config: \d+ tensor\(s\) of another shape .* missing"):
+        weights.load_model(tmp_path / "mismatch.pt")

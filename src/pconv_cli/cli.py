@@ -71,7 +71,11 @@ def inpaint(
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave existing outputs alone (resume a run)."),
     strategy: str = typer.Option("auto", "--strategy", help="auto, full, crop or tile (see the README)."),
     weights_file: Path | None = typer.Option(
-        None, "--weights", "-w", help="A pconv safetensors file or training checkpoint (default: the shipped model)."
+        None,
+        "--weights",
+        "-w",
+        help="A registered name (pconv weights list), pconv safetensors file or training checkpoint "
+        "(default: the shipped model).",
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: str = typer.Option("auto", "--precision", help="auto, fp32, bf16 or fp16 (auto: bf16 on CUDA)."),
@@ -344,7 +348,9 @@ def train(
     ),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),
-    finetune: Path | None = typer.Option(None, help="Fine-tune these weights: encoder BN frozen, lr 5e-5."),
+    finetune: Path | None = typer.Option(
+        None, help="Fine-tune these weights (a file or registered name): encoder BN frozen, lr 5e-5."
+    ),
     resume: Path | None = typer.Option(None, help="Continue from a checkpoint (last.pt) in its run folder."),
     workers: int = typer.Option(4, help="DataLoader worker processes per replica."),
     log_every: int = typer.Option(10, help="Steps between metrics lines."),
@@ -413,7 +419,10 @@ def evaluate(
     images: Path = typer.Argument(..., help="Ground-truth image folder (searched recursively) or one image."),
     masks: Path = typer.Option(..., "--masks", "-m", help="Mask folder (white = hole); bins are measured."),
     weights: list[Path] = typer.Option(
-        [], "--weights", "-w", help="Model weights (.safetensors) or training checkpoint; repeat for several."
+        [],
+        "--weights",
+        "-w",
+        help="A registered name, model weights (.safetensors) or training checkpoint; repeat for several.",
     ),
     baselines: str = typer.Option(
         "telea,ns,biharmonic,patchmatch", "--baselines", "-b", help="Comma-separated baselines, or 'none'."

@@ -117,14 +117,21 @@ def save_weights(model, path: str | Path, half: bool = False) -> None:
 
 
 def load_model(path: str | Path):
-    """A PConvUNet (eval mode, float32, CPU) from a safetensors weights file or a training checkpoint."""
+    """A PConvUNet (eval mode, float32, CPU) from a registered name (``pconv weights list``), a
+    safetensors weights file or a training checkpoint."""
+    import pickle
+
     import torch
 
     from .unet import PConvConfig, PConvUNet
 
     path = Path(path)
+    if not path.exists() and str(path) in REGISTRY:
+        path = registered_path(str(path))
+    if path.is_dir():
+        raise UsageError(f"weights {path} is a folder; expected a .safetensors file, a checkpoint or a registered name")
     if not path.is_file():
-        raise UsageError(f"weights file not found: {path}")
+        raise UsageError(f"weights file not found: {path} (registered names: {', '.join(sorted(REGISTRY))})")
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -136,12 +143,36 @@ def load_model(path: str | Path):
                 config = json.loads(meta["config"])
                 state = {k: f.get_tensor(k) for k in f.keys()}
         else:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError:
+                # torch's own message advises weights_only=False, i.e. running the file's code: never that.
+                raise ValueError("not a pconv checkpoint: it holds Python objects that pconv does not load") from None
             if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
                 raise ValueError("not a pconv checkpoint (expected the keys 'config' and 'model')")
             config, state = ckpt["config"], ckpt["model"]
         model = PConvUNet(PConvConfig.from_dict(config))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        _load_state(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except Exception as exc:  # any failure to parse a user file is a one-line error
         raise PconvError(f"cannot load weights {path}: {exc}".splitlines()[0]) from exc
     return model.eval()
+
+
+def _load_state(model, state: dict) -> None:
+    """load_state_dict with a one-line account of what does not match the file's own config."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if shapes:
+            k = shapes[0]
+            parts.append(f"{len(shapes)} tensor(s) of another shape ({k}: {tuple(state[k].shape)}, "
+                         f"the config wants {tuple(own[k].shape)})")  # fmt: skip
+        if missing:
+            parts.append(f"{len(missing)} missing (first {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first {unexpected[0]})")
+        raise ValueError("its tensors do not fit its config: " + "; ".join(parts))
+    model.load_state_dict(state)
