@@ -69,7 +69,15 @@ def inpaint(
     fmt: str | None = typer.Option(None, "--format", help="Output format: png, jpg, webp, tif or bmp."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave existing outputs alone (resume a run)."),
-    strategy: str = typer.Option("auto", "--strategy", help="auto, full, crop or tile (see the README)."),
+    strategy: str = typer.Option(
+        "auto",
+        "--strategy",
+        help="How an image meets the network's working scale S (256 for the shipped model). full: the whole "
+        "image at once. tile: 2S×2S tiles at native resolution, overlapping by S/2 (sharp; for thin holes). "
+        "crop: per group of nearby holes a window twice its size, shrunk to at most S (context for large "
+        "holes, softer). auto: full up to (2S)² pixels, else tile when every hole pixel is within S/8 of "
+        "the photo, else crop.",
+    ),
     weights_file: Path | None = typer.Option(
         None,
         "--weights",
