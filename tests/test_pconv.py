@@ -133,3 +133,36 @@ def test_masked_flag_gives_the_same_result_without_the_multiply():
     assert torch.equal(out, out2) and torch.equal(new_mask, new_mask2)
     wrong, _ = layer(x, m, masked=True)  # the flag really skips the multiply: unmasked input leaks in
     assert not torch.allclose(wrong, out)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("parts", [1, 2])
+def test_gradcheck_in_float64(device, parts):
+    # The renormalisation is piecewise constant in the mask, so gradients flow to x, weight and bias only.
+    layer = PartialConv2d(3 * parts, 2, 3, 2, 1).double().to(device)
+    torch.nn.init.normal_(layer.bias)
+    xs = [torch.randn(1, 3, 7, 6, dtype=torch.float64, device=device, requires_grad=True) for _ in range(parts)]
+    masks = [random_mask((1, 1, 7, 6), 0.5).double().to(device) for _ in range(parts)]
+
+    def f(weight, bias, *xs):
+        params = {"conv.weight": weight, "bias": bias}
+        return torch.func.functional_call(layer, params, (list(xs), masks))[0]
+
+    inputs = (layer.conv.weight.detach().clone().requires_grad_(), layer.bias.detach().clone().requires_grad_(), *xs)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_reference_holds_on_every_device_and_dtype(device, dtype):
+    layer = PartialConv2d(4, 3, 5, 2, 2).to(device, dtype)
+    torch.nn.init.normal_(layer.bias)
+    x = torch.randn(2, 4, 13, 9, dtype=dtype)
+    mask = random_mask((2, 1, 13, 9), 0.5)
+    out, new_mask = layer(x.to(device), mask.to(device, dtype))
+    ref, ref_mask = naive_pconv(x, mask, layer.weight.cpu(), layer.bias.cpu(), 2, 2)
+    assert out.device.type == device and torch.equal(new_mask.cpu(), ref_mask.float())
+    assert (out.cpu().double() - ref).abs().max() <= (1e-5 if dtype == torch.float32 else 1e-12)

@@ -42,6 +42,11 @@ def _as_parts(x: Tensors, mask: Tensors) -> tuple[list[torch.Tensor], list[torch
     return xs, ms
 
 
+def _accumulate(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; everything else (bf16, fp16, bool, float32) is counted and scaled in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def valid_count(
     mask: Tensors,
     channels: Sequence[int],
@@ -52,12 +57,12 @@ def valid_count(
     """sum(M) per window, over all channels, with zero padding counted as hole.
 
     mask: one N×1×H×W or N×C_i×H×W tensor per part; channels: C_i per part.
-    Returns N×1×H'×W' float32 counts (exact integers).
+    Returns N×1×H'×W' counts (exact integers), float32 or float64 if the masks are.
     """
     ms = [mask] if isinstance(mask, torch.Tensor) else list(mask)
     plane = None
     for m, c in zip(ms, channels):
-        m = m.float()
+        m = m.to(_accumulate(m.dtype))
         w = m.sum(1, keepdim=True) if m.shape[1] > 1 else m * c
         plane = w if plane is None else plane + w
     # avg_pool with divisor 1 is an exact box sum; padding zeros act as holes.
@@ -109,10 +114,11 @@ class PartialConv2d(nn.Module):
         raw = self.conv(xs[0] if len(xs) == 1 else torch.cat(xs, 1))
         conv = self.conv
         count = valid_count(ms, channels, conv.kernel_size, conv.stride, conv.padding)  # type: ignore[arg-type]
-        new_mask = (count > 0).float()
+        new_mask = (count > 0).to(count.dtype)
         scale = self.window / count.clamp(min=1.0) * new_mask
         # In place: the convolution's backward needs its input, not its output.
-        out = raw.float().mul_(scale)
+        dtype = _accumulate(raw.dtype)
+        out = raw.to(dtype).mul_(scale.to(dtype))
         if self.bias is not None:
-            out = out.addcmul_(self.bias.float().view(1, -1, 1, 1), new_mask)
+            out = out.addcmul_(self.bias.to(dtype).view(1, -1, 1, 1), new_mask.to(dtype))
         return out, new_mask
