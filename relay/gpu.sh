@@ -11,12 +11,15 @@
 # Without $OUT (a CPU trial run) it writes to .device-data/out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+fail() { echo "relay/gpu.sh: $*" | tee -a "$out/train.log" >&2; exit 1; }
 minutes=${1:?usage: relay/gpu.sh MINUTES [INIT] [pconv train flags...]}
 init=${2:-weights/pconv-small256-v2.safetensors}
 shift $(($# < 2 ? $# : 2))
 out=${OUT:-.device-data/out}
 data=/tmp/pconv-data
 run=/tmp/pconv-run
+evaldir=/tmp/pconv-eval
+rm -rf "$run" "$evaldir" # a warm machine keeps the last call's run: never export that one by mistake
 mkdir -p "$data" "$out"
 for piece in .device-data/pack-*.tar; do
   [ -e "$data/.$(basename "$piece")" ] || { tar -xf "$piece" -C "$data" && touch "$data/.$(basename "$piece")"; }
@@ -31,14 +34,15 @@ timeout --signal=TERM "${minutes}m" python3 -m pconv_cli train "$data/train" --f
   --size 256 --batch-size 32 --lr 1e-4 --precision auto --workers "$workers" --steps 1000000 \
   --val "$data/val/bsds500-val" --val-masks "$data/masks/nvidia-irregular-dev" \
   --val-every 500 --save-every 250 --sample-every 100000 --log-every 20 "$@" 2>&1 | tee -a "$out/train.log"
-[ -f "$run/last.pt" ] || { echo "no checkpoint written" | tee -a "$out/train.log"; exit 1; }
+[ -f "$run/last.pt" ] || fail "training wrote no checkpoint"
 best=$run/best.pt
 [ -f "$best" ] || best=$run/last.pt
-pconv export "$best" -o "$out/candidate.safetensors" --half
+pconv export "$best" -o "$out/candidate.safetensors" --half || fail "export failed"
 cp "$run/metrics.jsonl" "$out/metrics.jsonl"
-python3 relay/speed.py "$run/metrics.jsonl" "$out/candidate.safetensors" >"$out/speed.json"
+python3 relay/speed.py "$run/metrics.jsonl" "$out/candidate.safetensors" >"$out/speed.json" || fail "speed.py failed"
 cat "$out/speed.json"
 timeout 150 python3 -m pconv_cli eval "$data/val/bsds500-val" --masks "$data/masks/nvidia-irregular-dev" \
   -w "$out/candidate.safetensors" -w "$init" --baselines telea --pairs-per-bin 10 --border none \
-  -o /tmp/pconv-eval --figure-pairs 0 && cp /tmp/pconv-eval/results.md "$out/eval.md"
+  -o "$evaldir" --figure-pairs 0 || fail "the short eval failed or ran out of time (the weights are in \$OUT)"
+cp "$evaldir/results.md" "$out/eval.md"
 ls -la "$out"

@@ -16,6 +16,7 @@ mkdir -p "$out"
 rm -f "$out"/pack-*.tar
 list=$(mktemp)
 # Validation first (piece 0), then the training photos in a seeded shuffle.
+export LC_ALL=C # one sort order on every machine
 (cd "$data" && find val/bsds500-val masks/nvidia-irregular-dev -type f | sort) >"$list"
 (cd "$data" && find train -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort |
   shuf --random-source=<(yes pconv-relay)) >>"$list"

@@ -34,6 +34,8 @@ def main(metrics: str, weights: str, peak: float = 790.0) -> dict:
     records = [json.loads(line) for line in open(metrics) if line.strip()]
     steps = [r for r in records if "img_s" in r]
     steps = steps[len(steps) // 10 :]
+    if not steps:
+        raise SystemExit(f"{metrics}: no logged training steps")
     vgg = any(r.get("perceptual", 0) > 0 for r in steps)
     size = load_model(weights).config.image_size
     img_s = statistics.median(r["img_s"] for r in steps)

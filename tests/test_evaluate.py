@@ -191,6 +191,17 @@ def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_raw_fills_are_their_own_method_so_resume_never_mixes_them(data, tmp_path):
+    blended = ev.run_eval(_opts(data, tmp_path, baselines=[], bins=[0], pairs_per_bin=1), _quiet())
+    raw = ev.run_eval(
+        _opts(data, tmp_path, baselines=[], bins=[0], pairs_per_bin=1, blend=False, resume=True), _quiet()
+    )
+    assert {r["method"] for r in blended.rows} == {DEFAULT_MODEL}
+    assert {r["method"] for r in raw.rows} == {f"{DEFAULT_MODEL}-noblend"}  # computed, not taken from the CSV
+    by_method = {r["method"]: r for r in raw.rows} | {r["method"]: r for r in blended.rows}
+    assert by_method[DEFAULT_MODEL]["rim"] != by_method[f"{DEFAULT_MODEL}-noblend"]["rim"]
+
+
 def test_resume_rejects_a_foreign_csv(data, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

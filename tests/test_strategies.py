@@ -99,6 +99,19 @@ def test_crops_fill_large_and_small_holes_without_halo():
     assert inpaint_one(picture, holes, "crop", run).shape == pixels.shape
 
 
+def test_crops_keep_thin_holes_as_holes_when_shrinking():
+    # A 1-px line of red "watermark" beside a large hole: its window is shrunk 4x, where the line covers
+    # a quarter of each small pixel. Were such a pixel taken as photo, the red would come back in the fill.
+    pixels = np.full((600, 600, 3), 128, np.uint8)
+    holes = np.zeros((600, 600), bool)
+    holes[200:400, 200:400] = True
+    holes[201, 60:200] = True  # joins the big hole's group
+    pixels[201, 60:200] = (255, 0, 0)
+    out = fill_crops(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), SCALE)
+    line = out[201, 60:200].astype(int)
+    assert np.abs(line - 128).max() <= 2, line[:5]
+
+
 def test_crops_paste_each_group_once_and_only_holes():
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, (500, 500, 3), dtype=np.uint8)

@@ -88,7 +88,7 @@ def test_misleading_weights_messages_are_plain(tmp_path):
     torch.save({"config": {}, "model": argparse.Namespace(a=1)}, tmp_path / "foreign.pt")
     with pytest.raises(PconvError) as info:
         weights.load_model(tmp_path / "foreign.pt")
-    assert "weights_only" not in str(info.value) and "Python objects" in str(info.value)
+    assert "weights_only" not in str(info.value) and "only tensors and plain data" in str(info.value)
     with pytest.raises(UsageError, match="is a folder"):
         weights.load_model(tmp_path)
     tiny, small = PConvUNet(PConvConfig.preset("tiny")), PConvConfig.preset("small")

@@ -516,10 +516,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminated)  # `pconv train` installs its own: it saves last.pt first
     try:
-        app()
-    except KeyboardInterrupt:
-        print("pconv: interrupted", file=sys.stderr)
-        sys.exit(130)
+        app()  # Typer exits 130 on a KeyboardInterrupt that no command handled
     except PconvError as exc:
         print(f"pconv: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -54,10 +54,15 @@ def training_precision(device: torch.device, precision: str) -> str:
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if cuda_bf16_native(device) else "fp32"
     if device.type == "cpu":
         return "bf16" if _cpu_bf16_faster() else "fp32"
     return "fp32"
+
+
+def cuda_bf16_native(device: torch.device) -> bool:
+    """bf16 in the GPU's own tensor cores (compute capability 8.0, Ampere, and later), not emulated."""
+    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 @functools.lru_cache(maxsize=1)

@@ -355,6 +355,8 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
         stems = [Path(w).stem for w in weights]
         for w, stem in zip(weights, stems):
             name = stem if stems.count(stem) == 1 else str(w)
+            if not opts.blend:  # its own name: --resume never mixes raw and blended rows of one model
+                name += "-noblend"
             model = load_model(w).to(device)
             if device.type == "cuda":  # CUDA initialises lazily: keep that out of the timings
                 from .inference import run_model

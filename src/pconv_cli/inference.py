@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
+from .devices import cuda_bf16_native
 from .unet import PConvUNet
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -17,7 +18,7 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     if precision not in PRECISIONS:
         raise ValueError(f"expected precision in {PRECISIONS}, got {precision!r}")
     if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+        precision = "bf16" if device.type == "cuda" and cuda_bf16_native(device) else "fp32"
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
@@ -32,7 +33,7 @@ def blend_batch(image: torch.Tensor, comp: torch.Tensor, mask: torch.Tensor) -> 
 
     images = image.float().permute(0, 2, 3, 1).cpu().numpy()
     comps = comp.float().permute(0, 2, 3, 1).cpu().numpy()
-    holes = (mask[:, 0] < 0.5).cpu().numpy()
+    holes = (mask[:, 0] <= 0.5).cpu().numpy()  # the complement of composite()'s valid test
     out = np.stack([blend_fill(i, c, h) for i, c, h in zip(images, comps, holes)])
     return torch.from_numpy(out).permute(0, 3, 1, 2).clamp_(0.0, 1.0).to(comp.device)
 

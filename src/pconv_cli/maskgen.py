@@ -8,8 +8,9 @@ between versions): each convex piece (rotated ellipse, rotated rectangle) is tur
 every machine), and no trigonometry (angles are random unit vectors). Random numbers come
 from the bit generator's raw 64-bit words, whose stream NumPy keeps stable across versions.
 
-`text` renders glyphs with Pillow's bundled scalable font (FreeType); its masks are
-reproducible for a given Pillow and FreeType, the other styles on any machine.
+`text` renders glyphs with Pillow's bundled scalable font (FreeType): its masks, and so
+those of `mixed`, are reproducible for a given Pillow and FreeType; `strokes`, `blobs` and
+`scratches` on any machine.
 
 Hole-ratio control: shapes are painted one by one until the hole count reaches a target
 drawn uniformly in the requested range; a shape that overshoots the range is taken back

@@ -86,7 +86,7 @@ def border_mode(hole: np.ndarray) -> str:
 
 
 class GeneratedMasks:
-    """Endless random masks from the `strokes`/`blobs`/`mixed` generators (picklable).
+    """Endless random masks from the maskgen styles (strokes, blobs, scratches, text, mixed; picklable).
 
     ratio: (low, high) hole-ratio range, or None for the paper's overall (0.01, 0.6];
     border: "none", "margin" (no hole near the border) or "both" (either, at random).

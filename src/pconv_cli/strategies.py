@@ -185,7 +185,7 @@ def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> 
             images.append(_resized_rgb(picture, y0, y1, x0, x1, (sh, sw)))
             hole = holes[y0:y1, x0:x1]
             if hole.shape != (sh, sw):  # a low-resolution pixel is hole if any pixel under it is
-                hole = cv2.resize(hole.view(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+                hole = cv2.resize(hole.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
             small_holes.append(hole)
         for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, run(images, small_holes)):
             where = (labels[y0:y1, x0:x1] == label) & holes[y0:y1, x0:x1]

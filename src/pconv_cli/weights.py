@@ -147,7 +147,9 @@ def load_model(path: str | Path):
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
             except pickle.UnpicklingError:
                 # torch's own message advises weights_only=False, i.e. running the file's code: never that.
-                raise ValueError("not a pconv checkpoint: it holds Python objects that pconv does not load") from None
+                raise ValueError(
+                    "not a readable pconv checkpoint (pconv reads only tensors and plain data from .pt files)"
+                ) from None
             if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
                 raise ValueError("not a pconv checkpoint (expected the keys 'config' and 'model')")
             config, state = ckpt["config"], ckpt["model"]
