@@ -251,6 +251,8 @@ def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
         ("corrupt", "readable image"),
         ("size", "multiple of 2\\*\\*levels = 8"),
         ("size0", "multiple of 2\\*\\*levels = 8 for this network, got 0"),
+        ("huge", "--size must be at most 4096"),
+        ("lr", "--lr must be a positive learning rate"),
         ("val", "--val needs --val-masks"),
         ("arch", "unknown architecture"),
         ("precision", "--precision"),
@@ -270,6 +272,8 @@ def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
         "corrupt": [corrupt],
         "size": [photos, "--arch", "tiny", "--size", "100"],
         "size0": [photos, "--arch", "tiny", "--size", "0"],  # once silently the preset's size
+        "huge": [photos, "--arch", "tiny", "--size", "65536"],  # once a 30 GB allocation
+        "lr": [photos, "--lr", "-1"],
         "val": [photos, "--val", photos],
         "arch": [photos, "--arch", "huge"],
         "precision": [photos, "--precision", "fp8"],

@@ -460,8 +460,8 @@ def evaluate(
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1)."""
     if pairs_per_bin < 1 or batch_size < 1 or figure_pairs < 0:
         raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
-    if size is not None and size < 16:
-        raise UsageError(f"--size must be at least 16, got {size}")
+    if size is not None and not 16 <= size <= 8192:
+        raise UsageError(f"--size must be 16..8192, got {size}")
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise UsageError(f"--precision {precision!r}: expected auto, fp32, bf16 or fp16")
     from rich.console import Console

@@ -48,8 +48,8 @@ def bin_index(ratio: float) -> int | None:
 def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor | np.ndarray:
     """Grow the holes of a mask (1 = valid) by ``pixels`` (square neighbourhood).
 
-    mask: an N×1×H×W tensor, or an H×W bool/uint8 array (done in uint8 with OpenCV, so a
-    huge image's mask needs no float copy).
+    mask: an N×1×H×W tensor, or an H×W bool/uint8 array (a chessboard distance transform with
+    OpenCV, so any ``pixels`` costs one float32 copy of the mask, never a (2·pixels+1)² kernel).
     """
     if pixels < 0:
         raise ValueError(f"expected pixels >= 0, got {pixels}")
@@ -60,8 +60,10 @@ def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor |
             return mask
         import cv2
 
-        holes = cv2.dilate((mask <= 0.5).view(np.uint8), np.ones((2 * pixels + 1,) * 2, np.uint8))
-        return (holes == 0) if mask.dtype == bool else (holes == 0).astype(mask.dtype)
+        # Chebyshev distance of every pixel to the nearest hole: the square neighbourhood's reach.
+        distance = cv2.distanceTransform((mask > 0.5).view(np.uint8), cv2.DIST_C, 3)
+        valid = distance > pixels
+        return valid if mask.dtype == bool else valid.astype(mask.dtype)
     if mask.dim() != 4:
         raise ValueError(f"expected an N×1×H×W mask, got shape {tuple(mask.shape)}")
     if pixels == 0:

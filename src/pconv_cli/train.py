@@ -33,6 +33,7 @@ from .loss import LossWeights
 from .unet import PConvConfig, PConvUNet
 from .weights import atomic_write, load_model
 
+MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 GB of activations
 FINETUNE_LR = 5e-5
 TRAIN_LR = 2e-4
 
@@ -115,6 +116,10 @@ def prepare(opts: TrainOptions) -> _Setup:
     for name in ("steps", "batch_size", "grad_accum", "log_every", "val_every", "sample_every", "save_every"):
         if getattr(opts, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(opts, name)}")
+    if opts.lr is not None and not 0 < opts.lr < 1:  # also refuses NaN
+        raise UsageError(f"--lr must be a positive learning rate below 1, got {opts.lr}")
+    if opts.size is not None and opts.size > MAX_SIZE:
+        raise UsageError(f"--size must be at most {MAX_SIZE}, got {opts.size}")
     if opts.gpus < 0 or opts.workers < 0:
         raise UsageError("--gpus and --workers must be >= 0")
     if opts.resume and opts.finetune:
