@@ -20,3 +20,21 @@ def test_help_lists_commands_without_importing_torch():
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"pconv {__version__}"
+
+
+def test_usage_errors_are_one_line_with_exit_2():
+    for args, message in (
+        (["inpaint", "--bogus", "x.png"], "No such option: --bogus (see pconv inpaint --help)"),
+        (["inpaint"], "Missing argument"),
+        (["eval", "x", "--masks", "m", "--pairs-per-bin", "many"], "Invalid value for '--pairs-per-bin'"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ):
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("pconv: error: ")
+        assert message in result.stderr and "╭" not in result.stderr  # no box
+
+
+def test_no_arguments_shows_the_help():
+    result = run()
+    assert result.returncode == 2 and "inpaint" in result.stdout and result.stderr == ""

@@ -516,7 +516,19 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminated)  # `pconv train` installs its own: it saves last.pt first
     try:
-        app()  # Typer exits 130 on a KeyboardInterrupt that no command handled
+        # Not standalone: Typer's own usage errors come here and get the same one line as ours.
+        code = app(standalone_mode=False)
     except PconvError as exc:
         print(f"pconv: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("pconv: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # a bad or missing option or argument
+        message = exc.format_message()
+        if message:  # empty: no arguments at all, and the help has been shown
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            print(f"pconv: error: {message}{hint}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
