@@ -24,7 +24,7 @@ def test_version():
 
 def test_usage_errors_are_one_line_with_exit_2():
     for args, message in (
-        (["inpaint", "--bogus", "x.png"], "No such option: --bogus (see pconv inpaint --help)"),
+        (["inpaint", "--bogus", "x.png"], "No such option: --bogus (see "),
         (["inpaint"], "Missing argument"),
         (["eval", "x", "--masks", "m", "--pairs-per-bin", "many"], "Invalid value for '--pairs-per-bin'"),
         (["nosuch"], "No such command 'nosuch'"),
@@ -32,7 +32,7 @@ def test_usage_errors_are_one_line_with_exit_2():
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("pconv: error: ")
-        assert message in result.stderr and "╭" not in result.stderr  # no box
+        assert message in result.stderr and "--help)" in result.stderr and "╭" not in result.stderr  # no box
 
 
 def test_no_arguments_shows_the_help():
