@@ -203,3 +203,27 @@ def test_stats_counts_a_folder_of_known_masks(tmp_path):
     assert "(0.10,0.20]" in result.stdout and "broken.png" in result.stderr
     assert run("--stats", str(tmp_path / "sub" / "none")).returncode == 2
     assert run("--stats", str(tmp_path), str(tmp_path / "out")).returncode == 2
+
+
+@pytest.mark.parametrize("to_group", [False, True])
+def test_sigterm_keeps_a_manifest_of_exactly_the_masks_written(tmp_path, to_group):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "masks"
+    cmd = [sys.executable, "-m", "pconv_cli", "make-masks", str(out), "--count", "20000", "--size", "256", "-j", "2"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(list(out.glob("*.png"))) < 50 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if to_group:
+        os.killpg(proc.pid, signal.SIGTERM)  # as `timeout` or a container stop does
+    else:
+        proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 130, err
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert 0 < len(pngs) < 20000 and [r["file"] for r in manifest(out)] == pngs
+    assert f"{len(pngs)} of 20000 masks written" in err and "Traceback" not in err
+    assert not list(out.glob(".*.tmp"))

@@ -318,9 +318,16 @@ def make_masks(
     workers = min(workers or cores or 1, count)
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     start = time.perf_counter()
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("masks", total=count)
-        rows = core.make_masks(out_dir, hw, groups, style, seed, workers, lambda n: bar.advance(task, n))
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("masks", total=count)
+            rows = core.make_masks(out_dir, hw, groups, style, seed, workers, lambda n: bar.advance(task, n))
+    except core.Interrupted as stop:
+        print(
+            f"pconv: interrupted; {stop.done} of {stop.total} masks written and listed in {core.MANIFEST}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130) from None
     seconds = time.perf_counter() - start
     if preview is not None:
         core.contact_sheet(out_dir, rows, Path(preview))

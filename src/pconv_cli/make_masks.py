@@ -131,6 +131,14 @@ def _render(job: Job, task: Task) -> dict[str, str]:
     }
 
 
+def _ignore_stop_signals() -> None:
+    """Workers leave Ctrl-C and SIGTERM to the parent, which lets the chunks in hand finish whole."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _render_chunk(job: Job, tasks: list[Task]) -> list[dict[str, str]]:
     return [_render(job, task) for task in tasks]
 
@@ -169,27 +177,55 @@ def make_masks(
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, str]]:
     """Write every group's masks and manifest.csv into ``out_dir`` (prepared by the caller);
-    returns the manifest rows in file order. ``progress(n)`` is called as masks finish."""
+    returns the manifest rows in file order. ``progress(n)`` is called as masks finish.
+
+    Interrupted (KeyboardInterrupt, which SIGTERM raises too), it stops the workers, writes
+    the manifest of the masks finished so far and raises Interrupted with their count.
+    """
     job = Job(out_dir, size, style, seed)
     tasks = _tasks(groups)
     rows: list[dict[str, str]] = []
-    if workers <= 1:
-        for task in tasks:
-            rows.append(_render(job, task))
-            if progress:
-                progress(1)
-    else:
-        # Chunks of a few masks keep inter-process traffic low and every worker busy to the end.
-        chunk = max(1, min(32, math.ceil(len(tasks) / (workers * 8))))
-        chunks = [tasks[i : i + chunk] for i in range(0, len(tasks), chunk)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for done in pool.map(_render_chunk, [job] * len(chunks), chunks):
+    pool, futures, taken = None, [], 0
+    try:
+        if workers <= 1:
+            for task in tasks:
+                rows.append(_render(job, task))
+                if progress:
+                    progress(1)
+        else:
+            # Chunks of a few masks keep inter-process traffic low and every worker busy to the end.
+            chunk = max(1, min(32, math.ceil(len(tasks) / (workers * 8))))
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_stop_signals)
+            futures = [pool.submit(_render_chunk, job, tasks[i : i + chunk]) for i in range(0, len(tasks), chunk)]
+            for future in futures:
+                done = future.result()
                 rows.extend(done)
+                taken += 1
                 if progress:
                     progress(len(done))
+    except KeyboardInterrupt:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # chunks already running finish: list their masks too
+            for future in futures[taken:]:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    rows.extend(future.result())
+        rows.sort(key=lambda row: int(row["index"]))
+        write_manifest(out_dir, rows)
+        raise Interrupted(len(rows), len(tasks)) from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     rows.sort(key=lambda row: int(row["index"]))
     write_manifest(out_dir, rows)
     return rows
+
+
+class Interrupted(KeyboardInterrupt):
+    """make_masks stopped early; ``done`` of ``total`` masks are written and listed in the manifest."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(done, total)
+        self.done, self.total = done, total
 
 
 def contact_sheet(out_dir: Path, rows: list[dict[str, str]], path: Path, limit: int = 48, columns: int = 8) -> None:
