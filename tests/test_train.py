@@ -208,6 +208,15 @@ def test_sigkill_leaves_a_loadable_last_checkpoint(photos, tmp_path):
     model = load_model(out / "last.pt")
     assert model.config.levels == 3
     assert train.read_checkpoint(out / "last.pt")["step"] >= 2
+    # What a kill mid-write leaves (a temporary, a torn last metrics line) must not stop the resume.
+    (out / ".last.pt.x1y2z3.tmp").write_bytes(b"half a checkpoint")
+    (out / "samples" / ".step_000001.png.abcd.tmp").write_bytes(b"half a png")
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"step": 99999, "lo')
+    step = train.read_checkpoint(out / "last.pt")["step"]
+    code, _, err = run_cli("train", photos, "--resume", out / "last.pt", "--steps", step + 1, "--workers", "0")
+    assert code == 0, err
+    assert not list(out.rglob(".*.tmp")) and metrics(out)[-1]["step"] == step + 1
 
 
 def test_sigterm_saves_last_and_resume_continues(photos, tmp_path):

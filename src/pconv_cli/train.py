@@ -566,6 +566,19 @@ class _Trainer:
         atomic_write(setup.out / "config.json", lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
+def _records(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl; a line cut short by a killed run is left out."""
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 class _RunLog:
     """metrics.jsonl, the loss-curve PNG, TensorBoard and stderr progress; a no-op off rank 0."""
 
@@ -576,10 +589,11 @@ class _RunLog:
         if not enabled:
             return
         (out / "samples").mkdir(parents=True, exist_ok=True)
+        for stale in [*out.glob(".*.tmp"), *(out / "samples").glob(".*.tmp")]:
+            stale.unlink(missing_ok=True)  # atomic_write's temporaries of a killed run (SIGKILL skips the clean-up)
         path = out / "metrics.jsonl"
         if path.exists():  # a resumed run drops what was logged after its checkpoint
-            lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            self.history = [r for r in lines if r.get("step", 0) <= start_step]
+            self.history = [r for r in _records(path) if r.get("step", 0) <= start_step]
             text = "".join(json.dumps(r) + "\n" for r in self.history)
             atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         self._file = open(path, "a")  # noqa: SIM115 - open for the whole run
