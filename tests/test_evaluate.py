@@ -252,6 +252,9 @@ def test_bad_inputs_give_one_line_errors(data, tmp_path):
     assert r.returncode == 2 and r.stderr.splitlines()[-1].startswith("pconv: error: none of the 8 masks")
     r = _cli(images, "--masks", masks, "-b", "magic", "-o", tmp_path / "o5")
     assert r.returncode == 2 and "unknown baseline" in r.stderr
+    (tmp_path / "file").write_text("")
+    r = _cli(images, "--masks", masks, "-b", "telea", "-o", tmp_path / "file")
+    assert r.returncode == 2 and "exists and is not a folder" in r.stderr and "Traceback" not in r.stderr
     r = _cli(images, "--masks", masks, "-b", "telea", "--size", "100000", "-o", tmp_path / "o6")
     assert r.returncode == 2 and "--size must be 16..8192" in r.stderr  # once a 30 GB allocation
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from pconv_cli import train
 from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.unet import PConvConfig
 from pconv_cli.weights import load_model
 
 
@@ -237,6 +238,23 @@ def test_sigterm_saves_last_and_resume_continues(photos, tmp_path):
     code, _, err = run_cli("train", photos, "--resume", out / "last.pt", "--steps", step + 1, "--workers", "0")
     assert code == 0, err
     assert train.read_checkpoint(out / "last.pt")["step"] == step + 1
+
+
+def test_resume_and_run_folder_mistakes_are_one_line_errors(photos, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run_cli("train", photos, "-o", out, "--arch", "tiny", "--steps", "2", "--workers", "0")
+    assert code == 0, err
+    code, _, err = run_cli("train", photos, "--resume", out / "last.pt", "--steps", "2")  # once: exit 0, nothing done
+    assert code == 2 and "not above the checkpoint's step 2" in err and err.count("\n") == 1
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    ckpt["config"] = PConvConfig.preset("small").to_dict()  # a config its weights do not fit
+    torch.save(ckpt, tmp_path / "mismatch.pt")
+    code, _, err = run_cli("train", photos, "--resume", tmp_path / "mismatch.pt", "--steps", "5")
+    assert code == 1 and "do not fit its config" in err and "Traceback" not in err and err.count("\n") == 1
+    (tmp_path / "file").write_text("")
+    for bad in (tmp_path / "file", tmp_path / "file" / "under"):
+        code, _, err = run_cli("train", photos, "-o", bad, "--arch", "tiny", "--steps", "1")
+        assert code == 2 and "run folder" in err and "Traceback" not in err, err
 
 
 def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):

@@ -95,3 +95,10 @@ def test_misleading_weights_messages_are_plain(tmp_path):
     torch.save({"config": small.to_dict(), "model": tiny.state_dict()}, tmp_path / "mismatch.pt")
     with pytest.raises(PconvError, match=r"do not fit its config: \d+ tensor\(s\) of another shape .* missing"):
         weights.load_model(tmp_path / "mismatch.pt")
+
+
+def test_atomic_write_takes_a_name_near_the_file_system_limit(tmp_path):
+    target = tmp_path / ("é" * 60 + "x" * 126 + ".png")  # 250 bytes: legal, but not with a suffix added
+    assert len(target.name.encode()) == 250
+    weights.atomic_write(target, lambda tmp: open(tmp, "wb").write(b"ok"))
+    assert target.read_bytes() == b"ok" and [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -25,6 +25,7 @@ from PIL import Image
 
 from . import baselines as bl
 from .errors import PconvError, UsageError
+from .files import writable_folder
 from .images import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
 from .masks import BINS, BORDER_MODES, bin_index, bin_label, border_mode, hole_ratio
 from .metrics import all_metrics
@@ -438,7 +439,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
         console.print(f"[yellow]skipped[/] {name}: {reason}")
     if not methods:
         raise UsageError("nothing to evaluate: no model and no available baseline")
-    opts.out.mkdir(parents=True, exist_ok=True)
+    writable_folder(opts.out, "output folder")
     csv_path = opts.out / "results.csv"
 
     wanted = {(p.key, m.name) for p in pairs for m in methods}

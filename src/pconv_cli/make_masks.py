@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PconvError, UsageError
+from .files import writable_folder
 from .maskgen import count_window, generate, seeded_draw
 from .masks import BINS, BORDER_MODES, PAPER_RANGE, bin_index, bin_label, border_mode, margin_for
 from .png import encode_gray
@@ -145,17 +145,9 @@ def _render_chunk(job: Job, tasks: list[Task]) -> list[dict[str, str]]:
 
 def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     """Create the output folder; UsageError if it is not writable or holds files (unless overwrite)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"output {out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise UsageError(f"output folder {out_dir} is not empty; pass --overwrite to write into it anyway")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".pconv-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write to output folder {out_dir}: {exc.strerror or exc}") from exc
+    writable_folder(out_dir, "output folder")
 
 
 def write_manifest(out_dir: Path, rows: list[dict[str, str]]) -> None:

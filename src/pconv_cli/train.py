@@ -28,10 +28,11 @@ from torch import nn
 from .data import Positions, TrainSet, ValSet, find_images, mask_source, to_device
 from .devices import describe, pick_device, training_precision
 from .errors import PconvError, UsageError
+from .files import writable_folder
 from .inference import PRECISIONS, composite
 from .loss import LossWeights
 from .unet import PConvConfig, PConvUNet
-from .weights import atomic_write, load_model
+from .weights import atomic_write, load_model, load_state
 
 MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 GB of activations
 FINETUNE_LR = 5e-5
@@ -137,6 +138,14 @@ def prepare(opts: TrainOptions) -> _Setup:
     if checkpoint is not None:
         config = PConvConfig.from_dict(checkpoint["config"])
         finetune = bool(checkpoint.get("finetune", False))
+        try:
+            load_state(PConvUNet(config), checkpoint["model"])
+        except ValueError as exc:
+            raise PconvError(f"cannot resume from {opts.resume}: {exc}") from None
+        if opts.steps <= checkpoint["step"]:
+            raise UsageError(
+                f"--steps {opts.steps} is not above the checkpoint's step {checkpoint['step']}: nothing to train"
+            )
     elif opts.finetune:
         model = load_model(opts.finetune)
         config, init_state, finetune = model.config, model.state_dict(), True
@@ -170,6 +179,7 @@ def prepare(opts: TrainOptions) -> _Setup:
     if opts.precision == "fp16" and device.type == "cpu":
         raise UsageError("--precision fp16 needs a GPU; use bf16 or fp32 on CPU")
     precision = training_precision(device, opts.precision)
+    writable_folder(out, "run folder")  # last: a refused option leaves no folder behind
     for path in bad:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
     return _Setup(

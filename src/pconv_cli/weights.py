@@ -92,7 +92,9 @@ def atomic_write(path: Path, write) -> None:
     The file gets the permissions a plain open() would give (mkstemp's are owner-only).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    # The name is cut so that the temporary's stays within 255 bytes when the final name is close to it.
+    stem = path.name.encode()[:200].decode(errors="ignore")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
         write(tmp)
@@ -154,14 +156,14 @@ def load_model(path: str | Path):
                 raise ValueError("not a pconv checkpoint (expected the keys 'config' and 'model')")
             config, state = ckpt["config"], ckpt["model"]
         model = PConvUNet(PConvConfig.from_dict(config))
-        _load_state(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        load_state(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except Exception as exc:  # any failure to parse a user file is a one-line error
         raise PconvError(f"cannot load weights {path}: {exc}".splitlines()[0]) from exc
     return model.eval()
 
 
-def _load_state(model, state: dict) -> None:
-    """load_state_dict with a one-line account of what does not match the file's own config."""
+def load_state(model, state: dict) -> None:
+    """model.load_state_dict(state), or ValueError with a one-line account of what does not fit the model."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
