@@ -257,6 +257,19 @@ def test_resume_and_run_folder_mistakes_are_one_line_errors(photos, tmp_path):
         assert code == 2 and "run folder" in err and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_photos_that_do_not_decode_end_in_one_line_not_a_hang(tmp_path, workers):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for i, path in enumerate(sorted(write_photos(tmp_path / "ok", 3).iterdir())):
+        data = path.read_bytes()
+        (broken / f"b{i}.png").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
+    args = ("-o", tmp_path / "run", "--arch", "tiny", "--steps", "2", "--workers", workers)
+    code, _, err = run_cli("train", broken, *args)
+    assert code == 1 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("pconv: error: 100 training images in a row failed to decode")
+
+
 def test_corrupt_checkpoint_is_a_clear_error(photos, tmp_path):
     bad = tmp_path / "last.pt"
     bad.write_bytes(b"PK\x03\x04 truncated zip")

@@ -129,7 +129,7 @@ class TrainSet(Dataset):
             except PconvError:  # a file that failed to decode: count it and read another one
                 skipped += 1
                 if skipped >= 100:
-                    raise RuntimeError(f"100 unreadable images in a row, the last {path}") from None
+                    raise PconvError(f"100 training images in a row failed to decode, the last {path}") from None
                 path = self.files[int(rng.integers(len(self.files)))]
         crop = random_crop(image, self.size, rng)
         sample = _sample(crop, self.masks.sample(rng, (self.size, self.size)))

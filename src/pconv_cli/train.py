@@ -222,10 +222,7 @@ def train(opts: TrainOptions) -> dict:
         while not ctx.join():
             pass
     except mp.ProcessRaisedException as exc:
-        last = str(exc).strip().splitlines()[-1]
-        kind, _, message = last.partition(": ")
-        error = UsageError if kind.endswith("UsageError") else PconvError
-        raise error(message if kind.startswith("pconv_cli.") else f"a training worker failed: {last}") from None
+        raise _one_line(exc, "a training worker failed") from None
     finally:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
@@ -233,6 +230,18 @@ def train(opts: TrainOptions) -> dict:
     summary = json.loads(summary_path.read_text())
     summary_path.unlink()
     return summary
+
+
+def _one_line(exc: BaseException, what: str) -> PconvError:
+    """An error from another process (a DDP replica, a loader worker), whose message carries its whole
+    traceback, as the one-line error it ends with: pconv's own as it was, anything else after ``what``."""
+    if isinstance(exc, PconvError) and "\n" not in str(exc).strip():
+        return exc  # raised in this process: already one line
+    last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    kind, _, message = last.partition(": ")
+    if kind.startswith("pconv_cli."):
+        return (UsageError if kind.endswith("UsageError") else PconvError)(message)
+    return PconvError(f"{what}: {last}")
 
 
 def _spawned(local: int, setup: _Setup, init: str) -> None:
@@ -376,7 +385,31 @@ class _Trainer:
             drop_last=True,
         )
         batches = iter(loader)
-        interrupted, consecutive = False, 0
+        try:
+            interrupted = self._loop(batches, per_step)
+        finally:
+            # An error leaves its traceback holding the iterator, whose workers would then outlive the
+            # process and hang its exit: stop them here.
+            getattr(batches, "_shutdown_workers", lambda: None)()
+        if self.valset is not None and remaining and self.step % opts.val_every and not interrupted:
+            self._validate()
+        self._save("last.pt")
+        self.log.close()
+        if interrupted:
+            self.log.message(f"interrupted at step {self.step}; saved {self.setup.out / 'last.pt'} (use --resume)")
+        return {
+            "step": self.step,
+            "world": self.world,
+            "replica_checksums": self._replica_checksums(),
+            "best_val": None if math.isinf(self.best_val) else self.best_val,
+            "nonfinite": self.nonfinite,
+            "interrupted": interrupted,
+            "out": str(self.setup.out),
+        }
+
+    def _loop(self, batches, per_step: int) -> bool:
+        """Train from self.step to --steps; True when a signal stopped it early."""
+        opts, interrupted, consecutive = self.opts, False, 0
         with _StopFlag() as stop, self.log.progress(self.step, opts.steps) as progress:
             while self.step < opts.steps:
                 t0 = time.perf_counter()
@@ -411,21 +444,7 @@ class _Trainer:
                 if self._all_agree(stop.requested):
                     interrupted = self.step < opts.steps
                     break
-        if self.valset is not None and remaining and self.step % opts.val_every and not interrupted:
-            self._validate()
-        self._save("last.pt")
-        self.log.close()
-        if interrupted:
-            self.log.message(f"interrupted at step {self.step}; saved {self.setup.out / 'last.pt'} (use --resume)")
-        return {
-            "step": self.step,
-            "world": self.world,
-            "replica_checksums": self._replica_checksums(),
-            "best_val": None if math.isinf(self.best_val) else self.best_val,
-            "nonfinite": self.nonfinite,
-            "interrupted": interrupted,
-            "out": str(self.setup.out),
-        }
+        return interrupted
 
     def _replica_checksums(self) -> list[float]:
         """Sum of every parameter, per rank: equal on all ranks when DDP kept the replicas in step."""
@@ -454,7 +473,10 @@ class _Trainer:
         total, finite, wait, skipped = 0.0, True, 0.0, 0
         for micro in range(opts.grad_accum):
             t = time.perf_counter()
-            batch = next(batches)
+            try:
+                batch = next(batches)
+            except (PconvError, RuntimeError) as exc:  # a loader worker's error, its traceback in the message
+                raise _one_line(exc, "loading training images failed") from None
             wait += time.perf_counter() - t
             skipped += int(batch["skipped"].sum())
             image, mask = to_device(batch, self.device, self.memory_format)
