@@ -202,6 +202,16 @@ def test_raw_fills_are_their_own_method_so_resume_never_mixes_them(data, tmp_pat
     assert by_method[DEFAULT_MODEL]["rim"] != by_method[f"{DEFAULT_MODEL}-noblend"]["rim"]
 
 
+def test_resume_recomputes_a_row_cut_short(data, tmp_path):
+    opts = _opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1)
+    first = ev.run_eval(opts, _quiet())
+    csv_path = tmp_path / "out" / "results.csv"
+    text = csv_path.read_text()
+    csv_path.write_text(text[: text.rstrip("\n").rfind(",")])  # the last row loses its last fields
+    again = ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1, resume=True), _quiet())
+    assert len(again.rows) == len(first.rows)
+
+
 def test_resume_rejects_a_foreign_csv(data, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -305,6 +305,8 @@ def read_results(path: Path) -> list[dict]:
                 raise UsageError(f"{path} is not a pconv eval results file (missing {', '.join(sorted(missing))})")
             rows = []
             for raw in reader:
+                if any(raw.get(k) in (None, "") for k in CSV_COLUMNS):
+                    continue  # a row cut short by a killed run: computed again
                 row = {k: raw[k] for k in CSV_COLUMNS}
                 for k in ("hole_ratio", *METRICS):
                     row[k] = float(row[k])
