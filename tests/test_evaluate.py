@@ -228,6 +228,18 @@ def test_missing_baseline_package_is_skipped(data, tmp_path, monkeypatch):
     assert {r["method"] for r in result.rows} == {DEFAULT_MODEL, "telea"} and not result.failures
 
 
+def test_messages_keep_brackets_and_name_only_what_was_written(data, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setitem(sys.modules, "patchmatch", None)
+    console = Console(record=True, width=300)
+    opts = _opts(data, tmp_path, baselines=["patchmatch", "telea"], figure_pairs=0, bins=[0], pairs_per_bin=1)
+    ev.write_reports(ev.run_eval(opts, console), opts, console)
+    text = console.export_text()
+    assert "pip install 'pconv-cli[baselines]'" in text  # rich once ate "[baselines]" as markup
+    assert "results.md" in text and "comparison.png" not in text and not (tmp_path / "out" / "comparison.png").exists()
+
+
 def test_size_crops_images_and_resizes_masks(data, tmp_path):
     result = ev.run_eval(_opts(data, tmp_path, size=32, bins=[0], pairs_per_bin=1), _quiet())
     assert result.rows and all(r["height"] == 32 and r["width"] == 32 for r in result.rows)

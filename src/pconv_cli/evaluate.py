@@ -426,6 +426,7 @@ def figure_tags(pairs: Sequence[Pair], per_bin: int) -> set[str]:
 
 def run_eval(opts: EvalOptions, console) -> EvalResult:
     """Run every method on every pair, writing results.csv after each batch; returns all rows."""
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -438,7 +439,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
     pairs, failures = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
     methods, skipped = build_methods(opts, console)
     for name, reason in skipped.items():
-        console.print(f"[yellow]skipped[/] {name}: {reason}")
+        console.print(f"[yellow]skipped[/] {name}: {escape(reason)}")  # escape: "[baselines]" is not markup
     if not methods:
         raise UsageError("nothing to evaluate: no model and no available baseline")
     writable_folder(opts.out, "output folder")
@@ -519,6 +520,8 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
 
 def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
     """Print the table on stderr, write results.json, results.md and comparison.png; return the aggregate."""
+    from rich.markup import escape
+
     from . import eval_report as rep
 
     names = [m.name for m in result.methods]
@@ -561,5 +564,6 @@ def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
     console.width = max(narrow, wide)
     console.print(table)
     console.width = narrow
-    console.print(f"{note}\nwrote {opts.out}/results.csv, results.json, results.md, comparison.png")
+    written = "results.csv, results.json, results.md" + (", comparison.png" if tags else "")
+    console.print(f"{note}\nwrote {escape(str(opts.out))}/{written}")
     return summary
