@@ -526,3 +526,12 @@ def test_sigterm_ends_like_ctrl_c_and_leaves_no_temp_file(tmp_path, model_file):
     assert proc.wait(timeout=120) == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not list(out.glob(".*.tmp")) and len(list(out.glob("*.png"))) < 40
+
+
+def test_a_mask_folder_that_is_the_input_folder_is_refused_per_image(tmp_path, model_file):
+    save(tmp_path / "a.png", photo())
+    save(tmp_path / "b.png", photo())
+    result = pconv("inpaint", tmp_path, "--mask", tmp_path, "-w", model_file, "-o", tmp_path / "out", "--json")
+    assert result.code == 1
+    assert [r["status"] for r in result.records()] == ["failed", "failed"]
+    assert all("is the image itself" in r["error"] for r in result.records())

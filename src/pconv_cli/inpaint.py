@@ -183,6 +183,8 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
                 if source.path is None:
                     raise PconvError("a mask folder cannot be matched to stdin; pass --mask FILE")
                 mask_path = find_mask(options.mask, source.rel)
+            if source.path is not None and Path(mask_path).resolve() == source.path.resolve():
+                raise PconvError(f"the mask for {source.path} is the image itself (is --mask the input folder?)")
             mask_name = str(mask_path)
             holes = read_mask(
                 mask_path, size, options.invert_mask, options.threshold, options.resize_mask, options.max_pixels
