@@ -204,7 +204,7 @@ def test_dilate_numpy_matches_torch():
     assert np.array_equal(dilate_holes(mask, 2), expected)
     assert np.array_equal(dilate_holes(mask.astype(np.uint8), 2), expected.astype(np.uint8))
     assert dilate_holes(mask, 0) is mask
-    assert not dilate_holes(mask, 10**9).any()  # once a (2·10⁹+1)² kernel: now one distance transform
+    assert not dilate_holes(mask, 10**9).any()  # once a (2·10⁹+1)² kernel: now two passes no wider than the image
     with pytest.raises(ValueError, match="H×W"):
         dilate_holes(np.ones((1, 2, 3)), 1)
 

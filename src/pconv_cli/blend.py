@@ -20,6 +20,7 @@ solution that plain iterations are slowest to find.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 DEFAULT_BAND = 2
@@ -42,8 +43,6 @@ def _check(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int) -> 
 
 def _depth(hole: np.ndarray, limit: int) -> np.ndarray:
     """Per pixel, its 4-neighbour steps to the nearest valid pixel, capped at limit + 1 (0 on valid pixels)."""
-    import cv2
-
     if limit <= 0:
         return hole.astype(np.int32)
     d = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L1, 3)
@@ -76,8 +75,6 @@ def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int 
         return out
     # Each 4-connected hole is its own problem (its equations reach only itself and the photo): solve it in
     # its bounding box plus a margin, which holds every valid neighbour, so small holes cost little.
-    import cv2
-
     count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.view(np.uint8), connectivity=4)
     for label in range(1, count):
         x, y, w, h = (int(v) for v in stats[label, :4])
@@ -89,15 +86,13 @@ def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int 
     return out
 
 
+_CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)
+
+
 def _neighbour_sum(a: np.ndarray) -> np.ndarray:
     """Sum of the four neighbours of every pixel of an H×W or H×W×C float array (0 beyond the edge)."""
-    import cv2
-
     out = cv2.filter2D(a, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
     return out.reshape(a.shape)
-
-
-_CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)
 
 
 def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
@@ -121,8 +116,6 @@ def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
 
 def _coarse_correction(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
     """The solution's offset from the fill, solved at half resolution and enlarged (h×w×C)."""
-    import cv2
-
     h, w = hole.shape
     size = ((w + 1) // 2, (h + 1) // 2)
     # A coarse pixel is hole only when all four of its pixels are; the others average photo and fill,

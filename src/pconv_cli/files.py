@@ -12,7 +12,7 @@ def writable_folder(path: Path, what: str) -> Path:
     """Create ``path`` (and its parents) if needed and check that files can be written in it.
 
     UsageError, on one line, when it names a file, lies under a file, or cannot be written
-    (permissions, a read-only file system, a full disk). ``what`` names it in the message.
+    (permissions, a read-only file system). ``what`` names it in the message.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():

@@ -48,8 +48,8 @@ def bin_index(ratio: float) -> int | None:
 def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor | np.ndarray:
     """Grow the holes of a mask (1 = valid) by ``pixels`` (square neighbourhood).
 
-    mask: an N×1×H×W tensor, or an H×W bool/uint8 array (a chessboard distance transform with
-    OpenCV, so any ``pixels`` costs one float32 copy of the mask, never a (2·pixels+1)² kernel).
+    mask: an N×1×H×W tensor, or an H×W bool/uint8 array (done in uint8 with OpenCV, a row then a
+    column pass, so a huge image's mask needs no float copy and any ``pixels`` a kernel of 2·pixels+1).
     """
     if pixels < 0:
         raise ValueError(f"expected pixels >= 0, got {pixels}")
@@ -60,10 +60,11 @@ def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor |
             return mask
         import cv2
 
-        # Chebyshev distance of every pixel to the nearest hole: the square neighbourhood's reach.
-        distance = cv2.distanceTransform((mask > 0.5).view(np.uint8), cv2.DIST_C, 3)
-        valid = distance > pixels
-        return valid if mask.dtype == bool else valid.astype(mask.dtype)
+        # A square is a row times a column; beyond the image's size every radius gives the same result.
+        k = 2 * min(pixels, max(mask.shape)) + 1
+        holes = cv2.dilate((mask <= 0.5).view(np.uint8), np.ones((1, k), np.uint8))
+        holes = cv2.dilate(holes, np.ones((k, 1), np.uint8))
+        return (holes == 0) if mask.dtype == bool else (holes == 0).astype(mask.dtype)
     if mask.dim() != 4:
         raise ValueError(f"expected an N×1×H×W mask, got shape {tuple(mask.shape)}")
     if pixels == 0:
