@@ -143,6 +143,19 @@ def test_finetune_freezes_exactly_the_encoder_bn_and_lowers_lr(photos, tmp_path)
     assert in_optimizer == trainable
 
 
+def test_init_starts_from_the_weights_with_every_layer_learning(photos, tmp_path):
+    train.train(options(photos, tmp_path / "base", steps=2))
+    base = torch.load(tmp_path / "base" / "last.pt", weights_only=True)["model"]
+    first = train.train(options(photos, tmp_path / "init", steps=1, init=str(tmp_path / "base" / "last.pt")))
+    ckpt = torch.load(tmp_path / "init" / "last.pt", weights_only=True)
+    assert first["step"] == 1 and not ckpt["finetune"]
+    assert {r["lr"] for r in metrics(tmp_path / "init")} == {train.TRAIN_LR}
+    # one step from the base: close to it (not a fresh init), and the encoder BN moved too
+    key = "encoder.0.conv.conv.weight"
+    assert (ckpt["model"][key] - base[key]).abs().max() <= 2 * train.TRAIN_LR
+    assert not torch.equal(base["encoder.1.bn.running_mean"], ckpt["model"]["encoder.1.bn.running_mean"])
+
+
 def test_ddp_two_cpu_processes_agree_and_rank0_writes(photos, tmp_path):
     out = tmp_path / "ddp"
     first = train.train(options(photos, out, steps=2, gpus=2))
@@ -345,8 +358,10 @@ def test_weights_record_the_crop_size_as_their_working_scale(photos, tmp_path):
 
 
 def test_prepare_checks_before_any_work(photos, tmp_path):
-    with pytest.raises(UsageError, match="--resume and --finetune"):
+    with pytest.raises(UsageError, match="--resume, --finetune and --init exclude"):
         train.prepare(options(photos, tmp_path, resume="a.pt", finetune="b.pt"))
+    with pytest.raises(UsageError, match="--resume, --finetune and --init exclude"):
+        train.prepare(options(photos, tmp_path, init="a.pt", finetune="b.pt"))
     with pytest.raises(UsageError, match="--batch-size must be at least 1"):
         train.prepare(options(photos, tmp_path, batch_size=0))
 

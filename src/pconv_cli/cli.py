@@ -366,6 +366,9 @@ def train(
     finetune: Path | None = typer.Option(
         None, help="Fine-tune these weights (a file or registered name): encoder BN frozen, lr 5e-5."
     ),
+    init: Path | None = typer.Option(
+        None, help="Start from these weights (a file or registered name), every layer learning, lr 2e-4."
+    ),
     resume: Path | None = typer.Option(None, help="Continue from a checkpoint (last.pt) in its run folder."),
     workers: int = typer.Option(4, help="DataLoader worker processes per replica."),
     log_every: int = typer.Option(10, help="Steps between metrics lines."),
@@ -402,6 +405,7 @@ def train(
         compile=compile,
         sync_bn=sync_bn,
         finetune=str(finetune) if finetune else None,
+        init=str(init) if init else None,
         resume=str(resume) if resume else None,
         workers=workers,
         log_every=log_every,

@@ -61,6 +61,7 @@ class TrainOptions:
     compile: bool = False
     sync_bn: bool = False
     finetune: str | None = None
+    init: str | None = None
     resume: str | None = None
     workers: int = 4
     log_every: int = 10
@@ -123,8 +124,8 @@ def prepare(opts: TrainOptions) -> _Setup:
         raise UsageError(f"--size must be at most {MAX_SIZE}, got {opts.size}")
     if opts.gpus < 0 or opts.workers < 0:
         raise UsageError("--gpus and --workers must be >= 0")
-    if opts.resume and opts.finetune:
-        raise UsageError("--resume and --finetune exclude each other (a resumed fine-tune run stays fine-tuning)")
+    if sum(bool(x) for x in (opts.resume, opts.finetune, opts.init)) > 1:
+        raise UsageError("--resume, --finetune and --init exclude each other (a resumed run keeps its own start)")
     if opts.val and not opts.val_masks:
         raise UsageError("--val needs --val-masks DIR: validation uses fixed masks from a folder")
     if opts.val_masks and not opts.val:
@@ -146,9 +147,9 @@ def prepare(opts: TrainOptions) -> _Setup:
             raise UsageError(
                 f"--steps {opts.steps} is not above the checkpoint's step {checkpoint['step']}: nothing to train"
             )
-    elif opts.finetune:
-        model = load_model(opts.finetune)
-        config, init_state, finetune = model.config, model.state_dict(), True
+    elif opts.finetune or opts.init:
+        model = load_model(opts.finetune or opts.init)
+        config, init_state, finetune = model.config, model.state_dict(), bool(opts.finetune)
     else:
         try:
             config = PConvConfig.preset(opts.arch)
@@ -248,8 +249,8 @@ def _spawned(local: int, setup: _Setup, init: str) -> None:
     opts = setup.opts
     if opts.resume:
         setup.checkpoint = read_checkpoint(opts.resume)
-    if opts.finetune:
-        setup.init_state = load_model(opts.finetune).state_dict()
+    if opts.finetune or opts.init:
+        setup.init_state = load_model(opts.finetune or opts.init).state_dict()
     summary = _worker(local, setup, local, init)
     if local == 0:
         atomic_write(setup.out / ".summary.json", lambda tmp: Path(tmp).write_text(json.dumps(summary)))
