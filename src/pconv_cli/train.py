@@ -8,6 +8,7 @@ variables are set. Rank 0 alone writes the run folder and logs.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -254,6 +255,12 @@ def _spawned(local: int, setup: _Setup, init: str) -> None:
     summary = _worker(local, setup, local, init)
     if local == 0:
         atomic_write(setup.out / ".summary.json", lambda tmp: Path(tmp).write_text(json.dumps(summary)))
+    # Leave without interpreter finalisation: a gloo thread still joinable in a native static
+    # destructor aborted a finished replica now and then ("terminate called without an active
+    # exception", SIGABRT), failing a run whose work was all saved.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class _StopFlag:
@@ -299,6 +306,7 @@ def _worker(local: int, setup: _Setup, rank: int, init: str | None) -> dict:
     try:
         summary = _Trainer(setup, rank, device).run()
         if world > 1:  # leave together: gloo can abort a peer whose partner tears down mid-exchange
+            gc.collect()  # the trainer's DDP reducer holds the process group: free it first
             dist.barrier()
         return summary
     finally:
