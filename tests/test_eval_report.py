@@ -8,7 +8,7 @@ from PIL import Image
 from pconv_cli import eval_report as rep
 
 
-def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, -2.0, -3.0)):
+def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, -2.0, -3.0), detail=0.5):
     return {
         "image": image,
         "mask": "m.png",
@@ -24,6 +24,7 @@ def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, 
         "rim_r": rim[0],
         "rim_g": rim[1],
         "rim_b": rim[2],
+        "detail": detail,
         "seconds": 0.1,
     }
 
@@ -99,3 +100,11 @@ def test_rim_bias_ranks_nearest_zero_and_shows_channels():
     rim = next(i for i, line in enumerate(lines) if line.startswith("| rim bias (×255)"))
     assert "-3.00 |" in lines[rim] and "**+1.00**" in lines[rim + 1]  # +1 is nearer 0 than -3
     assert "+2.0/+1.0/+0.0" in lines[rim + 3]  # R/G/B block: Telea's row
+
+
+def test_detail_ratio_ranks_nearest_one():
+    rows = [_row("a", "x", 1.0, 30.0, detail=0.5), _row("a", "y", 1.0, 30.0, detail=1.3)]
+    agg = rep.aggregate(rows, ["x", "y"])
+    lines = rep.markdown_table(agg, {"x": "Model", "y": "Telea"}, "1 pair").splitlines()
+    detail = next(i for i, line in enumerate(lines) if line.startswith("| detail ratio →1"))
+    assert "0.50 |" in lines[detail] and "**1.30**" in lines[detail + 1]  # 1.3 is nearer 1 than 0.5

@@ -200,6 +200,8 @@ def test_raw_fills_are_their_own_method_so_resume_never_mixes_them(data, tmp_pat
     assert {r["method"] for r in raw.rows} == {f"{DEFAULT_MODEL}-noblend"}  # computed, not taken from the CSV
     by_method = {r["method"]: r for r in raw.rows} | {r["method"]: r for r in blended.rows}
     assert by_method[DEFAULT_MODEL]["rim"] != by_method[f"{DEFAULT_MODEL}-noblend"]["rim"]
+    with open(tmp_path / "out" / "results.csv") as f:  # the first run's rows stay in the file
+        assert {r["method"] for r in csv.DictReader(f)} == {DEFAULT_MODEL, f"{DEFAULT_MODEL}-noblend"}
 
 
 def test_resume_recomputes_a_row_cut_short(data, tmp_path):

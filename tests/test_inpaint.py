@@ -341,7 +341,7 @@ def test_checkpoint_weights_and_strategies_on_a_wide_image(tmp_path):
     mask[20:90, 700:800] = 255
     save(tmp_path / "w.png", image)
     save(tmp_path / "m.png", mask)
-    for strategy in ("auto", "full", "crop", "tile"):
+    for strategy in ("auto", "full", "crop", "tile", "refine"):
         out = tmp_path / f"{strategy}.png"
         result = pconv(
             "inpaint",
@@ -359,12 +359,17 @@ def test_checkpoint_weights_and_strategies_on_a_wide_image(tmp_path):
             "3",
         )
         assert result.code == 0, result.stderr
-        assert result.records()[0]["strategy"] == ("crop" if strategy == "auto" else strategy)
+        record = result.records()[0]
+        assert record["strategy"] == ("refine" if strategy == "auto" else strategy)
         assert np.array_equal(load(out)[mask == 0], image[mask == 0])
+        if record["strategy"] == "refine":  # the line crosses the block: one group, deep enough for coarse
+            assert record["groups"] == [{"box": [10, 20, 880, 70], "fill": "coarse+native"}]
+        else:
+            assert (record["groups"] is None) == (strategy != "crop")
 
 
-def test_large_image_is_cropped_not_fed_whole(tmp_path, model_file):
-    # 6000×4000 with a few holes: auto crops windows around them, so it runs in seconds.
+def test_large_image_is_refined_not_fed_whole(tmp_path, model_file):
+    # 6000×4000 with a few holes: auto works near them only, so it runs in seconds.
     h, w = 4000, 6000
     image = np.zeros((h, w, 3), np.uint8)
     image[..., 0] = (np.arange(w) * 255 // w).astype(np.uint8)
@@ -375,7 +380,8 @@ def test_large_image_is_cropped_not_fed_whole(tmp_path, model_file):
     save(tmp_path / "big.png", image, compress_level=1)
     save(tmp_path / "m.png", mask)
     result = pconv("inpaint", tmp_path / "big.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
-    assert result.code == 0 and result.records()[0]["strategy"] == "crop"
+    assert result.code == 0 and result.records()[0]["strategy"] == "refine"
+    assert [g["fill"] for g in result.records()[0]["groups"]] == ["coarse+native", "native"]
     out = load(tmp_path / "big_inpainted.png")
     assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
 
@@ -398,6 +404,7 @@ def test_json_quiet_and_messages(tmp_path, model_file):
         "height",
         "hole_ratio",
         "strategy",
+        "groups",
         "seconds",
         "status",
         "error",

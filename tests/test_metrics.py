@@ -1,9 +1,10 @@
 import math
 
+import cv2
 import numpy as np
 import pytest
 
-from pconv_cli.metrics import all_metrics, hole_psnr, l1_percent, psnr, rim_bias, seam_excess, ssim
+from pconv_cli.metrics import all_metrics, detail_ratio, hole_psnr, l1_percent, psnr, rim_bias, seam_excess, ssim
 
 
 def test_l1_and_psnr_by_hand():
@@ -67,7 +68,7 @@ def test_all_metrics_keys():
     hole = np.zeros((16, 16), bool)
     hole[4:8, 4:8] = True
     scores = all_metrics(x * 0.9, x, hole)
-    assert set(scores) == {"l1", "psnr", "ssim", "hole_psnr", "rim", "rim_r", "rim_g", "rim_b", "seam"}
+    assert set(scores) == {"l1", "psnr", "ssim", "hole_psnr", "rim", "rim_r", "rim_g", "rim_b", "seam", "detail"}
     assert scores["hole_psnr"] > scores["psnr"] - 10
 
 
@@ -121,3 +122,28 @@ def test_seam_and_rim_ignore_pixels_outside_the_image():
     assert seam_excess(pred, target, hole) == pytest.approx(2.0)  # 4 pairs, each 2 levels
     with pytest.raises(ValueError, match="bool hole map"):
         seam_excess(pred, target, hole.astype(np.uint8))
+
+
+def test_detail_ratio_by_hand():
+    # A 9×9 hole in a 15×15 image: its pixels 3 px or more inside are the centre 5×5.
+    hole = np.zeros((15, 15), bool)
+    hole[3:12, 3:12] = True
+    truth = np.zeros((15, 15, 1))
+    truth[7, 7] = 1.0  # one bright dot: Laplacian -4 at the dot, +1 at its four neighbours, 0 elsewhere
+    expected_var = np.var([-4.0, 1, 1, 1, 1] + [0.0] * 20)
+    half = truth * 0.5  # half the contrast: a quarter of the variance
+    assert detail_ratio(truth, truth, hole) == pytest.approx(1.0)
+    assert detail_ratio(half, truth, hole) == pytest.approx(0.25)
+    assert detail_ratio(np.zeros_like(truth), truth, hole) == 0.0
+    assert np.var(cv2.Laplacian(truth[..., 0], cv2.CV_64F, ksize=1)[5:10, 5:10]) == pytest.approx(expected_var)
+    # a dot outside the centre 5×5 (2 px inside the hole) is not looked at: flat truth there, NaN
+    edge = np.zeros((15, 15, 1))
+    edge[4, 4] = 1.0
+    shifted = np.zeros_like(edge)
+    shifted[8, 8] = 1.0
+    assert math.isnan(detail_ratio(shifted, edge * 0.0, hole))
+    assert math.isnan(detail_ratio(truth, truth, np.pad(np.ones((3, 3), bool), 6)))  # nothing 3 px deep
+    rgb = np.repeat(truth, 3, axis=2)
+    assert detail_ratio(rgb * 0.5, rgb, hole) == pytest.approx(0.25)  # luma of grey = grey
+    with pytest.raises(ValueError, match="depth"):
+        detail_ratio(truth, truth, hole, depth=0)

@@ -3,7 +3,16 @@ import pytest
 import torch
 
 from pconv_cli.images import Picture
-from pconv_cli.strategies import Runner, choose, fill_crops, fill_full, fill_tiles, inpaint_one
+from pconv_cli.strategies import (
+    Runner,
+    choose,
+    fill_crops,
+    fill_full,
+    fill_refine,
+    fill_tiles,
+    group_holes,
+    inpaint_one,
+)
 from pconv_cli.unet import PConvConfig, PConvUNet
 
 SCALE = 64  # the tiny preset's working scale
@@ -31,11 +40,8 @@ def test_choose_follows_size_and_hole_width():
     assert choose((100, 100), small, "auto", SCALE) == "full"
     thin = np.zeros((300, 400), bool)
     thin[150:152, :] = True
-    assert choose((300, 400), thin, "auto", SCALE) == "tile"
-    thick = thin.copy()
-    thick[100:200, 100:200] = True
-    assert choose((300, 400), thick, "auto", SCALE) == "crop"
-    assert choose((300, 400), thick, "tile", SCALE) == "tile"
+    assert choose((300, 400), thin, "auto", SCALE) == "refine"  # refine chooses per group of holes
+    assert choose((300, 400), thin, "tile", SCALE) == "tile"
     with pytest.raises(ValueError, match="strategy"):
         choose((1, 1), small, "best", SCALE)
 
@@ -73,7 +79,7 @@ def test_tiles_blend_without_seams():
     pixels = np.repeat(ramp[..., None], 3, axis=2)
     holes = np.zeros((200, width), bool)
     holes[99:102, 5:-5] = True
-    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32", batch_size=4), SCALE)
+    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32", batch_size=4), 2 * SCALE)
     assert np.array_equal(out[~holes], pixels[~holes])
     fill = out[100, 5:-5, 0].astype(int)
     assert np.abs(np.diff(fill)).max() <= 3
@@ -83,7 +89,7 @@ def test_tiles_blend_without_seams():
 def test_tiles_cover_every_hole_with_constant_model():
     pixels = np.full((300, 333, 3), 90, np.uint8)
     holes = np.random.default_rng(1).random((300, 333)) < 0.02
-    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), SCALE)
+    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), 2 * SCALE)
     assert np.array_equal(out, pixels)  # the mean of a constant image is that constant everywhere
 
 
@@ -94,9 +100,10 @@ def test_crops_fill_large_and_small_holes_without_halo():
     holes[800:810, 20:30] = True  # native window
     picture = _picture(pixels)
     run = Runner(MeanModel().eval(), "fp32")
-    out = fill_crops(picture, holes, run, SCALE)
+    out, groups = fill_crops(picture, holes, run, SCALE)
     assert np.array_equal(out, pixels)  # constant stays constant: no edge mixing artefact
-    assert inpaint_one(picture, holes, "crop", run).shape == pixels.shape
+    assert [g[4] for g in groups] == ["coarse", "coarse"]
+    assert inpaint_one(picture, holes, "crop", run)[0].shape == pixels.shape
 
 
 def test_crops_keep_thin_holes_as_holes_when_shrinking():
@@ -107,7 +114,7 @@ def test_crops_keep_thin_holes_as_holes_when_shrinking():
     holes[200:400, 200:400] = True
     holes[201, 60:200] = True  # joins the big hole's group
     pixels[201, 60:200] = (255, 0, 0)
-    out = fill_crops(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), SCALE)
+    out, _ = fill_crops(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), SCALE)
     line = out[201, 60:200].astype(int)
     assert np.abs(line - 128).max() <= 2, line[:5]
 
@@ -118,7 +125,7 @@ def test_crops_paste_each_group_once_and_only_holes():
     holes = np.zeros((500, 500), bool)
     holes[50:60, 50:60] = holes[300:450, 200:480] = True
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
-    out = fill_crops(_picture(pixels), holes, Runner(model, "fp32", batch_size=2), SCALE)
+    out, _ = fill_crops(_picture(pixels), holes, Runner(model, "fp32", batch_size=2), SCALE)
     assert np.array_equal(out[~holes], pixels[~holes])
     assert (out[holes] != pixels[holes]).any(axis=-1).mean() > 0.9
     with pytest.raises(ValueError, match="resolved strategy"):
@@ -132,3 +139,63 @@ def test_grey_picture_gets_grey_fill():
     torch.manual_seed(0)
     out = fill_full([_picture(pixels)], [holes], Runner(MeanModel().eval(), "fp32"))[0]
     assert out.shape == (20, 20, 1) and np.array_equal(out, pixels)
+
+
+class CheckerModel(PConvUNet):
+    """Outputs a one-pixel checkerboard of 0.2 and 0.8 at whatever resolution it is run."""
+
+    def __init__(self) -> None:
+        super().__init__(PConvConfig.preset("tiny"))
+
+    def forward(self, image, mask):
+        h, w = image.shape[-2:]
+        yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        return (0.2 + 0.6 * ((yy + xx) % 2)).to(image).expand_as(image).clone()
+
+
+def test_groups_join_holes_closer_than_an_eighth_of_the_scale():
+    holes = np.zeros((200, 300), bool)
+    holes[10:20, 10:20] = holes[10:20, 20 + SCALE // 8 - 1 : 40] = True  # a gap of S/8 - 1: joined
+    holes[100:110, 100:110] = True
+    holes[100:110, 110 + 2 * SCALE // 8 : 140] = True  # a gap of 2·S/8: apart
+    groups = group_holes(holes, SCALE)
+    assert groups.boxes == [(10, 10, 30, 10), (100, 100, 10, 10), (126, 100, 14, 10)]
+    member = groups.member(1, 0, 200, 0, 300)
+    assert member[holes].sum() == 10 * 10 + 10 * 13 and not member[100:110, 100:140].any()
+    deep = np.zeros_like(holes)
+    deep[105, 130] = True
+    assert groups.labels_of(deep) == [3]
+    assert groups.grid.size * groups.cell**2 >= holes.size and groups.cell > 1  # grouped on a coarse grid
+
+
+def test_refine_fills_the_band_natively_and_the_depth_coarsely():
+    pixels = np.full((600, 600, 3), 128, np.uint8)
+    holes = np.zeros((600, 600), bool)
+    holes[100:500, 100:500] = True  # deep: coarse window shrunk 6x, then a native band
+    holes[550:553, 20:580] = True  # thin: native only
+    run = Runner(CheckerModel().eval(), "fp32", blend=False)
+    out, groups = fill_refine(_picture(pixels), holes, run, SCALE)
+    assert groups == [(100, 100, 400, 400, "coarse+native"), (20, 550, 560, 3, "native")]
+    assert np.array_equal(out[~holes], pixels[~holes])
+    checker = {51, 204}  # 0.2 and 0.8 in 8 bits: the model's own pixels, not enlarged
+    reach = SCALE // 8
+    assert set(np.unique(out[100 : 100 + reach, 100:500])) <= checker  # the band at native resolution
+    assert set(np.unique(out[550:553, 20:580])) <= checker
+    core = out[100 + reach + 4 : 500 - reach - 4, 100 + reach + 4 : 500 - reach - 4]
+    assert not set(np.unique(core)) <= checker  # deeper: the coarse fill, enlarged (interpolated)
+
+
+def test_refine_of_thin_holes_is_tile_and_leaves_a_constant_photo_constant():
+    pixels = np.full((300, 333, 3), 90, np.uint8)
+    holes = np.random.default_rng(1).random((300, 333)) < 0.02
+    holes[100:200, 100:250] = True
+    run = Runner(MeanModel().eval(), "fp32")
+    out, groups = inpaint_one(_picture(pixels), holes, "refine", run)
+    assert np.array_equal(out, pixels)
+    assert "coarse+native" in {g[4] for g in groups}
+    thin = np.random.default_rng(1).random((300, 333)) < 0.02
+    model = PConvUNet(PConvConfig.preset("tiny")).eval()
+    rgb = np.random.default_rng(3).integers(0, 256, (300, 333, 3), dtype=np.uint8)
+    refined, groups = fill_refine(_picture(rgb), thin, Runner(model, "fp32"), SCALE)
+    assert {g[4] for g in groups} == {"native"}
+    assert np.array_equal(refined, fill_tiles(_picture(rgb), thin, Runner(model, "fp32"), SCALE))

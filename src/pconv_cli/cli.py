@@ -73,10 +73,12 @@ def inpaint(
         "auto",
         "--strategy",
         help="How an image meets the network's working scale S (256 for the shipped model). full: the whole "
-        "image at once. tile: 2S×2S tiles at native resolution, overlapping by S/2 (sharp; for thin holes). "
-        "crop: per group of nearby holes a window twice its size, shrunk to at most S (context for large "
-        "holes, softer). auto: full up to (2S)² pixels, else tile when every hole pixel is within S/8 of "
-        "the photo, else crop.",
+        "image at once. tile: 2S×2S tiles at native resolution overlapping by S/2 (sharp; every hole pixel "
+        "needs the photo within a tile). crop: per group of nearby holes (closer than S/8) a window twice "
+        "the group's size, shrunk to at most S (context for large holes; the fill is enlarged back, so "
+        "softer). refine: per group; groups within S/8 of the photo everywhere are filled at native "
+        "resolution, deeper ones first as by crop, then their band within S/8 of the photo again at native "
+        "resolution. auto: full up to (2S)² pixels, else refine. --json records each group's box and fill.",
     ),
     weights_file: Path | None = typer.Option(
         None,
@@ -107,13 +109,14 @@ def inpaint(
 
     from .images import FORMATS, parse_color
     from .inference import PRECISIONS
+    from .strategies import STRATEGIES
 
     if mask is not None and mask_color is not None:
         raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
-    if strategy not in ("auto", "full", "crop", "tile"):
-        raise UsageError(f"--strategy {strategy!r}: expected auto, full, crop or tile")
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy {strategy!r}: expected {', '.join(STRATEGIES)}")
     if precision not in PRECISIONS:
         raise UsageError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
@@ -467,14 +470,24 @@ def evaluate(
         help="Models set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
         "--no-blend keeps the network's raw fill.",
     ),
+    strategy: str = typer.Option(
+        "auto",
+        "--strategy",
+        help="How models meet large images, as in inpaint --strategy (auto, full, tile, crop, refine).",
+    ),
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1)."""
     if pairs_per_bin < 1 or batch_size < 1 or figure_pairs < 0:
         raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
     if size is not None and not 16 <= size <= 8192:
         raise UsageError(f"--size must be 16..8192, got {size}")
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise UsageError(f"--precision {precision!r}: expected auto, fp32, bf16 or fp16")
+    from .inference import PRECISIONS
+    from .strategies import STRATEGIES
+
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy {strategy!r}: expected {', '.join(STRATEGIES)}")
     from rich.console import Console
 
     from .evaluate import EvalOptions, parse_baselines, parse_bins, parse_borders, run_eval, write_reports
@@ -497,6 +510,7 @@ def evaluate(
         figure_pairs=figure_pairs,
         invert_mask=invert_mask,
         blend=blend,
+        strategy=strategy,
     )
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     try:

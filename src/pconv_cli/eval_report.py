@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 from .masks import BINS, BORDER_MODES, bin_label
 from .weights import atomic_write
 
-# Row blocks of the table: metric, heading, which value is best ("low", "high", "zero" = nearest 0, None = unranked).
+# Row blocks of the table: metric, heading, which value is best ("low", "high", "zero" = nearest 0,
+# "one" = nearest 1, None = unranked).
 BLOCKS = (
     ("l1", "L1 (%)", "low"),
     ("psnr", "PSNR (dB)", "high"),
@@ -22,10 +23,11 @@ BLOCKS = (
     ("seam", "seam excess (×255)", "low"),
     ("rim", "rim bias (×255)", "zero"),
     ("rim_rgb", "rim bias R/G/B", None),
+    ("detail", "detail ratio", "one"),
     ("seconds", "s / image", "low"),
 )
 # Per-pair values averaged into each cell; rim_rgb shows rim_r/g/b together.
-AVERAGED = ("l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "seconds")
+AVERAGED = ("l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "detail", "seconds")
 METRIC_FORMATS = {
     "l1": "{:.2f}",
     "psnr": "{:.2f}",
@@ -33,9 +35,10 @@ METRIC_FORMATS = {
     "hole_psnr": "{:.2f}",
     "seam": "{:+.2f}",
     "rim": "{:+.2f}",
+    "detail": "{:.2f}",
     "seconds": "{:.3f}",
 }
-GOAL_ARROWS = {"low": "↓", "high": "↑", "zero": "→0", None: ""}
+GOAL_ARROWS = {"low": "↓", "high": "↑", "zero": "→0", "one": "→1", None: ""}
 BORDER_SHORT = {"none": "N", "margin": "B"}  # the paper's column marks: N = no border, B = 50-px border
 
 
@@ -62,7 +65,10 @@ def _best(values: Sequence[float], goal: str | None) -> float | None:
     comparable = [v for v in values if not math.isnan(v)]
     if not comparable or goal is None:
         return None
-    return {"low": min, "high": max, "zero": lambda vs: min(vs, key=abs)}[goal](comparable)
+    nearest = {"zero": 0.0, "one": 1.0}
+    if goal in nearest:
+        return min(comparable, key=lambda v: abs(v - nearest[goal]))
+    return {"low": min, "high": max}[goal](comparable)
 
 
 def _text(cell: dict, metric: str) -> str:

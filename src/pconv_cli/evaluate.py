@@ -25,33 +25,15 @@ from PIL import Image
 
 from . import baselines as bl
 from .errors import PconvError, UsageError
+from .eval_report import AVERAGED
 from .files import writable_folder
 from .images import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
 from .masks import BINS, BORDER_MODES, bin_index, bin_label, border_mode, hole_ratio
 from .metrics import all_metrics
 from .weights import atomic_write
 
-CSV_COLUMNS = (
-    "image",
-    "mask",
-    "method",
-    "bin",
-    "border",
-    "hole_ratio",
-    "height",
-    "width",
-    "l1",
-    "psnr",
-    "ssim",
-    "hole_psnr",
-    "seam",
-    "rim",
-    "rim_r",
-    "rim_g",
-    "rim_b",
-    "seconds",
-)
-METRICS = ("l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "seconds")
+METRICS = AVERAGED  # one list of per-pair numbers for the CSV, the averages and the reports
+CSV_COLUMNS = ("image", "mask", "method", "bin", "border", "hole_ratio", "height", "width", *METRICS)
 DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
 
 
@@ -114,6 +96,7 @@ class EvalOptions:
     figure_pairs: int = 2
     invert_mask: bool = False
     blend: bool = True  # models' seam blending (inference.run_model)
+    strategy: str = "auto"  # how models meet large images (strategies.STRATEGIES)
 
 
 @dataclass
@@ -292,6 +275,17 @@ def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray]
     return list(comp), seconds
 
 
+def _run_strategy(method: Method, image: np.ndarray, hole: np.ndarray, strategy: str, opts: EvalOptions):
+    """The composite of one uint8 image by strategies.inpaint_one, and its seconds."""
+    from .images import Picture
+    from .strategies import Runner, inpaint_one
+
+    run = Runner(method.model, opts.precision, opts.batch_size, opts.blend)
+    start = time.perf_counter()
+    comp, _ = inpaint_one(Picture(image, "PNG"), hole, strategy, run)
+    return comp, time.perf_counter() - start
+
+
 # --- results file ----------------------------------------------------------------------
 
 
@@ -360,6 +354,8 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
             name = stem if stems.count(stem) == 1 else str(w)
             if not opts.blend:  # its own name: --resume never mixes raw and blended rows of one model
                 name += "-noblend"
+            if opts.strategy != "auto":  # likewise for a forced strategy
+                name += f"-{opts.strategy}"
             model = load_model(w).to(device)
             if device.type == "cuda":  # CUDA initialises lazily: keep that out of the timings
                 from .inference import run_model
@@ -447,12 +443,13 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
 
     wanted = {(p.key, m.name) for p in pairs for m in methods}
     rows: list[dict] = []
+    aside: list[dict] = []  # other methods' or pairs' rows: kept in the file, not in this run's reports
     if opts.resume and csv_path.exists():
-        old = read_results(csv_path)
-        rows = [r for r in old if ((r["image"], r["mask"]), r["method"]) in wanted]
+        for row in read_results(csv_path):
+            (rows if ((row["image"], row["mask"]), row["method"]) in wanted else aside).append(row)
         console.print(
             f"resuming: {len(rows)} result(s) kept"
-            + (f", {len(old) - len(rows)} not in this run" if len(old) > len(rows) else "")
+            + (f", {len(aside)} not in this run left in the file" if aside else "")
         )
     done = {((r["image"], r["mask"]), r["method"]) for r in rows}
     todo = [(p, [m for m in methods if (p.key, m.name) not in done]) for p in pairs]
@@ -492,9 +489,9 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
                     masked[hole] = 255
                     _save_png(samples / pair.tag / "_input.png", masked)
                     _save_png(samples / pair.tag / "_truth.png", gt)
-            write_results(csv_path, rows)
+            write_results(csv_path, aside + rows)
     if not todo:
-        write_results(csv_path, rows)
+        write_results(csv_path, aside + rows)
     return EvalResult(rows=rows, methods=methods, pairs=pairs, skipped=skipped, failures=failures)
 
 
@@ -509,9 +506,17 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
                 continue
             yield pair, comp, gt, hole, seconds
         return
+    from .strategies import choose
+
+    scale = method.model.config.image_size
     by_shape: dict[tuple[int, int], list] = {}
-    for job in jobs:
-        by_shape.setdefault(job[1].shape[:2], []).append(job)
+    for pair, gt, hole in jobs:
+        strategy = choose(gt.shape[:2], hole, opts.strategy, scale)
+        if strategy == "full":  # whole images of one shape share batches
+            by_shape.setdefault(gt.shape[:2], []).append((pair, gt, hole))
+            continue
+        comp, seconds = _run_strategy(method, gt, hole, strategy, opts)
+        yield pair, comp, gt, hole, seconds
     for group in by_shape.values():
         comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], opts.precision, opts.blend)
         for (pair, gt, hole), comp in zip(group, comps):

@@ -39,7 +39,9 @@ from .weights import atomic_write
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"
-RECORD_KEYS = ("input", "mask", "output", "width", "height", "hole_ratio", "strategy", "seconds", "status", "error")
+RECORD_KEYS = (
+    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
+)  # fmt: skip
 
 
 @dataclass
@@ -204,6 +206,8 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
         job.record.update(mask=mask_name, width=size[1], height=size[0], hole_ratio=round(ratio, 6))
         if ratio == 1.0:
             raise PconvError("the mask covers the whole image: there is nothing to fill the holes from")
+        if ratio > 0.0:
+            picture.data = None  # the file's bytes serve only an image left unchanged
         job.picture, job.holes = picture, holes
     except PconvError as exc:
         job.record.update(status="failed", error=str(exc))
@@ -318,7 +322,9 @@ class Driver:
             yield from self.flush(group)
             group = []
             try:
-                pixels = strategies.inpaint_one(job.picture, job.holes, strategy, self.run)
+                pixels, groups = strategies.inpaint_one(job.picture, job.holes, strategy, self.run)
+                if groups is not None:  # which fill each group of nearby holes got
+                    job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in groups]
             except (MemoryError, torch.cuda.OutOfMemoryError):
                 yield self.fail(job, f"out of memory with --strategy {strategy}; try tile or a smaller --batch-size")
                 continue
@@ -350,8 +356,11 @@ class Driver:
             else:
                 if pixels is None:
                     pixels = picture.pixels
-                elif job.mask_from_alpha:
-                    pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
+                else:
+                    if job.mask_from_alpha:
+                        pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
+                    # The encoder copies the pixels: free the input's first (a large photo's peak memory).
+                    picture.pixels = job.holes = None
                 data = encode_image(picture, pixels, fmt)
             if job.output == STDIO:
                 write_stdout(data)

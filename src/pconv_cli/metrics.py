@@ -4,7 +4,8 @@ Every function takes H×W×C float arrays in [0, 1] (data range 1) and works in 
 Rim bias and seam excess measure what people see at a fill's outline: a dark or
 coloured ring, a visible step where the fill meets the photo. Both are in 8-bit
 levels (×255) and use 4-neighbours: a hole pixel "touches" a valid pixel when one of
-its four neighbours inside the image is valid.
+its four neighbours inside the image is valid. Detail ratio measures magnified blur
+inside the hole.
 """
 
 from __future__ import annotations
@@ -145,8 +146,38 @@ def seam_excess(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> float
     return float((np.abs(pred[p] - outside) - np.abs(target[p] - outside)).mean() * 255.0)
 
 
+DETAIL_DEPTH = 3
+
+
+def detail_ratio(pred: np.ndarray, target: np.ndarray, hole: np.ndarray, depth: int = DETAIL_DEPTH) -> float:
+    """How much fine detail the fill has against the truth: var(Laplacian of pred) ÷ var(Laplacian
+    of target), both of the luma (Rec. 601), over the hole pixels at least ``depth`` px inside the
+    hole (chessboard distance to the nearest valid pixel ≥ depth).
+
+    pred, target: H×W×C in [0, 1]; hole: H×W bool, True = hole. 1 is as detailed as the photo,
+    near 0 is a smooth or enlarged fill. NaN when no pixel lies that deep or the truth is flat there.
+
+    Example: a fill that copies the truth gives 1.0; a flat fill gives 0.0.
+    """
+    pred, target = _pair(pred, target)
+    _check_hole(pred, hole)
+    if depth < 1:
+        raise ValueError(f"expected depth >= 1, got {depth}")
+    # erosion by a (2d − 1)² square keeps the pixels whose chessboard distance to valid is ≥ d
+    inside = cv2.erode(hole.view(np.uint8), np.ones((2 * depth - 1, 2 * depth - 1), np.uint8)).view(bool)
+    if not inside.any():
+        return math.nan
+
+    def laplacian(a: np.ndarray) -> np.ndarray:
+        luma = a @ np.array([0.299, 0.587, 0.114]) if a.shape[2] == 3 else a[..., 0]
+        return cv2.Laplacian(luma, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT)[inside]
+
+    truth = laplacian(target).var()
+    return math.nan if truth == 0 else float(laplacian(pred).var() / truth)
+
+
 def all_metrics(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> dict[str, float]:
-    """The quality metrics of one composite: l1, psnr, ssim, hole_psnr, seam, rim (mean) and rim_r/g/b."""
+    """The quality metrics of one composite: l1, psnr, ssim, hole_psnr, seam, rim (mean), rim_r/g/b, detail."""
     rim = rim_bias(pred, target, hole)
     channels = {f"rim_{c}": float(v) for c, v in zip("rgb", rim)} if rim.shape == (3,) else {}
     return {
@@ -157,4 +188,5 @@ def all_metrics(pred: np.ndarray, target: np.ndarray, hole: np.ndarray) -> dict[
         "rim": float(rim.mean()),
         **channels,
         "seam": seam_excess(pred, target, hole),
+        "detail": detail_ratio(pred, target, hole),
     }

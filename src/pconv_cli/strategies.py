@@ -1,4 +1,4 @@
-"""How one image is fed to the network: whole, cropped around holes, or in overlapping tiles.
+"""How one image is fed to the network: whole, in tiles, cropped around holes, or coarse to fine.
 
 The network works at one scale (``model.config.image_size``, S below), so a large image is
 never fed whole by ``auto``. Every strategy writes only hole pixels into a copy of the
@@ -10,10 +10,15 @@ image's own integer pixels, so valid pixels stay bit-identical.
   hole pixel must find context inside a tile: for thin holes (scratches, text, specks).
 - crop: per group of nearby holes, a window twice the group's size (at least S),
   resized to at most S, inpainted, resized back; only that group's hole pixels are pasted,
-  so windows never meet and there are no seams. For large holes, which need context from
-  far away.
-- auto: full when the image has at most (2S)² pixels; else tile when no hole pixel is more
-  than S/8 from a valid one; else crop.
+  so windows never meet and there are no seams. Context for large holes, but the fill is
+  enlarged as much as the window was shrunk.
+- refine: per group of nearby holes (hole pixels closer than S/8 join one group). A group
+  whose every pixel lies within S/8 of the photo is filled at native resolution only; a group
+  with deeper pixels is first filled as by crop, for structure, and then the band of its hole
+  within S/8 of the photo is filled again at native resolution, the coarse fill beyond the
+  band standing in for photo. The native pass runs in tiles, so the band gets the photo's
+  own detail and meets the coarse fill without a seam.
+- auto: full when the image has at most (2S)² pixels, else refine.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from .images import Picture
 from .inference import run_model
 from .unet import PConvUNet
 
-STRATEGIES = ("auto", "full", "crop", "tile")
+STRATEGIES = ("auto", "full", "crop", "tile", "refine")
+FILLS = ("native", "coarse+native", "coarse")  # how refine and crop fill one group of holes
 _GREY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -72,12 +78,17 @@ def choose(size: tuple[int, int], holes: np.ndarray, strategy: str, scale: int) 
         raise ValueError(f"expected strategy in {STRATEGIES}, got {strategy!r}")
     if strategy != "auto":
         return strategy
-    if size[0] * size[1] <= (2 * scale) ** 2:
-        return "full"
-    # A hole pixel survives erosion by r only if it is more than r from every valid pixel.
-    r = max(1, scale // 8)
-    deep = cv2.erode(holes.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
-    return "crop" if deep.any() else "tile"
+    return "full" if size[0] * size[1] <= (2 * scale) ** 2 else "refine"
+
+
+def _reach(scale: int) -> int:
+    """How far (px) a hole pixel may lie from the photo and still be filled at native resolution."""
+    return max(1, scale // 8)
+
+
+def _deep(holes: np.ndarray, r: int) -> np.ndarray:
+    """Hole pixels more than ``r`` (chessboard distance) from every valid pixel."""
+    return cv2.erode(holes.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
 
 
 def _to_int(values: np.ndarray, picture: Picture) -> np.ndarray:
@@ -123,14 +134,19 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
     return list(range(0, length - tile, stride)) + [length - tile]
 
 
-def fill_tiles(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> np.ndarray:
-    """Overlapping 2·scale tiles holding holes, blended; memory is one row of tiles."""
+def fill_tiles(picture: Picture, holes: np.ndarray, run: Runner, side: int, in_place: bool = False) -> np.ndarray:
+    """Tiles of ``side`` px overlapping by a quarter, only those holding holes, blended; memory is one
+    row of tiles.
+
+    in_place writes into ``picture.pixels`` (safe: a row of tiles is written only above
+    where the next row starts reading).
+    """
     height, width = picture.size
-    side, overlap = 2 * scale, scale // 2
+    overlap = side // 4
     th, tw = min(side, height), min(side, width)
     weight = _ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :]
     ys, xs = _starts(height, th, side - overlap), _starts(width, tw, side - overlap)
-    out = picture.pixels.copy()
+    out = picture.pixels if in_place else picture.pixels.copy()
     carry = np.zeros((0, width, 3), np.float32), np.zeros((0, width), np.float32)
     for row, y in enumerate(ys):
         band_holes = holes[y : y + th]
@@ -159,19 +175,68 @@ def _window(center: int, side: int, length: int) -> tuple[int, int]:
     return start, start + side
 
 
-def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> np.ndarray:
-    """Context windows around groups of nearby holes, at most scale×scale when fed to the model."""
-    height, width = picture.size
-    gap = max(1, scale // 8)
-    grouped = cv2.dilate(holes.view(np.uint8), np.ones((2 * gap + 1, 2 * gap + 1), np.uint8))
+@dataclass(frozen=True)
+class Groups:
+    """Groups of nearby holes, labelled on a grid of ``cell``×``cell`` px (``grid``: 0 = no group,
+    label i for group i), with each group's box (x, y, w, h) around its hole pixels at index i − 1.
+    The grid is what keeps an 8000² image's grouping within a few MiB."""
+
+    grid: np.ndarray
+    cell: int
+    boxes: list[tuple[int, int, int, int]]
+
+    def member(self, label: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """The pixels of a region whose cell belongs to group ``label`` (bool, region-sized)."""
+        rows = np.arange(y0, y1) // self.cell
+        cols = np.arange(x0, x1) // self.cell
+        near = self.grid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] == label
+        return near[(rows - rows[0])[:, None], (cols - cols[0])[None, :]]
+
+    def labels_of(self, pixels: np.ndarray) -> list[int]:
+        """The labels of the groups holding any of these pixels (H×W bool), ascending."""
+        f = self.cell
+        hits = {int(v) for v in np.unique(self.grid[_any_per_cell(pixels, f)])}
+        return sorted(hits - {0})
+
+
+def _any_per_cell(a: np.ndarray, f: int) -> np.ndarray:
+    """Whether each f×f cell of an H×W bool array holds a True, strip by strip (no full-size temporary)."""
+    h, w = a.shape
+    out = np.zeros((-(-h // f), -(-w // f)), bool)
+    row = np.zeros(out.shape[1] * f, bool)
+    for i in range(out.shape[0]):
+        row[:w] = a[i * f : (i + 1) * f].any(axis=0)
+        out[i] = row.reshape(-1, f).any(axis=1)
+    return out
+
+
+def group_holes(holes: np.ndarray, scale: int) -> Groups:
+    """Join hole pixels closer than about S/8 into groups (8-connected, on a grid of S/32-px cells)."""
+    gap = _reach(scale)
+    cell = max(1, gap // 4)
+    grid = _any_per_cell(holes, cell).view(np.uint8)
+    reach = -(-gap // (2 * cell))  # both sides grow: cells within 2·reach cells join
+    grouped = cv2.dilate(grid, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8, ltype=cv2.CV_32S)
-    if count < 2**16:  # halves the largest buffer of a huge image
-        labels = labels.astype(np.uint16)
-    del grouped
-    out = picture.pixels.copy()
+    labels[grid == 0] = 0  # a group's cells are its hole cells; the joining margin is no one's
+    groups = Groups(labels, cell, [])
+    height, width = holes.shape
+    for label in range(1, count):  # the box of the group's hole pixels
+        x, y, w, h = (int(v) * cell for v in stats[label, :4])
+        y1, x1 = min(y + h, height), min(x + w, width)
+        inside = groups.member(label, y, y1, x, x1) & holes[y:y1, x:x1]
+        ys, xs = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        groups.boxes.append((x + int(xs[0]), y + int(ys[0]), int(xs[-1] - xs[0]) + 1, int(ys[-1] - ys[0]) + 1))
+    return groups
+
+
+def _coarse(picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, out: np.ndarray):
+    """Fill the groups ``chosen`` (labels) into ``out`` from windows twice their size, shrunk to at most S."""
+    scale = run.model.config.image_size
+    height, width = picture.size
     jobs: list[tuple[int, int, int, int, int, tuple[int, int]]] = []
-    for label in range(1, count):
-        x, y, w, h = (int(v) for v in stats[label, :4])
+    for label in chosen:
+        x, y, w, h = groups.boxes[label - 1]
         side = max(scale, 2 * max(w, h))
         y0, y1 = _window(y + h // 2, side, height)
         x0, x1 = _window(x + w // 2, side, width)
@@ -188,11 +253,42 @@ def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> 
                 hole = cv2.resize(hole.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
             small_holes.append(hole)
         for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, run(images, small_holes)):
-            where = (labels[y0:y1, x0:x1] == label) & holes[y0:y1, x0:x1]
+            where = groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1]
             if (sh, sw) != (y1 - y0, x1 - x0):  # enlarged in the file's integers: a quarter of float32's memory
                 composite = cv2.resize(_to_int(composite, picture), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             _paste(out, y0, x0, where, composite, picture)
-    return out
+
+
+def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
+    """Context windows around groups of nearby holes, at most scale×scale when fed to the model.
+
+    Returns the pixels and, per group, its box and how it was filled (all "coarse").
+    """
+    groups = group_holes(holes, scale)
+    out = picture.pixels.copy()
+    _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, out)
+    return out, [(*box, "coarse") for box in groups.boxes]
+
+
+def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
+    """Coarse windows for the groups that reach deeper than S/8 into a hole, then native tiles over
+    every hole pixel within S/8 of the photo, the coarse fill standing in for photo beyond.
+
+    Returns the pixels and, per group, its box and how it was filled ("native" or "coarse+native").
+    """
+    groups = group_holes(holes, scale)
+    deep = _deep(holes, _reach(scale))
+    deep_labels = groups.labels_of(deep)
+    out = picture.pixels.copy()
+    if deep_labels:
+        _coarse(picture, holes, groups, deep_labels, run, out)
+    band = np.logical_and(holes, ~deep, out=deep)
+    # S-px tiles: the band's context lies within S/8 on both sides, and small tiles hug a large hole's band.
+    fill_tiles(Picture(out, picture.format), band, run, scale, in_place=True)
+    fills = ["native"] * len(groups.boxes)
+    for label in deep_labels:
+        fills[label - 1] = "coarse+native"
+    return out, [(*box, fill) for box, fill in zip(groups.boxes, fills)]
 
 
 def _resized_rgb(picture: Picture, y0: int, y1: int, x0: int, x1: int, size: tuple[int, int]) -> np.ndarray:
@@ -204,14 +300,18 @@ def _resized_rgb(picture: Picture, y0: int, y1: int, x0: int, x1: int, size: tup
     return region.astype(np.float32) / picture.max_value
 
 
-def inpaint_one(picture: Picture, holes: np.ndarray, strategy: str, run: Runner) -> np.ndarray:
-    """Inpaint one image with a resolved strategy ('full', 'crop' or 'tile'); returns its pixels."""
+def inpaint_one(picture: Picture, holes: np.ndarray, strategy: str, run: Runner) -> tuple[np.ndarray, list | None]:
+    """Inpaint one image with a resolved strategy (full, tile, crop or refine).
+
+    Returns its pixels and, for crop and refine, one (x, y, w, h, fill) per group of holes.
+    """
     scale = run.model.config.image_size
-    fill: dict[str, Callable[[], np.ndarray]] = {
-        "full": lambda: fill_full([picture], [holes], run)[0],
+    fill: dict[str, Callable[[], tuple[np.ndarray, list | None]]] = {
+        "full": lambda: (fill_full([picture], [holes], run)[0], None),
+        "tile": lambda: (fill_tiles(picture, holes, run, 2 * scale), None),
         "crop": lambda: fill_crops(picture, holes, run, scale),
-        "tile": lambda: fill_tiles(picture, holes, run, scale),
+        "refine": lambda: fill_refine(picture, holes, run, scale),
     }
     if strategy not in fill:
-        raise ValueError(f"expected a resolved strategy (full, crop or tile), got {strategy!r}")
+        raise ValueError(f"expected a resolved strategy (full, tile, crop or refine), got {strategy!r}")
     return fill[strategy]()
