@@ -81,18 +81,20 @@ def help_time(repeats: int) -> list[dict]:
     ]
 
 
-def _smooth_images(folder: Path, count: int, side: int, seed: int) -> None:
-    """Write ``count`` photo-like PNGs (smooth colour fields plus grain) without depending on a dataset."""
+def _smooth_images(folder: Path, count: int, side: int, seed: int, height: int | None = None) -> None:
+    """Write ``count`` photo-like PNGs (smooth colour fields plus grain), ``side`` wide and ``height``
+    (default ``side``) high, without depending on a dataset."""
     import cv2
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
+    h = height or side
     for i in range(count):
         coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        img = cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC)
+        img = cv2.resize(coarse, (side, h), interpolation=cv2.INTER_CUBIC)
         # a tiled grain keeps an 8000² image's generation within uint8 memory
-        reps = (-(-side // 256), -(-side // 256), 1)
-        grain = [np.tile(rng.integers(0, 7, (256, 256, 3), dtype=np.uint8), reps)[:side, :side] for _ in range(2)]
+        reps = (-(-h // 256), -(-side // 256), 1)
+        grain = [np.tile(rng.integers(0, 7, (256, 256, 3), dtype=np.uint8), reps)[:h, :side] for _ in range(2)]
         img = cv2.subtract(cv2.add(img, grain[0]), grain[1])
         cv2.imwrite(str(folder / f"img_{i:03d}.png"), img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
@@ -114,15 +116,15 @@ def _hole_mask(path: Path, side: int, seed: int) -> np.ndarray:
     return mask
 
 
-def make_model(path: Path) -> None:
-    """A randomly initialised paper512 model file: speed does not depend on trained weights."""
+def make_model(path: Path, preset: str = "paper512") -> None:
+    """A randomly initialised model file: speed does not depend on trained weights."""
     import torch
 
     from pconv_cli.unet import PConvConfig, PConvUNet
     from pconv_cli.weights import save_weights
 
     torch.manual_seed(0)
-    save_weights(PConvUNet(PConvConfig.preset("paper512")), path)
+    save_weights(PConvUNet(PConvConfig.preset(preset)), path)
 
 
 def inpaint(work: Path, count: int, big_side: int | None) -> list[dict]:
@@ -169,9 +171,11 @@ def inpaint(work: Path, count: int, big_side: int | None) -> list[dict]:
         big.mkdir()
         _smooth_images(big, 1, big_side, seed=2)
         _hole_mask(work / "big_mask.png", big_side, seed=3)
+        small = work / "small.safetensors"  # the shipped model's preset and working scale
+        make_model(small, "small")
         args = base + [str(big / "img_000.png"), "--mask", str(work / "big_mask.png"), "-o", str(work / "big_out.png")]
-        code, wall, rss, err = run_measured(args + common)
-        case = f"pconv inpaint, one {big_side}×{big_side} PNG, CPU: peak RSS"
+        code, wall, rss, err = run_measured(args + ["--weights", str(small), "--device", "cpu", "--quiet"])
+        case = f"pconv inpaint, one {big_side}×{big_side} PNG, small preset, auto, CPU: peak RSS"
         reason = _failure(code, err)
         raw_mib = big_side * big_side * 3 / 2**20
         records.append(
@@ -187,6 +191,57 @@ def inpaint(work: Path, count: int, big_side: int | None) -> list[dict]:
             )
         )
     return records
+
+
+def large_photo(work: Path, repeats: int) -> list[dict]:
+    """Seconds for `pconv inpaint` on a 3000×2000 PNG with one 6 % hole, auto (refine) against
+    crop, and OpenCV Telea on the same file, reading and writing included, interleaved."""
+    import cv2
+
+    if not_built("inpaint"):
+        return [_skipped("end-to-end", "large photo", NOT_BUILT)]
+    folder = work / "large"
+    _smooth_images(folder, 1, 3000, seed=4, height=2000)
+    image = folder / "img_000.png"
+    mask = np.zeros((2000, 3000), np.uint8)
+    cv2.ellipse(mask, (1400, 900), (400, 270), 20, 0, 360, 255, -1)  # π·400·270 px ≈ 5.7 % of the photo
+    cv2.imwrite(str(work / "large_mask.png"), mask)
+    model = work / "small.safetensors"
+    make_model(model, "small")
+    case = f"pconv inpaint, one 3000×2000 PNG, one {mask.mean() / 255:.1%} hole, small preset, CPU"
+    base = pconv_command() + ["inpaint", str(image), "--mask", str(work / "large_mask.png"), "--weights", str(model)]
+    base += ["--device", "cpu", "--quiet", "--overwrite", "-o", str(work / "large_out.png")]
+    failures: list[str] = []
+
+    def pconv(strategy: str):
+        def f() -> None:
+            code, _, _, err = run_measured(base + ["--strategy", strategy])
+            if code:
+                failures.append(_failure(code, err) or "")
+
+        return f
+
+    def telea() -> None:
+        out = cv2.inpaint(cv2.imread(str(image)), mask, 3, cv2.INPAINT_TELEA)
+        cv2.imwrite(str(work / "large_telea.png"), out)
+
+    times = interleaved({"pconv auto": pconv("auto"), "pconv crop": pconv("crop"), "opencv-telea": telea}, repeats, 0)
+    if failures:
+        return [_skipped("end-to-end", case, failures[0])]
+    med = medians(times)
+    return [
+        _record(
+            "end-to-end",
+            case,
+            "s",
+            med,
+            {
+                "pconv auto/pconv crop": ratio(times, "pconv auto", "pconv crop"),
+                "pconv auto/opencv-telea": ratio(times, "pconv auto", "opencv-telea"),
+            },
+            [f"median of {repeats}, interleaved; process start, model load, decode and encode included"],
+        )
+    ]
 
 
 def make_masks(work: Path, count: int) -> list[dict]:
@@ -211,6 +266,7 @@ def run(quick: bool) -> list[dict]:
         records = help_time(5 if quick else 15)
         records += make_masks(work, 50 if quick else 400)
         records += inpaint(work, 8 if quick else 32, None if quick else 8000)
+        records += large_photo(work, 1 if quick else 3)
         return records
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -168,3 +168,11 @@ def test_pixel_limit_and_folder(tmp_path):
         read_image(data, max_pixels=399)
     with pytest.raises(PconvError, match="is a folder"):
         read_image(tmp_path)
+
+
+def test_png_is_written_fast_and_exact():
+    array = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    data = encode_image(read_image(_png(array)), array, "PNG")
+    idat = data.index(b"IDAT")
+    assert data[idat + 4 : idat + 6] == b"\x78\x01"  # zlib header of level 1 (Pillow's default 6 gives 78 9c)
+    assert np.array_equal(read_image(data).pixels, array)

@@ -24,6 +24,7 @@ FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "
 SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 DEFAULT_MAX_PIXELS = 100_000_000
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_LEVEL = 1
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
 _EXIF_ORIENTATION = 0x0112
 # What decoders raise on damaged files (Pillow lets struct and EOF errors through in places).
@@ -245,6 +246,8 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
         options.update(quality=95, subsampling=0)
     elif fmt == "WEBP":
         options.update(lossless=True, exact=True)
+    elif fmt == "PNG":  # zlib level 1, OpenCV's default: 2.5-4.5x faster than Pillow's 6 for about 15 % more bytes
+        options.update(compress_level=PNG_LEVEL)
     out = io.BytesIO()
     img.save(out, format=fmt, **options)
     return out.getvalue()

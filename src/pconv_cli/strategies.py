@@ -23,6 +23,7 @@ image's own integer pixels, so valid pixels stay bit-identical.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ from .inference import run_model
 from .unet import PConvUNet
 
 STRATEGIES = ("auto", "full", "crop", "tile", "refine")
+_BLEND_BOX = 4_000_000  # px: refine blends a group's band whole up to this box (float64 solver memory), else per tile
+_BLEND_MARGIN = 2  # photo around a group's box: its band's valid neighbours
 FILLS = ("native", "coarse+native", "coarse")  # how refine and crop fill one group of holes
 _GREY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -134,15 +137,17 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
     return list(range(0, length - tile, stride)) + [length - tile]
 
 
-def fill_tiles(picture: Picture, holes: np.ndarray, run: Runner, side: int, in_place: bool = False) -> np.ndarray:
-    """Tiles of ``side`` px overlapping by a quarter, only those holding holes, blended; memory is one
-    row of tiles.
+def fill_tiles(
+    picture: Picture, holes: np.ndarray, run: Runner, side: int, in_place: bool = False, overlap: int | None = None
+) -> np.ndarray:
+    """Tiles of ``side`` px overlapping by ``overlap`` (default a quarter of a side), only those holding
+    holes, blended; memory is one row of tiles.
 
     in_place writes into ``picture.pixels`` (safe: a row of tiles is written only above
     where the next row starts reading).
     """
     height, width = picture.size
-    overlap = side // 4
+    overlap = side // 4 if overlap is None else overlap
     th, tw = min(side, height), min(side, width)
     weight = _ramp(th, overlap)[:, None] * _ramp(tw, overlap)[None, :]
     ys, xs = _starts(height, th, side - overlap), _starts(width, tw, side - overlap)
@@ -283,12 +288,34 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     if deep_labels:
         _coarse(picture, holes, groups, deep_labels, run, out)
     band = np.logical_and(holes, ~deep, out=deep)
-    # S-px tiles: the band's context lies within S/8 on both sides, and small tiles hug a large hole's band.
-    fill_tiles(Picture(out, picture.format), band, run, scale, in_place=True)
+    # Seam blending once per group rather than per tile (each tile would solve its overlaps again),
+    # where every group's box is small enough to solve whole.
+    height, width = picture.size
+    boxes = [_grown(box, _BLEND_MARGIN, height, width) for box in groups.boxes]
+    whole = run.blend and all((y1 - y0) * (x1 - x0) <= _BLEND_BOX for y0, y1, x0, x1 in boxes)
+    native = Picture(out, picture.format)
+    # S-px tiles overlapping by S/8: the band's context lies within S/8 on both sides, and small tiles
+    # hug a large hole's band.
+    tiles_run = dataclasses.replace(run, blend=False) if whole else run
+    fill_tiles(native, band, tiles_run, scale, in_place=True, overlap=_reach(scale))
+    if whole:
+        from .blend import blend_fill
+
+        for label, (y0, y1, x0, x1) in enumerate(boxes, 1):
+            where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
+            if where.any():
+                rgb = native.rgb_float(y0, y1, x0, x1)
+                _paste(out, y0, x0, where, blend_fill(rgb, rgb, where), picture)
     fills = ["native"] * len(groups.boxes)
     for label in deep_labels:
         fills[label - 1] = "coarse+native"
     return out, [(*box, fill) for box, fill in zip(groups.boxes, fills)]
+
+
+def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """An (x, y, w, h) box grown by ``margin`` px inside the image, as (y0, y1, x0, x1)."""
+    x, y, w, h = box
+    return max(y - margin, 0), min(y + h + margin, height), max(x - margin, 0), min(x + w + margin, width)
 
 
 def _resized_rgb(picture: Picture, y0: int, y1: int, x0: int, x1: int, size: tuple[int, int]) -> np.ndarray:
