@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from . import __version__
+from .choices import Precision, Strategy
 from .errors import PconvError, UsageError
 
 app = typer.Typer(
@@ -69,8 +70,8 @@ def inpaint(
     fmt: str | None = typer.Option(None, "--format", help="Output format: png, jpg, webp, tif or bmp."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave existing outputs alone (resume a run)."),
-    strategy: str = typer.Option(
-        "auto",
+    strategy: Strategy = typer.Option(
+        Strategy.auto,
         "--strategy",
         help="How an image meets the network's working scale S (256 for the shipped model). full: the whole "
         "image at once. tile: 2S×2S tiles at native resolution overlapping by S/2 (sharp; every hole pixel "
@@ -88,7 +89,7 @@ def inpaint(
         "(default: the shipped model).",
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    precision: str = typer.Option("auto", "--precision", help="auto, fp32, bf16 or fp16 (auto: bf16 on CUDA)."),
+    precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 4 on CPU)."
     ),
@@ -108,17 +109,11 @@ def inpaint(
     from rich.console import Console
 
     from .images import FORMATS, parse_color
-    from .inference import PRECISIONS
-    from .strategies import STRATEGIES
 
     if mask is not None and mask_color is not None:
         raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
-    if strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {strategy!r}: expected {', '.join(STRATEGIES)}")
-    if precision not in PRECISIONS:
-        raise UsageError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
         raise UsageError(f"--format {fmt!r}: expected png, jpg, webp, tif or bmp")
     if output == "-" and json_lines:
@@ -153,14 +148,14 @@ def inpaint(
         format=FORMATS[fmt.lower().lstrip(".")] if fmt else None,
         overwrite=overwrite,
         skip_existing=skip_existing,
-        strategy=strategy,
+        strategy=strategy.value,
         max_pixels=max_pixels,
     )
-    runner = Runner(model, precision, batch_size, blend)
+    runner = Runner(model, precision.value, batch_size, blend)
     if not quiet:
         cfg = model.config
         console.print(
-            f"pconv: device {describe(torch_device)}, precision {precision}, batch {batch_size}; "
+            f"pconv: device {describe(torch_device)}, precision {precision.value}, batch {batch_size}; "
             f"model {path.name} ({cfg.levels} levels × {cfg.width}, scale {cfg.image_size})",
             markup=False,
             highlight=False,
@@ -359,10 +354,10 @@ def train(
     grad_accum: int = typer.Option(1, help="Micro-batches per optimiser step."),
     lr: float | None = typer.Option(None, help="Adam learning rate (default: 2e-4, or 5e-5 with --finetune)."),
     seed: int = typer.Option(0, help="Seed of weights, data order, crops and masks."),
-    precision: str = typer.Option(
-        "auto",
-        help="auto, fp32, bf16, or fp16 (GPU, with gradient scaling). auto: bf16 on CUDA, and on a CPU only "
-        "where a short probe finds it faster than fp32.",
+    precision: Precision = typer.Option(
+        Precision.auto,
+        help="fp16 is GPU only, with gradient scaling. auto: bf16 on CUDA, and on a CPU only where a short "
+        "probe finds it faster than fp32.",
     ),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),
@@ -404,7 +399,7 @@ def train(
         grad_accum=grad_accum,
         lr=lr,
         seed=seed,
-        precision=precision,
+        precision=precision.value,
         compile=compile,
         sync_bn=sync_bn,
         finetune=str(finetune) if finetune else None,
@@ -460,7 +455,7 @@ def evaluate(
     resume: bool = typer.Option(False, "--resume", help="Skip pairs and methods already in OUT/results.csv."),
     seed: int = typer.Option(0, "--seed", help="Seed of the image × mask pairing."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (models only)."),
-    precision: str = typer.Option("auto", "--precision", help="auto, fp32, bf16 or fp16 (models only)."),
+    precision: Precision = typer.Option(Precision.auto, "--precision", help="Models only; auto: bf16 on CUDA."),
     batch_size: int = typer.Option(8, "--batch-size", help="Pairs loaded at once; models run them as one batch."),
     figure_pairs: int = typer.Option(2, "--figure-pairs", help="Pairs per bin in comparison.png (0: none)."),
     invert_mask: bool = typer.Option(False, "--invert-mask", help="Masks are black = hole."),
@@ -470,10 +465,8 @@ def evaluate(
         help="Models set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
         "--no-blend keeps the network's raw fill.",
     ),
-    strategy: str = typer.Option(
-        "auto",
-        "--strategy",
-        help="How models meet large images, as in inpaint --strategy (auto, full, tile, crop, refine).",
+    strategy: Strategy = typer.Option(
+        Strategy.auto, "--strategy", help="How models meet large images, as in inpaint --strategy."
     ),
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1)."""
@@ -481,13 +474,6 @@ def evaluate(
         raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
     if size is not None and not 16 <= size <= 8192:
         raise UsageError(f"--size must be 16..8192, got {size}")
-    from .inference import PRECISIONS
-    from .strategies import STRATEGIES
-
-    if precision not in PRECISIONS:
-        raise UsageError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    if strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {strategy!r}: expected {', '.join(STRATEGIES)}")
     from rich.console import Console
 
     from .evaluate import EvalOptions, parse_baselines, parse_bins, parse_borders, run_eval, write_reports
@@ -505,12 +491,12 @@ def evaluate(
         resume=resume,
         seed=seed,
         device=device,
-        precision=precision,
+        precision=precision.value,
         batch_size=batch_size,
         figure_pairs=figure_pairs,
         invert_mask=invert_mask,
         blend=blend,
-        strategy=strategy,
+        strategy=strategy.value,
     )
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     try:

@@ -7,10 +7,11 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
+from .choices import Precision, values
 from .devices import cuda_bf16_native
 from .unet import PConvUNet
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = values(Precision)
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:

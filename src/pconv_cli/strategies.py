@@ -31,11 +31,12 @@ import cv2
 import numpy as np
 import torch
 
+from .choices import Strategy, values
 from .images import Picture
 from .inference import run_model
 from .unet import PConvUNet
 
-STRATEGIES = ("auto", "full", "crop", "tile", "refine")
+STRATEGIES = values(Strategy)
 _BLEND_BOX = 4_000_000  # px: refine blends a group's band whole up to this box (float64 solver memory), else per tile
 _BLEND_MARGIN = 2  # photo around a group's box: its band's valid neighbours
 FILLS = ("native", "coarse+native", "coarse")  # how refine and crop fill one group of holes

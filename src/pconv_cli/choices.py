@@ -1,0 +1,32 @@
+"""The choices of options, defined once: the CLI shows and checks them, the core iterates them.
+
+Nothing here imports torch, so `pconv --help` can list them instantly.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Strategy(str, Enum):
+    """How one image meets the network's working scale (see `strategies`)."""
+
+    auto = "auto"
+    full = "full"
+    tile = "tile"
+    crop = "crop"
+    refine = "refine"
+
+
+class Precision(str, Enum):
+    """Arithmetic of a model run: auto is bf16 on CUDA (where native), fp32 elsewhere; fp16 is GPU only."""
+
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+def values(choice: type[Enum]) -> tuple[str, ...]:
+    """The string values of a choice enum, in order."""
+    return tuple(member.value for member in choice)
