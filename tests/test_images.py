@@ -1,4 +1,5 @@
 import io
+import os
 import struct
 import zlib
 
@@ -176,3 +177,31 @@ def test_png_is_written_fast_and_exact():
     idat = data.index(b"IDAT")
     assert data[idat + 4 : idat + 6] == b"\x78\x01"  # zlib header of level 1 (Pillow's default 6 gives 78 9c)
     assert np.array_equal(read_image(data).pixels, array)
+
+
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path):
+    fifo = tmp_path / "photo.png"
+    os.mkfifo(fifo)  # no writer: opening it for reading would block forever
+    with pytest.raises(PconvError, match="not a regular file .*give - as the input"):
+        read_image(fifo)
+
+
+def test_animated_and_multi_page_files_are_refused_not_cut_to_one_frame():
+    frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (0, 255)]
+    for fmt in ("PNG", "TIFF"):
+        out = io.BytesIO()
+        frames[0].save(out, format=fmt, save_all=True, append_images=frames[1:])
+        with pytest.raises(PconvError, match="has 2 frames"):
+            read_image(out.getvalue())
+        with pytest.raises(PconvError, match="has 2 frames"):
+            read_mask(out.getvalue())
+
+
+def test_a_mask_drawn_only_in_transparency_gets_a_hint():
+    rgba = np.zeros((6, 6, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[2:4, 2:4, 3] = 0  # the "holes": transparent, colour everywhere black
+    with pytest.raises(PconvError, match="only in transparency"):
+        read_mask(_png(rgba))
+    rgba[2:4, 2:4, :3] = 255  # white holes that are also transparent: the grey levels say it
+    assert read_mask(_png(rgba)).sum() == 4

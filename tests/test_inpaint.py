@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import subprocess
@@ -542,3 +543,21 @@ def test_a_mask_folder_that_is_the_input_folder_is_refused_per_image(tmp_path, m
     assert result.code == 1
     assert [r["status"] for r in result.records()] == ["failed", "failed"]
     assert all("is the image itself" in r["error"] for r in result.records())
+
+
+def test_a_write_cut_short_leaves_no_file_under_the_final_name(tmp_path, model_file, monkeypatch):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    real = Path.write_bytes
+
+    def half_then_full_disk(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_full_disk)
+    result = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    monkeypatch.undo()
+    assert result.code == 1
+    record = result.records()[0]
+    assert record["status"] == "failed" and "No space left on device" in record["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png", "p.png"]  # no output, no temporary

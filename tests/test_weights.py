@@ -1,4 +1,6 @@
+import errno
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,3 +104,22 @@ def test_atomic_write_takes_a_name_near_the_file_system_limit(tmp_path):
     assert len(target.name.encode()) == 250
     weights.atomic_write(target, lambda tmp: open(tmp, "wb").write(b"ok"))
     assert target.read_bytes() == b"ok" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(errno.ENOSPC, "No space left on device"), RuntimeError("PytorchStreamWriter failed writing file data/0")],
+)
+def test_atomic_write_turns_a_full_disk_into_one_line_and_leaves_nothing(tmp_path, failure):
+    def write(tmp):
+        Path(tmp).write_bytes(b"half")
+        raise failure
+
+    with pytest.raises(PconvError, match=r"cannot write .*out\.bin: (No space left|PytorchStreamWriter)"):
+        weights.atomic_write(tmp_path / "out.bin", write)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(PconvError, match="cannot write"):  # a folder that is not there: mkstemp fails
+        weights.atomic_write(tmp_path / "missing" / "out.bin", write)
+    with pytest.raises(ValueError):  # anything else is not the disk's fault: it passes through
+        weights.atomic_write(tmp_path / "out.bin", lambda tmp: int("x"))
+    assert list(tmp_path.iterdir()) == []

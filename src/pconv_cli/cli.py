@@ -532,6 +532,10 @@ def main() -> None:
     except PconvError as exc:
         print(f"pconv: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the system refused something no command checks for: still one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"pconv: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         print("pconv: interrupted", file=sys.stderr)
         sys.exit(130)

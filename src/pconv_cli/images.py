@@ -7,6 +7,8 @@ output can be the input's exact values; conversion to float happens per work til
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -71,6 +73,12 @@ def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
     else:
         name = str(source)
         try:
+            # A FIFO with no writer would block the open forever; devices and sockets are no image files.
+            if stat.S_ISFIFO(mode := os.stat(source).st_mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+                raise PconvError(
+                    f"cannot read {what} {name}: not a regular file (a pipe or device); "
+                    "give - as the input and send the bytes to stdin"
+                )
             data = Path(source).read_bytes()
         except IsADirectoryError:
             raise PconvError(f"cannot read {what} {name}: is a folder") from None
@@ -94,6 +102,10 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
     w, h = img.size
     if w * h > max_pixels:
         raise PconvError(f"{what} {name} is {w}×{h} = {w * h} pixels, over --max-pixels {max_pixels} (raise the limit)")
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:  # APNG, animated WebP/GIF, multi-page TIFF: writing one frame back would lose the rest
+        img.close()
+        raise PconvError(f"{what} {name} has {frames} frames (animated or multi-page); save the one to use on its own")
     return img
 
 
@@ -175,6 +187,13 @@ def read_mask(
                 grey = (np.asarray(img.convert("I"), dtype=np.float32) / 257.0).clip(0, 255).astype(np.uint8)
             else:
                 grey = np.asarray(img.convert("L"))
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                alpha = np.asarray(img.convert("RGBA"))[..., 3]
+                if alpha.min() < 255 and grey.min() == grey.max():
+                    raise PconvError(
+                        f"mask {name} draws its holes only in transparency, which masks do not use "
+                        "(white = hole); flatten it onto black, or pass the image with that alpha and no --mask"
+                    )
         except _DECODE_ERRORS as exc:
             raise _one_line(f"cannot read mask {name}", exc) from exc
     grey = _orient(grey[..., None], orientation)[..., 0]
