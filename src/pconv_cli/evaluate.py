@@ -256,34 +256,25 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
     return np.where(hole[..., None], out, image), seconds
 
 
-def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], precision: str, blend: bool):
-    """Composites of one same-shape batch (list of uint8 arrays) and the seconds per image."""
+def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], strategy: str, opts: EvalOptions):
+    """Composites (uint8) of images by a resolved strategy, as `pconv inpaint` makes them, and the
+    seconds per image; ``full`` runs equal shapes as batches."""
     import torch
 
-    from .images import to_tensor
-    from .inference import run_model
-
-    x = torch.cat([to_tensor(im) for im in images])
-    m = torch.stack([torch.from_numpy(~h) for h in holes]).unsqueeze(1).float()
-    device = next(method.model.parameters()).device
-    start = time.perf_counter()
-    comp = run_model(method.model, x, m, precision, blend)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = (time.perf_counter() - start) / len(images)
-    comp = comp.mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return list(comp), seconds
-
-
-def _run_strategy(method: Method, image: np.ndarray, hole: np.ndarray, strategy: str, opts: EvalOptions):
-    """The composite of one uint8 image by strategies.inpaint_one, and its seconds."""
     from .images import Picture
-    from .strategies import Runner, inpaint_one
+    from .strategies import Runner, fill_full, inpaint_one
 
     run = Runner(method.model, opts.precision, opts.batch_size, opts.blend)
+    pictures = [Picture(image, "PNG") for image in images]
     start = time.perf_counter()
-    comp, _ = inpaint_one(Picture(image, "PNG"), hole, strategy, run)
-    return comp, time.perf_counter() - start
+    if strategy == "full":
+        comps = fill_full(pictures, holes, run)
+    else:
+        comps = [inpaint_one(picture, hole, strategy, run)[0] for picture, hole in zip(pictures, holes)]
+    device = next(method.model.parameters()).device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return comps, (time.perf_counter() - start) / len(images)
 
 
 # --- results file ----------------------------------------------------------------------
@@ -515,10 +506,10 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
         if strategy == "full":  # whole images of one shape share batches
             by_shape.setdefault(gt.shape[:2], []).append((pair, gt, hole))
             continue
-        comp, seconds = _run_strategy(method, gt, hole, strategy, opts)
+        (comp,), seconds = _run_model(method, [gt], [hole], strategy, opts)
         yield pair, comp, gt, hole, seconds
     for group in by_shape.values():
-        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], opts.precision, opts.blend)
+        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], "full", opts)
         for (pair, gt, hole), comp in zip(group, comps):
             yield pair, comp, gt, hole, seconds
 
