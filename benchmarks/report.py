@@ -8,7 +8,7 @@ import platform
 import re
 from pathlib import Path
 
-from pconv_cli.weights import atomic_write
+from pconv_cli.files import atomic_write
 
 GROUPS = ("layer", "network", "training", "commands")  # in running order
 # (group, case substring, ratio or value key, comparison, threshold, what it means)

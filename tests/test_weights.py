@@ -1,7 +1,3 @@
-import errno
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -64,17 +60,6 @@ def test_shipped_default_model_is_registered_verified_and_trained():
     assert (out - image).abs()[..., 48:80, 48:80].mean() < 0.1
 
 
-def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
-    old = os.umask(0o022)
-    try:
-        weights.atomic_write(tmp_path / "out.bin", lambda tmp: open(tmp, "wb").write(b"x"))
-    finally:
-        os.umask(old)
-    assert (tmp_path / "out.bin").read_bytes() == b"x"
-    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
-
-
 def test_registered_names_load_like_paths():
     by_name = weights.load_model(weights.DEFAULT_MODEL)
     by_path = weights.load_model(weights.default_model_path())
@@ -97,29 +82,3 @@ def test_misleading_weights_messages_are_plain(tmp_path):
     torch.save({"config": small.to_dict(), "model": tiny.state_dict()}, tmp_path / "mismatch.pt")
     with pytest.raises(PconvError, match=r"do not fit its config: \d+ tensor\(s\) of another shape .* missing"):
         weights.load_model(tmp_path / "mismatch.pt")
-
-
-def test_atomic_write_takes_a_name_near_the_file_system_limit(tmp_path):
-    target = tmp_path / ("é" * 60 + "x" * 126 + ".png")  # 250 bytes: legal, but not with a suffix added
-    assert len(target.name.encode()) == 250
-    weights.atomic_write(target, lambda tmp: open(tmp, "wb").write(b"ok"))
-    assert target.read_bytes() == b"ok" and [p.name for p in tmp_path.iterdir()] == [target.name]
-
-
-@pytest.mark.parametrize(
-    "failure",
-    [OSError(errno.ENOSPC, "No space left on device"), RuntimeError("PytorchStreamWriter failed writing file data/0")],
-)
-def test_atomic_write_turns_a_full_disk_into_one_line_and_leaves_nothing(tmp_path, failure):
-    def write(tmp):
-        Path(tmp).write_bytes(b"half")
-        raise failure
-
-    with pytest.raises(PconvError, match=r"cannot write .*out\.bin: (No space left|PytorchStreamWriter)"):
-        weights.atomic_write(tmp_path / "out.bin", write)
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(PconvError, match="cannot write"):  # a folder that is not there: mkstemp fails
-        weights.atomic_write(tmp_path / "missing" / "out.bin", write)
-    with pytest.raises(ValueError):  # anything else is not the disk's fault: it passes through
-        weights.atomic_write(tmp_path / "out.bin", lambda tmp: int("x"))
-    assert list(tmp_path.iterdir()) == []

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .files import atomic_write
 from .masks import BINS, BORDER_MODES, bin_label
-from .weights import atomic_write
 
 # Row blocks of the table: metric, heading, which value is best ("low", "high", "zero" = nearest 0,
 # "one" = nearest 1, None = unranked).

@@ -26,11 +26,10 @@ from PIL import Image
 from . import baselines as bl
 from .errors import PconvError, UsageError
 from .eval_report import AVERAGED
-from .files import writable_folder
+from .files import atomic_write, writable_folder
 from .images import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
 from .masks import BINS, BORDER_MODES, bin_index, bin_label, border_mode, hole_ratio
 from .metrics import all_metrics
-from .weights import atomic_write
 
 METRICS = AVERAGED  # one list of per-pair numbers for the CSV, the averages and the reports
 CSV_COLUMNS = ("image", "mask", "method", "bin", "border", "hole_ratio", "height", "width", *METRICS)

@@ -1,11 +1,13 @@
-"""Output folders: made if missing and proven writable before any work starts."""
+"""Writing files: output folders made and proven writable before any work starts, and every file
+written atomically (a temporary name beside it, then a rename), so no partial file ever has a final name."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import PconvError, UsageError
 
 
 def writable_folder(path: Path, what: str) -> Path:
@@ -25,3 +27,33 @@ def writable_folder(path: Path, what: str) -> Path:
     except OSError as exc:
         raise UsageError(f"cannot write to {what} {path}: {exc.strerror or exc}") from None
     return path
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    The file gets the permissions a plain open() would give (mkstemp's are owner-only).
+    A full disk, a read-only file system and the like raise PconvError naming ``path``; no
+    temporary file is left behind.
+    """
+    path = Path(path)
+    # The name is cut so that the temporary's stays within 255 bytes when the final name is close to it.
+    stem = path.name.encode()[:200].decode(errors="ignore")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as exc:
+        raise PconvError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PconvError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        if isinstance(exc, RuntimeError) and "PytorchStreamWriter" in str(exc):  # torch.save's own writer
+            raise PconvError(f"cannot write {path}: {str(exc).splitlines()[0]}") from exc
+        raise

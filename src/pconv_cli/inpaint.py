@@ -21,6 +21,7 @@ import torch
 
 from . import strategies
 from .errors import PconvError, UsageError
+from .files import atomic_write
 from .images import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
@@ -35,7 +36,6 @@ from .images import (
     read_mask,
 )
 from .masks import dilate_holes
-from .weights import atomic_write
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"

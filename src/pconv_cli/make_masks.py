@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PconvError, UsageError
-from .files import writable_folder
+from .files import atomic_write, writable_folder
 from .maskgen import count_window, generate, seeded_draw
 from .masks import BINS, BORDER_MODES, PAPER_RANGE, bin_index, bin_label, border_mode, margin_for
 from .png import encode_gray
-from .weights import atomic_write
 
 MANIFEST = "manifest.csv"
 COLUMNS = ("file", "hole_ratio", "bin", "border", "generator", "seed", "index")

@@ -29,11 +29,11 @@ from torch import nn
 from .data import Positions, TrainSet, ValSet, find_images, mask_source, to_device
 from .devices import describe, pick_device, training_precision
 from .errors import PconvError, UsageError
-from .files import writable_folder
+from .files import atomic_write, writable_folder
 from .inference import PRECISIONS, composite
 from .loss import LossWeights
 from .unet import PConvConfig, PConvUNet
-from .weights import atomic_write, load_model, load_state
+from .weights import load_model, load_state
 
 MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 GB of activations
 FINETUNE_LR = 5e-5

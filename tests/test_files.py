@@ -1,0 +1,45 @@
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from pconv_cli.errors import PconvError
+from pconv_cli.files import atomic_write
+
+
+def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "out.bin", lambda tmp: open(tmp, "wb").write(b"x"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.bin").read_bytes() == b"x"
+    assert (tmp_path / "out.bin").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_atomic_write_takes_a_name_near_the_file_system_limit(tmp_path):
+    target = tmp_path / ("é" * 60 + "x" * 126 + ".png")  # 250 bytes: legal, but not with a suffix added
+    assert len(target.name.encode()) == 250
+    atomic_write(target, lambda tmp: open(tmp, "wb").write(b"ok"))
+    assert target.read_bytes() == b"ok" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(errno.ENOSPC, "No space left on device"), RuntimeError("PytorchStreamWriter failed writing file data/0")],
+)
+def test_atomic_write_turns_a_full_disk_into_one_line_and_leaves_nothing(tmp_path, failure):
+    def write(tmp):
+        Path(tmp).write_bytes(b"half")
+        raise failure
+
+    with pytest.raises(PconvError, match=r"cannot write .*out\.bin: (No space left|PytorchStreamWriter)"):
+        atomic_write(tmp_path / "out.bin", write)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(PconvError, match="cannot write"):  # a folder that is not there: mkstemp fails
+        atomic_write(tmp_path / "missing" / "out.bin", write)
+    with pytest.raises(ValueError):  # anything else is not the disk's fault: it passes through
+        atomic_write(tmp_path / "out.bin", lambda tmp: int("x"))
+    assert list(tmp_path.iterdir()) == []
