@@ -25,9 +25,11 @@ def test_hole_ratio_counts_zeros_as_holes():
     mask = torch.ones(1, 1, 10, 10)
     mask[..., :3, :5] = 0
     assert hole_ratio(mask) == pytest.approx(0.15)
-    assert hole_ratio(mask.numpy()) == pytest.approx(0.15)
+    assert hole_ratio(mask.numpy()[0, 0] < 0.5) == pytest.approx(0.15)  # NumPy: True = hole
     with pytest.raises(ValueError, match="non-empty"):
-        hole_ratio(np.ones((0, 4)))
+        hole_ratio(np.ones((0, 4), bool))
+    with pytest.raises(ValueError, match="bool hole map"):
+        hole_ratio(mask.numpy())
 
 
 def test_bins_are_the_papers_and_half_open():
@@ -95,7 +97,7 @@ def test_generated_masks_land_in_every_bin(style, margin):
     for i, (low, high) in enumerate(BINS):
         hole, used = generate(style, size, (low, high), margin, seeded_draw(7, i))
         assert used == style and hole.shape == size and hole.dtype == bool
-        assert low < hole.mean() <= high and bin_index(hole_ratio(~hole)) == i
+        assert low < hole.mean() <= high and bin_index(hole_ratio(hole)) == i
         if margin:
             inner = np.zeros(size, bool)
             inner[margin:-margin, margin:-margin] = True
@@ -197,16 +199,19 @@ def test_read_mask_thresholds_8_and_16_bit_files(tmp_path):
         assert read_mask(tmp_path / name).tolist() == [[False, False, True, True]], name
 
 
-def test_dilate_numpy_matches_torch():
-    mask = np.ones((15, 17), bool)
-    mask[7, 7] = mask[0, 16] = False
-    expected = dilate_holes(torch.from_numpy(mask).float()[None, None], 2)[0, 0].numpy() > 0.5
-    assert np.array_equal(dilate_holes(mask, 2), expected)
-    assert np.array_equal(dilate_holes(mask.astype(np.uint8), 2), expected.astype(np.uint8))
-    assert dilate_holes(mask, 0) is mask
-    assert not dilate_holes(mask, 10**9).any()  # once a (2·10⁹+1)² kernel: now two passes no wider than the image
-    with pytest.raises(ValueError, match="H×W"):
-        dilate_holes(np.ones((1, 2, 3)), 1)
+def test_dilate_numpy_hole_map_matches_torch():
+    holes = np.zeros((15, 17), bool)
+    holes[7, 7] = holes[0, 16] = True
+    valid = torch.from_numpy(~holes).float()[None, None]
+    expected = dilate_holes(valid, 2)[0, 0].numpy() < 0.5
+    assert np.array_equal(dilate_holes(holes, 2), expected)
+    assert dilate_holes(holes, 2).sum() == 25 + 9  # a 5×5 square, and 3×3 of one cut by the corner
+    assert dilate_holes(holes, 0) is holes
+    assert dilate_holes(holes, 10**9).all()  # once a (2·10⁹+1)² kernel: now two passes no wider than the image
+    with pytest.raises(ValueError, match="H×W bool hole map"):
+        dilate_holes(np.ones((1, 2, 3), bool), 1)
+    with pytest.raises(ValueError, match="H×W bool hole map"):
+        dilate_holes(holes.astype(np.uint8), 1)
 
 
 def test_border_mode_counts_the_scaled_margin():

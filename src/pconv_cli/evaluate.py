@@ -152,7 +152,7 @@ def parse_borders(spec: str) -> list[str]:
 def measure_mask(path: Path, name: str, invert: bool = False) -> MaskInfo | None:
     """Bin and border mode of one mask file, or None when its hole ratio is in no bin."""
     hole = read_mask(path, invert=invert)
-    ratio = hole_ratio(~hole)
+    ratio = hole_ratio(hole)
     index = bin_index(ratio)
     if index is None:
         return None
@@ -240,7 +240,7 @@ def _row(pair: Pair, method: Method, gt: np.ndarray, hole: np.ndarray, comp: np.
         "method": method.name,
         "bin": bin_label(*BINS[pair.mask.bin]),
         "border": pair.mask.border,
-        "hole_ratio": float(hole.mean()),
+        "hole_ratio": hole_ratio(hole),
         "height": gt.shape[0],
         "width": gt.shape[1],
         **scores,

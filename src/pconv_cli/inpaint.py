@@ -35,7 +35,7 @@ from .images import (
     read_image,
     read_mask,
 )
-from .masks import dilate_holes
+from .masks import dilate_holes, hole_ratio
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"
@@ -200,9 +200,9 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
         else:
             raise PconvError("no mask: the image has no alpha channel; pass --mask or --mask-color")
         if options.dilate:
-            holes = ~dilate_holes(~holes, options.dilate)
+            holes = dilate_holes(holes, options.dilate)
         holes = np.ascontiguousarray(holes)
-        ratio = float(holes.mean())
+        ratio = hole_ratio(holes)
         job.record.update(mask=mask_name, width=size[1], height=size[0], hole_ratio=round(ratio, 6))
         if ratio == 1.0:
             raise PconvError("the mask covers the whole image: there is nothing to fill the holes from")

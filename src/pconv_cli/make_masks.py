@@ -21,7 +21,7 @@ import numpy as np
 from .errors import PconvError, UsageError
 from .files import atomic_write, writable_folder
 from .maskgen import count_window, generate, seeded_draw
-from .masks import BINS, BORDER_MODES, PAPER_RANGE, bin_index, bin_label, border_mode, margin_for
+from .masks import BINS, BORDER_MODES, PAPER_RANGE, bin_index, bin_label, border_mode, hole_ratio, margin_for
 from .png import encode_gray
 
 MANIFEST = "manifest.csv"
@@ -118,7 +118,7 @@ def _render(job: Job, task: Task) -> dict[str, str]:
         raise UsageError(f"{task.name}: {exc}") from None
     data = encode_gray(hole.astype(np.uint8) * np.uint8(255))
     atomic_write(job.out_dir / task.name, lambda tmp: Path(tmp).write_bytes(data))
-    ratio = np.count_nonzero(hole) / hole.size
+    ratio = hole_ratio(hole)
     return {
         "file": task.name,
         "hole_ratio": f"{ratio:.6f}",
@@ -268,7 +268,7 @@ def folder_stats(folder: Path) -> Stats:
         except PconvError:
             unreadable.append(str(path))
             continue
-        ratio = float(np.count_nonzero(hole)) / hole.size
+        ratio = hole_ratio(hole)
         index = bin_index(ratio)
         row = STATS_ROWS[index + 1] if index is not None else (STATS_ROWS[0] if ratio <= BINS[0][0] else STATS_ROWS[-1])
         counts[row][border_mode(hole)] += 1

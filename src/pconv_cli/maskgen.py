@@ -326,8 +326,8 @@ _SHAPES = {"strokes": _stroke_shape, "blobs": _blob_shape, "scratches": _scratch
 def count_window(low: float, high: float, total: int) -> tuple[int, int]:
     """Smallest and largest hole counts c with low < c/total <= high, however it is computed.
 
-    The ratio is checked as c/total, as 1 − (total − c)/total (masks.hole_ratio) and as
-    written to a manifest (6 decimals), so every reader puts the mask in the same bin.
+    The ratio is checked as c/total (masks.hole_ratio of a NumPy hole map), as 1 − (total − c)/total
+    (of a tensor) and as written to a manifest (6 decimals), so every reader puts the mask in the same bin.
     """
 
     def inside(c: int) -> bool:

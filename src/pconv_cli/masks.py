@@ -25,10 +25,15 @@ PAPER_RANGE = (BINS[0][0], BINS[-1][1])  # every paper bin together: (0.01, 0.6]
 
 
 def hole_ratio(mask: torch.Tensor | np.ndarray) -> float:
-    """Fraction of hole pixels of one mask (1 = valid, 0 = hole), any shape."""
+    """Fraction of hole pixels of one mask, any shape: a NumPy bool array with True = hole, or a
+    tensor with 1 = valid (the project's two conventions)."""
     total = mask.size if isinstance(mask, np.ndarray) else mask.numel()
     if total == 0:
         raise ValueError("expected a non-empty mask, got an empty one")
+    if isinstance(mask, np.ndarray):
+        if mask.dtype != bool:
+            raise ValueError(f"expected a bool hole map (True = hole), got {mask.dtype}")
+        return float(np.count_nonzero(mask)) / total
     return 1.0 - float((mask > 0.5).sum()) / total
 
 
@@ -46,25 +51,25 @@ def bin_index(ratio: float) -> int | None:
 
 
 def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor | np.ndarray:
-    """Grow the holes of a mask (1 = valid) by ``pixels`` (square neighbourhood).
+    """Grow holes by ``pixels`` (square neighbourhood).
 
-    mask: an N×1×H×W tensor, or an H×W bool/uint8 array (done in uint8 with OpenCV, a row then a
-    column pass, so a huge image's mask needs no float copy and any ``pixels`` a kernel of 2·pixels+1).
+    mask: an H×W bool NumPy hole map (True = hole; done in uint8 with OpenCV, a row then a
+    column pass, so a huge image's mask needs no float copy and any ``pixels`` a kernel no wider
+    than the image), or an N×1×H×W tensor with 1 = valid. Returns the same kind.
     """
     if pixels < 0:
         raise ValueError(f"expected pixels >= 0, got {pixels}")
     if isinstance(mask, np.ndarray):
-        if mask.ndim != 2:
-            raise ValueError(f"expected an H×W mask array, got shape {mask.shape}")
+        if mask.ndim != 2 or mask.dtype != bool:
+            raise ValueError(f"expected an H×W bool hole map, got {mask.dtype} of shape {mask.shape}")
         if pixels == 0:
             return mask
         import cv2
 
         # A square is a row times a column; beyond the image's size every radius gives the same result.
         k = 2 * min(pixels, max(mask.shape)) + 1
-        holes = cv2.dilate((mask <= 0.5).view(np.uint8), np.ones((1, k), np.uint8))
-        holes = cv2.dilate(holes, np.ones((k, 1), np.uint8))
-        return (holes == 0) if mask.dtype == bool else (holes == 0).astype(mask.dtype)
+        holes = cv2.dilate(mask.view(np.uint8), np.ones((1, k), np.uint8))
+        return cv2.dilate(holes, np.ones((k, 1), np.uint8)).view(bool)
     if mask.dim() != 4:
         raise ValueError(f"expected an N×1×H×W mask, got shape {tuple(mask.shape)}")
     if pixels == 0:
