@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -212,6 +213,22 @@ def test_resume_recomputes_a_row_cut_short(data, tmp_path):
     csv_path.write_text(text[: text.rstrip("\n").rfind(",")])  # the last row loses its last fields
     again = ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1, resume=True), _quiet())
     assert len(again.rows) == len(first.rows)
+
+
+def test_resume_reads_a_results_file_from_before_the_detail_column(data, tmp_path):
+    first = ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1), _quiet())
+    assert not all(math.isnan(r["detail"]) for r in first.rows)
+    csv_path = tmp_path / "out" / "results.csv"
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = [c for c in ev.CSV_COLUMNS if c != "detail"]
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    again = ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1, resume=True), _quiet())
+    assert len(again.rows) == len(first.rows)  # kept, not recomputed or dropped
+    assert all(math.isnan(r["detail"]) for r in again.rows)
 
 
 def test_resume_rejects_a_foreign_csv(data, tmp_path):

@@ -197,6 +197,14 @@ def test_animated_and_multi_page_files_are_refused_not_cut_to_one_frame():
             read_mask(out.getvalue())
 
 
+def test_a_camera_jpeg_with_extra_mpo_images_reads_its_main_image():
+    main, preview = np.full((16, 16, 3), 200, np.uint8), np.zeros((16, 16, 3), np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(main).save(out, format="MPO", save_all=True, append_images=[Image.fromarray(preview)])
+    picture = read_image(out.getvalue())
+    assert picture.format == "MPO" and np.abs(picture.pixels.astype(int) - 200).max() <= 2
+
+
 def test_a_mask_drawn_only_in_transparency_gets_a_hint():
     rgba = np.zeros((6, 6, 4), np.uint8)
     rgba[..., 3] = 255

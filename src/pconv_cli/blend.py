@@ -29,7 +29,7 @@ DEFAULT_BAND = 2
 _TOL = 0.01 / 255.0
 _MAX_ITER = 2000
 _COARSE_MIN = 4096  # holes of fewer pixels in all start from the fill alone, with no half-resolution level
-_MARGIN = 4  # photo around a hole's box: at half resolution it still has photo on every side
+MARGIN = 4  # photo around the holes' box: at half resolution it still has photo on every side
 
 
 def _check(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int) -> None:
@@ -77,7 +77,7 @@ def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int 
     # and the photo; one system spares the per-iteration overhead of many), in the holes' bounding box
     # plus a margin, which holds every valid neighbour.
     rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    m = _MARGIN
+    m = MARGIN
     y0, y1 = max(rows[0] - m, 0), min(rows[-1] + 1 + m, hole.shape[0])
     x0, x1 = max(cols[0] - m, 0), min(cols[-1] + 1 + m, hole.shape[1])
     part = hole[y0:y1, x0:x1]

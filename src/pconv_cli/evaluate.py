@@ -33,6 +33,7 @@ from .metrics import all_metrics
 
 METRICS = AVERAGED  # one list of per-pair numbers for the CSV, the averages and the reports
 CSV_COLUMNS = ("image", "mask", "method", "bin", "border", "hole_ratio", "height", "width", *METRICS)
+LATER_COLUMNS = ("detail",)  # added since results files were first written: NaN when a file lacks them
 DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
 
 
@@ -284,14 +285,15 @@ def read_results(path: Path) -> list[dict]:
     try:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
-            missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
+            missing = set(CSV_COLUMNS) - set(reader.fieldnames or ()) - set(LATER_COLUMNS)
+            missing_later = set(LATER_COLUMNS) - set(reader.fieldnames or ())
             if missing:
                 raise UsageError(f"{path} is not a pconv eval results file (missing {', '.join(sorted(missing))})")
             rows = []
             for raw in reader:
-                if any(raw.get(k) in (None, "") for k in CSV_COLUMNS):
+                if any(raw.get(k) in (None, "") for k in CSV_COLUMNS if k not in missing_later):
                     continue  # a row cut short by a killed run: computed again
-                row = {k: raw[k] for k in CSV_COLUMNS}
+                row = {k: raw.get(k) or "nan" for k in CSV_COLUMNS}
                 for k in ("hole_ratio", *METRICS):
                     row[k] = float(row[k])
                 row["height"], row["width"] = int(row["height"]), int(row["width"])
@@ -501,7 +503,7 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
     scale = method.model.config.image_size
     by_shape: dict[tuple[int, int], list] = {}
     for pair, gt, hole in jobs:
-        strategy = choose(gt.shape[:2], hole, opts.strategy, scale)
+        strategy = choose(gt.shape[:2], opts.strategy, scale)
         if strategy == "full":  # whole images of one shape share batches
             by_shape.setdefault(gt.shape[:2], []).append((pair, gt, hole))
             continue

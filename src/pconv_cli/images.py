@@ -1,4 +1,4 @@
-"""Image I/O: reading with alpha, 16-bit depth, ICC and EXIF orientation; masks; atomic writing.
+"""Image I/O: reading with alpha, 16-bit depth, ICC and EXIF orientation; masks; encoding.
 
 Pixels stay in their file's integer type (uint8 or uint16) so the valid pixels of an
 output can be the input's exact values; conversion to float happens per work tile.
@@ -27,6 +27,7 @@ SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIF
 DEFAULT_MAX_PIXELS = 100_000_000
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_LEVEL = 1
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
 _EXIF_ORIENTATION = 0x0112
 # What decoders raise on damaged files (Pillow lets struct and EOF errors through in places).
@@ -55,11 +56,14 @@ class Picture:
     def max_value(self) -> int:
         return 65535 if self.pixels.dtype == np.uint16 else 255
 
-    def rgb_float(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray:
-        """The RGB of a region as h×w×3 float32 in [0, 1] (grey is repeated)."""
+    def rgb(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray:
+        """The RGB of a region in the file's integers, h×w×3 (grey is repeated, alpha left out)."""
         px = self.pixels[y0:y1, x0:x1]
-        rgb = np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px[..., :3]
-        return rgb.astype(np.float32) / self.max_value
+        return np.repeat(px, 3, axis=2) if px.shape[2] == 1 else px[..., :3]
+
+    def rgb_float(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray:
+        """The RGB of a region as h×w×3 float32 in [0, 1]."""
+        return self.rgb(y0, y1, x0, x1).astype(np.float32) / self.max_value
 
 
 def _one_line(prefix: str, exc: BaseException) -> PconvError:
@@ -74,7 +78,8 @@ def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
         name = str(source)
         try:
             # A FIFO with no writer would block the open forever; devices and sockets are no image files.
-            if stat.S_ISFIFO(mode := os.stat(source).st_mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+            mode = os.stat(source).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
                 raise PconvError(
                     f"cannot read {what} {name}: not a regular file (a pipe or device); "
                     "give - as the input and send the bytes to stdin"
@@ -102,11 +107,27 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
     w, h = img.size
     if w * h > max_pixels:
         raise PconvError(f"{what} {name} is {w}×{h} = {w * h} pixels, over --max-pixels {max_pixels} (raise the limit)")
-    frames = getattr(img, "n_frames", 1)
+    frames = _full_frames(img)
     if frames > 1:  # APNG, animated WebP/GIF, multi-page TIFF: writing one frame back would lose the rest
         img.close()
         raise PconvError(f"{what} {name} has {frames} frames (animated or multi-page); save the one to use on its own")
     return img
+
+
+def _full_frames(img: Image.Image) -> int:
+    """How many full images a file holds: a camera JPEG's extra MPO images (previews, depth or gain
+    maps) and a TIFF's reduced-resolution pages (thumbnails) do not count."""
+    frames = getattr(img, "n_frames", 1)
+    if frames == 1 or img.format == "MPO":
+        return 1
+    if img.format == "TIFF":
+        full = 0
+        for i in range(frames):
+            img.seek(i)
+            full += not int(img.tag_v2.get(254, 0)) & 1  # NewSubfileType bit 0: a reduced-resolution image
+        img.seek(0)
+        return full
+    return frames
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:

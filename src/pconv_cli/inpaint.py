@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -307,11 +308,10 @@ class Driver:
             if job.picture is None:
                 yield self.finish(job)
                 continue
-            ratio = job.record["hole_ratio"]
-            if ratio == 0.0:
+            if not job.holes.any():  # not the record's ratio: rounded, a speck on a huge photo reads 0
                 yield self.write(job, None, "unchanged")
                 continue
-            strategy = strategies.choose(job.picture.size, job.holes, self.options.strategy, self.scale)
+            strategy = strategies.choose(job.picture.size, self.options.strategy, self.scale)
             job.record["strategy"] = strategy
             if strategy == "full":
                 if group and (group[0].picture.size != job.picture.size or len(group) >= self.run.batch_size):
@@ -327,6 +327,9 @@ class Driver:
                     job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in groups]
             except (MemoryError, torch.cuda.OutOfMemoryError):
                 yield self.fail(job, f"out of memory with --strategy {strategy}; try tile or a smaller --batch-size")
+                continue
+            except cv2.error as exc:  # OpenCV's own out-of-memory and size limits on huge images
+                yield self.fail(job, f"OpenCV failed with --strategy {strategy}: {str(exc).strip().splitlines()[-1]}")
                 continue
             yield self.write(job, pixels, "ok")
         yield from self.flush(group)

@@ -81,6 +81,16 @@ def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor |
     return (1.0 - holes).to(mask.dtype)
 
 
+def deeper_than(holes: np.ndarray, r: int) -> np.ndarray:
+    """The hole pixels more than ``r`` px (chessboard distance) from every valid pixel of an H×W
+    bool hole map; r = 0 gives the holes themselves."""
+    if r < 0:
+        raise ValueError(f"expected r >= 0, got {r}")
+    import cv2
+
+    return cv2.erode(holes.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
+
+
 def margin_for(size: tuple[int, int]) -> int:
     """The clear border in pixels: BORDER_MARGIN at 512 px, scaled with the shorter side."""
     return round(BORDER_MARGIN * min(size) / 512)

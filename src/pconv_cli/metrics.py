@@ -15,6 +15,9 @@ import math
 import cv2
 import numpy as np
 
+from .images import LUMA
+from .masks import deeper_than
+
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5  # 11×11 window: scikit-image's int(3.5 * sigma + 0.5) for sigma 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
@@ -163,13 +166,12 @@ def detail_ratio(pred: np.ndarray, target: np.ndarray, hole: np.ndarray, depth: 
     _check_hole(pred, hole)
     if depth < 1:
         raise ValueError(f"expected depth >= 1, got {depth}")
-    # erosion by a (2d − 1)² square keeps the pixels whose chessboard distance to valid is ≥ d
-    inside = cv2.erode(hole.view(np.uint8), np.ones((2 * depth - 1, 2 * depth - 1), np.uint8)).view(bool)
+    inside = deeper_than(hole, depth - 1)
     if not inside.any():
         return math.nan
 
     def laplacian(a: np.ndarray) -> np.ndarray:
-        luma = a @ np.array([0.299, 0.587, 0.114]) if a.shape[2] == 3 else a[..., 0]
+        luma = a @ LUMA if a.shape[2] == 3 else a[..., 0]
         return cv2.Laplacian(luma, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT)[inside]
 
     truth = laplacian(target).var()

@@ -31,16 +31,15 @@ import cv2
 import numpy as np
 import torch
 
+from . import blend
 from .choices import Strategy, values
-from .images import Picture
+from .images import LUMA, Picture
 from .inference import run_model
+from .masks import deeper_than
 from .unet import PConvUNet
 
 STRATEGIES = values(Strategy)
 _BLEND_BOX = 4_000_000  # px: refine blends a group's band whole up to this box (float64 solver memory), else per tile
-_BLEND_MARGIN = 2  # photo around a group's box: its band's valid neighbours
-FILLS = ("native", "coarse+native", "coarse")  # how refine and crop fill one group of holes
-_GREY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass
@@ -76,8 +75,8 @@ class Runner:
         return results  # type: ignore[return-value]
 
 
-def choose(size: tuple[int, int], holes: np.ndarray, strategy: str, scale: int) -> str:
-    """The strategy ``auto`` resolves to for an image of ``size`` (H, W) and its holes."""
+def choose(size: tuple[int, int], strategy: str, scale: int) -> str:
+    """The strategy ``auto`` resolves to for an image of ``size`` (H, W); refine then decides per group."""
     if strategy not in STRATEGIES:
         raise ValueError(f"expected strategy in {STRATEGIES}, got {strategy!r}")
     if strategy != "auto":
@@ -88,11 +87,6 @@ def choose(size: tuple[int, int], holes: np.ndarray, strategy: str, scale: int) 
 def _reach(scale: int) -> int:
     """How far (px) a hole pixel may lie from the photo and still be filled at native resolution."""
     return max(1, scale // 8)
-
-
-def _deep(holes: np.ndarray, r: int) -> np.ndarray:
-    """Hole pixels more than ``r`` (chessboard distance) from every valid pixel."""
-    return cv2.erode(holes.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
 
 
 def _to_int(values: np.ndarray, picture: Picture) -> np.ndarray:
@@ -110,7 +104,7 @@ def _paste(out: np.ndarray, y0: int, x0: int, where: np.ndarray, rgb: np.ndarray
     region = out[y0 : y0 + h, x0 : x0 + w]
     values = rgb[where]
     if out.shape[2] == 1:
-        grey = values.astype(np.float32) @ _GREY
+        grey = values.astype(np.float32) @ LUMA
         region[where, 0] = _to_int(grey if values.dtype == np.float32 else grey / picture.max_value, picture)
     else:
         region[where, :3] = _to_int(values, picture) if values.dtype == np.float32 else values
@@ -236,9 +230,10 @@ def group_holes(holes: np.ndarray, scale: int) -> Groups:
     return groups
 
 
-def _coarse(picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, out: np.ndarray):
+def _coarse(
+    picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, scale: int, out: np.ndarray
+) -> None:
     """Fill the groups ``chosen`` (labels) into ``out`` from windows twice their size, shrunk to at most S."""
-    scale = run.model.config.image_size
     height, width = picture.size
     jobs: list[tuple[int, int, int, int, int, tuple[int, int]]] = []
     for label in chosen:
@@ -272,7 +267,7 @@ def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> 
     """
     groups = group_holes(holes, scale)
     out = picture.pixels.copy()
-    _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, out)
+    _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, scale, out)
     return out, [(*box, "coarse") for box in groups.boxes]
 
 
@@ -283,16 +278,16 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     Returns the pixels and, per group, its box and how it was filled ("native" or "coarse+native").
     """
     groups = group_holes(holes, scale)
-    deep = _deep(holes, _reach(scale))
+    deep = deeper_than(holes, _reach(scale))
     deep_labels = groups.labels_of(deep)
     out = picture.pixels.copy()
     if deep_labels:
-        _coarse(picture, holes, groups, deep_labels, run, out)
+        _coarse(picture, holes, groups, deep_labels, run, scale, out)
     band = np.logical_and(holes, ~deep, out=deep)
     # Seam blending once per group rather than per tile (each tile would solve its overlaps again),
     # where every group's box is small enough to solve whole.
     height, width = picture.size
-    boxes = [_grown(box, _BLEND_MARGIN, height, width) for box in groups.boxes]
+    boxes = [_grown(box, blend.MARGIN, height, width) for box in groups.boxes]
     whole = run.blend and all((y1 - y0) * (x1 - x0) <= _BLEND_BOX for y0, y1, x0, x1 in boxes)
     native = Picture(out, picture.format)
     # S-px tiles overlapping by S/8: the band's context lies within S/8 on both sides, and small tiles
@@ -300,13 +295,11 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     tiles_run = dataclasses.replace(run, blend=False) if whole else run
     fill_tiles(native, band, tiles_run, scale, in_place=True, overlap=_reach(scale))
     if whole:
-        from .blend import blend_fill
-
         for label, (y0, y1, x0, x1) in enumerate(boxes, 1):
             where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
             if where.any():
                 rgb = native.rgb_float(y0, y1, x0, x1)
-                _paste(out, y0, x0, where, blend_fill(rgb, rgb, where), picture)
+                _paste(out, y0, x0, where, blend.blend_fill(rgb, rgb, where), picture)
     fills = ["native"] * len(groups.boxes)
     for label in deep_labels:
         fills[label - 1] = "coarse+native"
@@ -321,8 +314,7 @@ def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int)
 
 def _resized_rgb(picture: Picture, y0: int, y1: int, x0: int, x1: int, size: tuple[int, int]) -> np.ndarray:
     """RGB of a region as float32, area-resized to ``size`` (h, w) in the file's integer type first."""
-    region = picture.pixels[y0:y1, x0:x1]
-    region = np.repeat(region, 3, axis=2) if region.shape[2] == 1 else np.ascontiguousarray(region[..., :3])
+    region = np.ascontiguousarray(picture.rgb(y0, y1, x0, x1))
     if region.shape[:2] != size:
         region = cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     return region.astype(np.float32) / picture.max_value

@@ -89,7 +89,7 @@ class _Setup:
     masks: object  # GeneratedMasks or FolderMasks: .sample(rng, (h, w)) -> bool hole array
     val_masks: object | None
     checkpoint: dict | None  # the --resume checkpoint
-    init_state: dict | None  # the --finetune weights
+    init_state: dict | None  # the --finetune or --init weights
     finetune: bool
     loss_weights: LossWeights
     world: int
