@@ -561,3 +561,16 @@ def test_a_write_cut_short_leaves_no_file_under_the_final_name(tmp_path, model_f
     record = result.records()[0]
     assert record["status"] == "failed" and "No space left on device" in record["error"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png", "p.png"]  # no output, no temporary
+
+
+def test_a_speck_below_the_records_rounding_is_still_filled(tmp_path, model_file):
+    image = photo(1500, 1500)
+    mask = np.zeros((1500, 1500), np.uint8)
+    mask[700, 700] = 255  # 1 pixel in 2.25 M: the record's 6-decimal ratio reads 0.0
+    save(tmp_path / "big.png", image, compress_level=1)
+    save(tmp_path / "m.png", mask)
+    result = pconv("inpaint", tmp_path / "big.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    record = result.records()[0]
+    assert result.code == 0 and record["status"] == "ok" and record["hole_ratio"] == 0.0
+    out = load(tmp_path / "big_inpainted.png")
+    assert np.array_equal(out[mask == 0], image[mask == 0])
