@@ -202,3 +202,13 @@ def test_refine_of_thin_holes_is_tile_and_leaves_a_constant_photo_constant():
     per_tile = fill_tiles(_picture(rgb), thin, Runner(model, "fp32"), SCALE, overlap=SCALE // 8)
     assert not np.array_equal(per_group, refined)
     assert np.abs(per_group.astype(int) - per_tile).mean() < 1.0
+
+
+def test_runner_open_loads_a_model_by_path_or_name_onto_the_device(tmp_path):
+    from pconv_cli.weights import DEFAULT_MODEL, save_weights
+
+    save_weights(PConvUNet(PConvConfig.preset("tiny")), tmp_path / "t.safetensors")
+    run = Runner.open(tmp_path / "t.safetensors", device="cpu", precision="fp32", blend=False)
+    assert run.device.type == "cpu" and run.batch_size == 4 and not run.blend  # 4 on a CPU unless given
+    assert run.model.config.levels == PConvConfig.preset("tiny").levels and not run.model.training
+    assert Runner.open(None, device="cpu", batch_size=2).model.config == Runner.open(DEFAULT_MODEL).model.config

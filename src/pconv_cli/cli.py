@@ -126,15 +126,12 @@ def inpaint(
         raise UsageError(f"--mask-color: {exc}") from None
 
     from . import inpaint as core
-    from .devices import describe, pick_device
+    from .devices import describe
     from .strategies import Runner
-    from .weights import default_model_path, load_model
+    from .weights import default_model_path
 
     path = weights_file if weights_file is not None else default_model_path()
-    torch_device = pick_device(device)
-    model = load_model(path).to(torch_device)
-    if batch_size is None:
-        batch_size = 4 if torch_device.type == "cpu" else 8
+    runner = Runner.open(path, device, precision.value, batch_size, blend)
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     options = core.Options(
         mask=mask,
@@ -151,11 +148,10 @@ def inpaint(
         strategy=strategy.value,
         max_pixels=max_pixels,
     )
-    runner = Runner(model, precision.value, batch_size, blend)
     if not quiet:
-        cfg = model.config
+        cfg = runner.model.config
         console.print(
-            f"pconv: device {describe(torch_device)}, precision {precision.value}, batch {batch_size}; "
+            f"pconv: device {describe(runner.device)}, precision {precision.value}, batch {runner.batch_size}; "
             f"model {path.name} ({cfg.levels} levels × {cfg.width}, scale {cfg.image_size})",
             markup=False,
             highlight=False,

@@ -68,13 +68,13 @@ class Pair:
 
 @dataclass(eq=False)  # methods compare by identity
 class Method:
-    """A baseline (``run`` on uint8 arrays) or a model (``model``, a PConvUNet)."""
+    """A baseline (``run`` on uint8 arrays) or a model (``runner``, a strategies.Runner)."""
 
     name: str
     label: str
     kind: str  # "baseline" or "model"
     run: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    model: object | None = None
+    runner: object | None = None
 
 
 @dataclass
@@ -256,24 +256,23 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
     return np.where(hole[..., None], out, image), seconds
 
 
-def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], strategy: str, opts: EvalOptions):
+def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], strategy: str):
     """Composites (uint8) of images by a resolved strategy, as `pconv inpaint` makes them, and the
     seconds per image; ``full`` runs equal shapes as batches."""
     import torch
 
     from .images import Picture
-    from .strategies import Runner, fill_full, inpaint_one
+    from .strategies import fill_full, inpaint_one
 
-    run = Runner(method.model, opts.precision, opts.batch_size, opts.blend)
+    run = method.runner
     pictures = [Picture(image, "PNG") for image in images]
     start = time.perf_counter()
     if strategy == "full":
         comps = fill_full(pictures, holes, run)
     else:
         comps = [inpaint_one(picture, hole, strategy, run)[0] for picture, hole in zip(pictures, holes)]
-    device = next(method.model.parameters()).device
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
     return comps, (time.perf_counter() - start) / len(images)
 
 
@@ -334,13 +333,9 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
         except UsageError as exc:
             skipped["model"] = str(exc)
     if weights:
-        import torch
+        from .devices import describe
+        from .strategies import Runner
 
-        from .devices import describe, pick_device
-        from .weights import load_model
-
-        device = pick_device(opts.device)
-        console.print(f"models run on {describe(device)}")
         stems = [Path(w).stem for w in weights]
         for w, stem in zip(weights, stems):
             name = stem if stems.count(stem) == 1 else str(w)
@@ -348,13 +343,9 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
                 name += "-noblend"
             if opts.strategy != "auto":  # likewise for a forced strategy
                 name += f"-{opts.strategy}"
-            model = load_model(w).to(device)
-            if device.type == "cuda":  # CUDA initialises lazily: keep that out of the timings
-                from .inference import run_model
-
-                side = model.config.multiple
-                run_model(model, torch.zeros(1, 3, side, side), torch.ones(1, 1, side, side), opts.precision)
-            methods.append(Method(name=name, label=name, kind="model", model=model))
+            runner = Runner.open(w, opts.device, opts.precision, opts.batch_size, opts.blend)
+            methods.append(Method(name=name, label=name, kind="model", runner=runner))
+        console.print(f"models run on {describe(runner.device)}")
     for name in opts.baselines:
         reason = bl.unavailable_reason(name)
         if reason is not None:
@@ -500,17 +491,17 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
         return
     from .strategies import choose
 
-    scale = method.model.config.image_size
+    scale = method.runner.model.config.image_size
     by_shape: dict[tuple[int, int], list] = {}
     for pair, gt, hole in jobs:
         strategy = choose(gt.shape[:2], opts.strategy, scale)
         if strategy == "full":  # whole images of one shape share batches
             by_shape.setdefault(gt.shape[:2], []).append((pair, gt, hole))
             continue
-        (comp,), seconds = _run_model(method, [gt], [hole], strategy, opts)
+        (comp,), seconds = _run_model(method, [gt], [hole], strategy)
         yield pair, comp, gt, hole, seconds
     for group in by_shape.values():
-        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], "full", opts)
+        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], "full")
         for (pair, gt, hole), comp in zip(group, comps):
             yield pair, comp, gt, hole, seconds
 

@@ -55,6 +55,29 @@ class Runner:
     batch_size: int = 1
     blend: bool = True  # inference.run_model's seam blending
 
+    @classmethod
+    def open(
+        cls, weights, device: str = "auto", precision: str = "auto", batch_size: int | None = None, blend: bool = True
+    ) -> Runner:
+        """The one way commands load a model to run: ``weights`` a registered name or a path (None:
+        the shipped default), on the device ``--device`` names; batch size 4 on a CPU, 8 on a GPU,
+        unless given. CUDA is initialised here (it starts lazily), outside anyone's timings."""
+        from .devices import pick_device
+        from .weights import default_model_path, load_model
+
+        torch_device = pick_device(device)
+        model = load_model(default_model_path() if weights is None else weights).to(torch_device)
+        if batch_size is None:
+            batch_size = 4 if torch_device.type == "cpu" else 8
+        if torch_device.type == "cuda":
+            side = model.config.multiple
+            run_model(model, torch.zeros(1, 3, side, side), torch.ones(1, 1, side, side), precision)
+        return cls(model, precision, batch_size, blend)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def __call__(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
         if len(images) != len(holes):
             raise ValueError(f"expected as many hole maps as images, got {len(holes)} and {len(images)}")
