@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -57,7 +58,12 @@ class Runner:
 
     @classmethod
     def open(
-        cls, weights, device: str = "auto", precision: str = "auto", batch_size: int | None = None, blend: bool = True
+        cls,
+        weights: str | Path | None,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int | None = None,
+        blend: bool = True,
     ) -> Runner:
         """The one way commands load a model to run: ``weights`` a registered name or a path (None:
         the shipped default), on the device ``--device`` names; batch size 4 on a CPU, 8 on a GPU,
