@@ -209,6 +209,6 @@ def test_runner_open_loads_a_model_by_path_or_name_onto_the_device(tmp_path):
 
     save_weights(PConvUNet(PConvConfig.preset("tiny")), tmp_path / "t.safetensors")
     run = Runner.open(tmp_path / "t.safetensors", device="cpu", precision="fp32", blend=False)
-    assert run.device.type == "cpu" and run.batch_size == 4 and not run.blend  # 4 on a CPU unless given
+    assert run.device.type == "cpu" and run.batch_size == 1 and not run.blend  # 1 on a CPU unless given
     assert run.model.config.levels == PConvConfig.preset("tiny").levels and not run.model.training
     assert Runner.open(None, device="cpu", batch_size=2).model.config == Runner.open(DEFAULT_MODEL).model.config

@@ -91,7 +91,7 @@ def inpaint(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 4 on CPU)."
+        None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU)."
     ),
     max_pixels: int = typer.Option(
         100_000_000, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."

@@ -40,6 +40,7 @@ from .masks import deeper_than
 from .unet import PConvUNet
 
 STRATEGIES = values(Strategy)
+_STRIP = 512  # rows of an enlarged coarse window made at a time
 _BLEND_BOX = 4_000_000  # px: refine blends a group's band whole up to this box (float64 solver memory), else per tile
 
 
@@ -66,15 +67,15 @@ class Runner:
         blend: bool = True,
     ) -> Runner:
         """The one way commands load a model to run: ``weights`` a registered name or a path (None:
-        the shipped default), on the device ``--device`` names; batch size 4 on a CPU, 8 on a GPU,
-        unless given. CUDA is initialised here (it starts lazily), outside anyone's timings."""
+        the shipped default), on the device ``--device`` names; batch size 8 on a GPU and 1 on a CPU
+        (where batching was no faster and a batch of 4 tiles cost 140 MiB), unless given. CUDA is initialised here (it starts lazily), outside anyone's timings."""
         from .devices import pick_device
         from .weights import default_model_path, load_model
 
         torch_device = pick_device(device)
         model = load_model(default_model_path() if weights is None else weights).to(torch_device)
         if batch_size is None:
-            batch_size = 4 if torch_device.type == "cpu" else 8
+            batch_size = 1 if torch_device.type == "cpu" else 8
         if torch_device.type == "cuda":
             side = model.config.multiple
             run_model(model, torch.zeros(1, 3, side, side), torch.ones(1, 1, side, side), precision)
@@ -184,14 +185,16 @@ def fill_tiles(
         acc[: len(carry[0])] += carry[0]
         total[: len(carry[1])] += carry[1]
         cols = [x for x in xs if band_holes[:, x : x + tw].any()]
-        images = [picture.rgb_float(y, y + th, x, x + tw) for x in cols]
-        for x, composite in zip(cols, run(images, [band_holes[:, x : x + tw] for x in cols])):
-            acc[:, x : x + tw] += composite * weight[..., None]
-            total[:, x : x + tw] += weight
+        for start in range(0, len(cols), max(1, run.batch_size)):  # a batch's tiles in memory at a time
+            chunk = cols[start : start + run.batch_size]
+            images = [picture.rgb_float(y, y + th, x, x + tw) for x in chunk]
+            for x, composite in zip(chunk, run(images, [band_holes[:, x : x + tw] for x in chunk])):
+                acc[:, x : x + tw] += composite * weight[..., None]
+                total[:, x : x + tw] += weight
         done = (ys[row + 1] if row + 1 < len(ys) else y + th) - y
-        where = band_holes[:done]
-        fill = acc[:done] / np.maximum(total[:done], 1e-12)[..., None]
-        _paste(out, y, 0, where, fill, picture)
+        fill = acc[:done]
+        fill /= np.maximum(total[:done], 1e-12)[..., None]  # in place: the rows done are not carried
+        _paste(out, y, 0, band_holes[:done], fill, picture)
         carry = acc[done:], total[done:]
     return out
 
@@ -278,15 +281,24 @@ def _coarse(
         images, small_holes = [], []
         for _, y0, y1, x0, x1, (sh, sw) in chunk:
             images.append(_resized_rgb(picture, y0, y1, x0, x1, (sh, sw)))
-            hole = holes[y0:y1, x0:x1]
-            if hole.shape != (sh, sw):  # a low-resolution pixel is hole if any pixel under it is
-                hole = cv2.resize(hole.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
-            small_holes.append(hole)
+            small_holes.append(_shrunk_holes(holes[y0:y1, x0:x1], (sh, sw)))
         for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, run(images, small_holes)):
-            where = groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1]
-            if (sh, sw) != (y1 - y0, x1 - x0):  # enlarged in the file's integers: a quarter of float32's memory
-                composite = cv2.resize(_to_int(composite, picture), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-            _paste(out, y0, x0, where, composite, picture)
+            if (sh, sw) == (y1 - y0, x1 - x0):
+                _paste(out, y0, x0, groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1], composite, picture)
+                continue
+            # Enlarged in the file's integers (a quarter of float32's memory), a strip of rows at a time:
+            # a window can be the whole of a huge photo.
+            small = _to_int(composite, picture)
+            fy, fx = sh / (y1 - y0), sw / (x1 - x0)
+            for r0 in range(y0, y1, _STRIP):
+                r1 = min(r0 + _STRIP, y1)
+                where = groups.member(label, r0, r1, x0, x1) & holes[r0:r1, x0:x1]
+                if where.any():
+                    # dst → src as cv2.resize maps pixel centres, shifted to this strip's rows
+                    m = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, (r0 - y0 + 0.5) * fy - 0.5]])
+                    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+                    strip = cv2.warpAffine(small, m, (x1 - x0, r1 - r0), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+                    _paste(out, r0, x0, where, strip.reshape(r1 - r0, x1 - x0, -1), picture)
 
 
 def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
@@ -342,11 +354,22 @@ def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int)
 
 
 def _resized_rgb(picture: Picture, y0: int, y1: int, x0: int, x1: int, size: tuple[int, int]) -> np.ndarray:
-    """RGB of a region as float32, area-resized to ``size`` (h, w) in the file's integer type first."""
-    region = np.ascontiguousarray(picture.rgb(y0, y1, x0, x1))
+    """RGB of a region as float32, area-resized to ``size`` (h, w) in the file's integer type first,
+    every channel at once straight from the pixels (no full-size RGB copy of a huge window)."""
+    region = picture.pixels[y0:y1, x0:x1]
     if region.shape[:2] != size:
-        region = cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    return region.astype(np.float32) / picture.max_value
+        region = cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(*size, -1)
+    return Picture(region, picture.format).rgb_float()
+
+
+def _shrunk_holes(hole: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A hole map shrunk to ``size`` (h, w) where a small pixel is hole if any pixel under it is:
+    first whole cells (bool, strip by strip), then an area resize of that small map."""
+    if hole.shape == size:
+        return hole
+    cell = max(1, min(hole.shape[0] // size[0], hole.shape[1] // size[1]))
+    pooled = _any_per_cell(hole, cell) if cell > 1 else hole
+    return cv2.resize(pooled.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA) > 0
 
 
 def inpaint_one(picture: Picture, holes: np.ndarray, strategy: str, run: Runner) -> tuple[np.ndarray, list | None]:
