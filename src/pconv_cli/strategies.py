@@ -68,7 +68,8 @@ class Runner:
     ) -> Runner:
         """The one way commands load a model to run: ``weights`` a registered name or a path (None:
         the shipped default), on the device ``--device`` names; batch size 8 on a GPU and 1 on a CPU
-        (where batching was no faster and a batch of 4 tiles cost 140 MiB), unless given. CUDA is initialised here (it starts lazily), outside anyone's timings."""
+        (where batching was no faster and a batch of 4 tiles cost 140 MiB), unless given. CUDA is
+        initialised here (it starts lazily), outside anyone's timings."""
         from .devices import pick_device
         from .weights import default_model_path, load_model
 
