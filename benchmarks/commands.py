@@ -5,7 +5,6 @@ Commands that are not built yet (exit 2 saying "not built yet") are reported as 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -26,16 +25,26 @@ def pconv_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pconv_cli"]
 
 
+# Runs the measured command from a small process: on Linux a child's ru_maxrss starts at its parent's
+# peak at fork, so measured straight from this (large) process it would report this process's memory.
+_LAUNCHER = (
+    "import os, subprocess, sys, time; start = time.perf_counter(); "
+    "p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL); "
+    "_, status, usage = os.wait4(p.pid, 0); "
+    "open(sys.argv[1], 'w').write(f'{time.perf_counter() - start} {usage.ru_maxrss}'); "
+    "sys.exit(os.waitstatus_to_exitcode(status))"
+)
+
+
 def run_measured(args: list[str]) -> tuple[int, float, float, str]:
     """Run a command; return (exit code, wall seconds, peak RSS in MiB of that process, stderr)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
+        code = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, report.name, *args], stdin=subprocess.DEVNULL, stderr=err
+        ).returncode
+        wall, maxrss = report.read().split() or ("nan", "nan")
         err.seek(0)
-        return proc.returncode, wall, usage.ru_maxrss / 1024, err.read().decode(errors="replace")
+        return code, float(wall), float(maxrss) / 1024, err.read().decode(errors="replace")
 
 
 def not_built(command: str) -> bool:
