@@ -14,6 +14,7 @@ import typer
 
 from . import __version__
 from .choices import Precision, Strategy
+from .console import progress_bar
 from .errors import PconvError, UsageError
 
 app = typer.Typer(
@@ -160,33 +161,13 @@ def inpaint(
         if quiet:
             code = core.run(inputs, options, runner, json_lines, console, None)
         else:
-            with _progress(console) as progress:
+            with progress_bar(console, rate="img/s") as progress:
                 code = core.run(inputs, options, runner, json_lines, console, progress)
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so nothing half-written remains.
         print("pconv: interrupted; finished outputs are kept, no partial file was left", file=sys.stderr)
         code = 130
     raise typer.Exit(code)
-
-
-def _progress(console):
-    """A rich progress bar with count, rate and ETA, drawn only when stderr is a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task) -> Text:
-            return Text(f"{task.speed:.2f} img/s" if task.speed else "… img/s")
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        Rate(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
 
 
 weights_app = typer.Typer(help="Inspect the registered weights.", no_args_is_help=True)
@@ -301,8 +282,6 @@ def make_masks(
         raise UsageError(f"--preview: folder {Path(preview).parent} does not exist")
     hw = _parse_size(size, extra)
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from . import make_masks as core
 
     groups = core.plan(count, ratio, bins == "paper", border)
@@ -310,10 +289,9 @@ def make_masks(
     core.prepare_out_dir(out_dir, overwrite)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = min(workers or cores or 1, count)
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     start = time.perf_counter()
     try:
-        with Progress(*columns, console=console, transient=True) as bar:
+        with progress_bar(console, transient=True) as bar:
             task = bar.add_task("masks", total=count)
             rows = core.make_masks(out_dir, hw, groups, style, seed, workers, lambda n: bar.advance(task, n))
     except core.Interrupted as stop:

@@ -406,14 +406,8 @@ def figure_tags(pairs: Sequence[Pair], per_bin: int) -> set[str]:
 def run_eval(opts: EvalOptions, console) -> EvalResult:
     """Run every method on every pair, writing results.csv after each batch; returns all rows."""
     from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+
+    from .console import progress_bar
 
     pairs, failures = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
     methods, skipped = build_methods(opts, console)
@@ -440,15 +434,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
     shown = figure_tags(pairs, opts.figure_pairs)
     samples = opts.out / "samples"
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("evaluating", total=sum(len(ms) for _, ms in todo))
         for start in range(0, len(todo), opts.batch_size):
             chunk = todo[start : start + opts.batch_size]

@@ -693,18 +693,11 @@ class _Progress:
 
     def __enter__(self):
         if self.log.enabled and self.log.console.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from .console import progress_bar
 
-            self.bar = Progress(
-                TextColumn("step"),
-                MofNCompleteColumn(),
-                BarColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeRemainingColumn(),
-                console=self.log.console,
-            )
+            self.bar = progress_bar(self.log.console, info=True)
             self.bar.start()
-            self.task = self.bar.add_task("train", total=self.total, completed=self.start, info="")
+            self.task = self.bar.add_task("step", total=self.total, completed=self.start, info="")
         return self
 
     def __call__(self, step: int, record: dict, log: bool) -> None:

@@ -1,0 +1,25 @@
+"""The progress bar every command draws on stderr: one look, shown only on a terminal."""
+
+from __future__ import annotations
+
+
+def progress_bar(console, rate: str | None = None, info: bool = False, transient: bool = False):
+    """A rich Progress: description, bar, done/total, then ``rate`` per second of the given unit
+    (e.g. "img/s") and a free ``info`` field (``task.fields['info']``) when asked, and the time left.
+
+    Disabled when ``console`` is not a terminal, so logs and pipes get no bar lines.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:.2f} {rate}" if task.speed else f"… {rate}")
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if rate:
+        columns.append(Rate())
+    if info:
+        columns.append(TextColumn("{task.fields[info]}"))
+    columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
