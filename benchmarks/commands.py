@@ -1,7 +1,5 @@
-"""(3) `pconv inpaint` end to end, (4) `pconv make-masks`, (6) `pconv --help`: the CLI run by subprocess.
-
-Commands that are not built yet (exit 2 saying "not built yet") are reported as skipped.
-"""
+"""(3) `pconv inpaint` end to end, on either runtime, (4) `pconv make-masks`, (6) `pconv --help`:
+the CLI run by subprocess."""
 
 from __future__ import annotations
 
@@ -15,8 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from .timing import interleaved, medians, ratio
-
-NOT_BUILT = "skipped: command not built yet"
 
 
 def pconv_command() -> list[str]:
@@ -45,12 +41,6 @@ def run_measured(args: list[str]) -> tuple[int, float, float, str]:
         wall, maxrss = report.read().split() or ("nan", "nan")
         err.seek(0)
         return code, float(wall), float(maxrss) / 1024, err.read().decode(errors="replace")
-
-
-def not_built(command: str) -> bool:
-    """True while ``pconv COMMAND`` is still the foundation's stub (exit 2, "not built yet")."""
-    code, _, _, err = run_measured(pconv_command() + [command])
-    return code == 2 and "not built yet" in err
 
 
 def _failure(code: int, stderr: str) -> str | None:
@@ -140,8 +130,6 @@ def inpaint(work: Path, count: int, big_side: int | None) -> list[dict]:
     """images/s of `pconv inpaint` on a folder (decode and write included) vs OpenCV Telea; peak RSS on a big image."""
     import cv2
 
-    if not_built("inpaint"):
-        return [_skipped("end-to-end", "pconv inpaint", NOT_BUILT)]
     side = 512
     images, out = work / "images", work / "out"
     _smooth_images(images, count, side, seed=0)
@@ -207,8 +195,6 @@ def large_photo(work: Path, repeats: int) -> list[dict]:
     crop, and OpenCV Telea on the same file, reading and writing included, interleaved."""
     import cv2
 
-    if not_built("inpaint"):
-        return [_skipped("end-to-end", "large photo", NOT_BUILT)]
     folder = work / "large"
     _smooth_images(folder, 1, 3000, seed=4, height=2000)
     image = folder / "img_000.png"
@@ -253,10 +239,76 @@ def large_photo(work: Path, repeats: int) -> list[dict]:
     ]
 
 
+def runtimes(work: Path, repeats: int, count: int) -> list[dict]:
+    """`pconv inpaint` with the shipped model on torch and on ONNX Runtime, side by side: start-up
+    (one 64² image), seconds per 512² image (a folder of ``count``, less that start-up), peak RSS,
+    and the install each runtime adds to pconv's own dependencies."""
+    from .installed import extra_size_mib
+
+    small, folder = work / "rt_small", work / "rt_folder"
+    _smooth_images(small, 1, 64, seed=5)
+    _smooth_images(folder, count, 512, seed=6)
+    _hole_mask(work / "rt_mask64.png", 64, seed=7)
+    _hole_mask(work / "rt_mask512.png", 512, seed=8)
+    rss: dict[str, float] = {}
+    failures: list[str] = []
+
+    def job(runtime: str, images: Path, mask: Path):
+        def f() -> None:
+            out = work / f"rt_out_{runtime}_{images.name}"
+            args = ["inpaint", str(images), "--mask", str(mask), "-o", str(out), "--overwrite", "--quiet"]
+            code, _, peak, err = run_measured(pconv_command() + args + ["--runtime", runtime, "--device", "cpu"])
+            if code:
+                failures.append(_failure(code, err) or "")
+            rss[runtime] = max(rss.get(runtime, 0.0), peak)
+
+        return f
+
+    cases = {}
+    for runtime in ("torch", "onnx"):
+        cases[f"{runtime} one 64²"] = job(runtime, small / "img_000.png", work / "rt_mask64.png")
+        cases[f"{runtime} {count}×512²"] = job(runtime, folder, work / "rt_mask512.png")
+    times = interleaved(cases, repeats, warmup=1)
+    case = "pconv inpaint, shipped model, CPU: torch vs ONNX Runtime"
+    if failures:
+        return [_skipped("runtime", case, failures[0])]
+    med = medians(times)
+    per_image = {r: (med[f"{r} {count}×512²"] - med[f"{r} one 64²"]) / count for r in ("torch", "onnx")}
+    sizes = {r: extra_size_mib(r) for r in ("torch", "onnx")}
+    note = f"median of {repeats}, interleaved; process start, model load, decode and encode included"
+    return [
+        _record(
+            "runtime",
+            "start-up: one 64² image",
+            "s",
+            {r: med[f"{r} one 64²"] for r in ("torch", "onnx")},
+            {"torch/onnx": ratio(times, "torch one 64²", "onnx one 64²")},
+            [note],
+        ),  # fmt: skip
+        _record(
+            "runtime",
+            "per 512² image (folder, less start-up)",
+            "s",
+            per_image,
+            {"torch/onnx": per_image["torch"] / per_image["onnx"]},
+            [note, f"{count} images"],
+        ),  # fmt: skip
+        _record(
+            "runtime", "peak RSS, folder of 512² images", "MiB", rss, {"torch/onnx": rss["torch"] / rss["onnx"]}, []
+        ),  # fmt: skip
+        _record(
+            "runtime",
+            "installed size added to pconv's own dependencies",
+            "MiB",
+            sizes,
+            {"torch/onnx": sizes["torch"] / sizes["onnx"]},
+            ["the packages in this environment"],
+        ),  # fmt: skip
+    ]
+
+
 def make_masks(work: Path, count: int) -> list[dict]:
     """masks/s of `pconv make-masks` at 512² (process start included)."""
-    if not_built("make-masks"):
-        return [_skipped("make-masks", "pconv make-masks", NOT_BUILT)]
     out = work / "masks"
     args = pconv_command() + ["make-masks", str(out), "--size", "512", "--count", str(count), "--seed", "0"]
     code, wall, _, err = run_measured(args)
@@ -276,6 +328,7 @@ def run(quick: bool) -> list[dict]:
         records += make_masks(work, 50 if quick else 400)
         records += inpaint(work, 8 if quick else 32, None if quick else 8000)
         records += large_photo(work, 1 if quick else 3)
+        records += runtimes(work, 1 if quick else 3, 4 if quick else 9)
         return records
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The CLI benchmarks report stub commands as skipped and measure built ones (with a stand-in `pconv`)."""
+"""The CLI benchmarks report failing commands as skipped and measure working ones (with a stand-in `pconv`)."""
 
 import sys
 
@@ -6,10 +6,10 @@ import pytest
 
 from benchmarks import commands
 
-STUB = """
+FAILING = """
 import sys
-print("pconv: error: `pconv {0}` is not built yet in this version", file=sys.stderr)
-sys.exit(2)
+print("pconv: error: no space left on device", file=sys.stderr)
+sys.exit(1)
 """
 MAKE_MASKS = """
 import pathlib, sys
@@ -30,10 +30,10 @@ def fake_pconv(tmp_path, monkeypatch):
     return install
 
 
-def test_stub_commands_are_skipped(tmp_path, fake_pconv):
-    fake_pconv(STUB.format("make-masks"))
+def test_failing_commands_are_skipped_with_their_error(tmp_path, fake_pconv):
+    fake_pconv(FAILING)
     (record,) = commands.make_masks(tmp_path, 3)
-    assert record["skipped"] and record["notes"] == ["skipped: command not built yet"]
+    assert record["skipped"] and record["notes"] == ["failed: exit 1: pconv: error: no space left on device"]
     (record,) = commands.inpaint(tmp_path, 2, None)
     assert record["skipped"] and record["group"] == "end-to-end"
 

@@ -28,6 +28,7 @@ def test_usage_errors_are_one_line_with_exit_2():
         (["inpaint"], "Missing argument"),
         (["eval", "x", "--masks", "m", "--pairs-per-bin", "many"], "Invalid value for '--pairs-per-bin'"),
         (["nosuch"], "No such command 'nosuch'"),
+        (["inpaint", "x.png", "--runtime", "tflite"], "Invalid value for '--runtime'"),
     ):
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
@@ -38,3 +39,10 @@ def test_usage_errors_are_one_line_with_exit_2():
 def test_no_arguments_shows_the_help():
     result = run()
     assert result.returncode == 2 and "inpaint" in result.stdout and result.stderr == ""
+
+
+def test_export_refuses_a_format_its_output_name_contradicts():
+    result = run("export", "x.pt", "-o", "m.onnx", "--format", "safetensors")
+    assert result.returncode == 2
+    expected = "pconv: error: --format safetensors does not match the output m.onnx; name it *.safetensors\n"
+    assert result.stderr == expected

@@ -391,7 +391,7 @@ def test_json_quiet_and_messages(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())
     loud = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file)
-    assert loud.stdout == b"" and "device cpu" in loud.stderr and "1 inpainted" in loud.stderr
+    assert loud.stdout == b"" and "torch on cpu" in loud.stderr and "1 inpainted" in loud.stderr
     quiet = pconv(
         "inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-q", "--json", "--overwrite"
     )
@@ -451,7 +451,10 @@ def test_weights_list():
     result = CliRunner().invoke(app, ["weights", "list"])
     assert result.exit_code == 0
     assert "vgg16-caffe-pool3\tvgg\tok\t-\t" in result.stdout
-    assert "pconv-small256-v2\tmodel\tok\tdefault\t" in result.stdout
+    line = next(row for row in result.stdout.splitlines() if row.startswith("pconv-small256-v2\t"))
+    name, kind, state, default, files, scale, licence, _ = line.split("\t")
+    assert (kind, state, default, scale) == ("model", "ok", "default", "256")
+    assert files == "pconv-small256-v2.safetensors,pconv-small256-v2.onnx" and "non-commercial" in licence
 
 
 def test_discover_and_find_mask_rules(tmp_path):

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from pconv_cli.images import Picture
+from pconv_cli.inference import TorchBackend
+from pconv_cli.runner import Runner
 from pconv_cli.strategies import (
-    Runner,
     choose,
     fill_crops,
     fill_full,
@@ -43,25 +44,13 @@ def test_choose_follows_size():
         choose((1, 1), "best", SCALE)
 
 
-def test_runner_batches_equal_sizes_in_order():
-    model = MeanModel().eval()
-    run = Runner(model, "fp32", batch_size=3)
-    images = [np.full((8, 8, 3), i / 10, np.float32) for i in range(5)] + [np.zeros((8, 16, 3), np.float32)]
-    holes = [np.eye(8, dtype=bool)] * 5 + [np.zeros((8, 16), bool)]
-    holes[5][0, 0] = True
-    out = run(images, holes)
-    assert [c[0] for c in model.calls] == [3, 2, 1]
-    for i in range(5):
-        np.testing.assert_allclose(out[i], i / 10, atol=1e-6)
-
-
 @pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535)])
 def test_full_writes_only_holes_bit_exactly(dtype, top):
     pixels = np.random.default_rng(0).integers(0, top + 1, (30, 40, 4), dtype=dtype)
     holes = np.zeros((30, 40), bool)
     holes[5:15, 10:30] = True
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
-    out = fill_full([_picture(pixels)], [holes], Runner(model, "fp32"))[0]
+    out = fill_full([_picture(pixels)], [holes], Runner(TorchBackend(model, "fp32")))[0]
     assert out.dtype == dtype
     assert np.array_equal(out[~holes], pixels[~holes])
     assert np.array_equal(out[..., 3], pixels[..., 3])  # alpha is never touched here
@@ -76,7 +65,7 @@ def test_tiles_blend_without_seams():
     pixels = np.repeat(ramp[..., None], 3, axis=2)
     holes = np.zeros((200, width), bool)
     holes[99:102, 5:-5] = True
-    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32", batch_size=4), 2 * SCALE)
+    out = fill_tiles(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32"), batch_size=4), 2 * SCALE)
     assert np.array_equal(out[~holes], pixels[~holes])
     fill = out[100, 5:-5, 0].astype(int)
     assert np.abs(np.diff(fill)).max() <= 3
@@ -86,7 +75,7 @@ def test_tiles_blend_without_seams():
 def test_tiles_cover_every_hole_with_constant_model():
     pixels = np.full((300, 333, 3), 90, np.uint8)
     holes = np.random.default_rng(1).random((300, 333)) < 0.02
-    out = fill_tiles(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), 2 * SCALE)
+    out = fill_tiles(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), 2 * SCALE)
     assert np.array_equal(out, pixels)  # the mean of a constant image is that constant everywhere
 
 
@@ -96,7 +85,7 @@ def test_crops_fill_large_and_small_holes_without_halo():
     holes[100:700, 100:600] = True  # downscaled window
     holes[800:810, 20:30] = True  # native window
     picture = _picture(pixels)
-    run = Runner(MeanModel().eval(), "fp32")
+    run = Runner(TorchBackend(MeanModel().eval(), "fp32"))
     out, groups = fill_crops(picture, holes, run, SCALE)
     assert np.array_equal(out, pixels)  # constant stays constant: no edge mixing artefact
     assert [g[4] for g in groups] == ["coarse", "coarse"]
@@ -111,7 +100,7 @@ def test_crops_keep_thin_holes_as_holes_when_shrinking():
     holes[200:400, 200:400] = True
     holes[201, 60:200] = True  # joins the big hole's group
     pixels[201, 60:200] = (255, 0, 0)
-    out, _ = fill_crops(_picture(pixels), holes, Runner(MeanModel().eval(), "fp32"), SCALE)
+    out, _ = fill_crops(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), SCALE)
     line = out[201, 60:200].astype(int)
     assert np.abs(line - 128).max() <= 2, line[:5]
 
@@ -122,11 +111,11 @@ def test_crops_paste_each_group_once_and_only_holes():
     holes = np.zeros((500, 500), bool)
     holes[50:60, 50:60] = holes[300:450, 200:480] = True
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
-    out, _ = fill_crops(_picture(pixels), holes, Runner(model, "fp32", batch_size=2), SCALE)
+    out, _ = fill_crops(_picture(pixels), holes, Runner(TorchBackend(model, "fp32"), batch_size=2), SCALE)
     assert np.array_equal(out[~holes], pixels[~holes])
     assert (out[holes] != pixels[holes]).any(axis=-1).mean() > 0.9
     with pytest.raises(ValueError, match="resolved strategy"):
-        inpaint_one(_picture(pixels), holes, "auto", Runner(model))
+        inpaint_one(_picture(pixels), holes, "auto", Runner(TorchBackend(model)))
 
 
 def test_grey_picture_gets_grey_fill():
@@ -134,7 +123,7 @@ def test_grey_picture_gets_grey_fill():
     holes = np.zeros((20, 20), bool)
     holes[5:10, 5:10] = True
     torch.manual_seed(0)
-    out = fill_full([_picture(pixels)], [holes], Runner(MeanModel().eval(), "fp32"))[0]
+    out = fill_full([_picture(pixels)], [holes], Runner(TorchBackend(MeanModel().eval(), "fp32")))[0]
     assert out.shape == (20, 20, 1) and np.array_equal(out, pixels)
 
 
@@ -170,7 +159,7 @@ def test_refine_fills_the_band_natively_and_the_depth_coarsely():
     holes = np.zeros((600, 600), bool)
     holes[100:500, 100:500] = True  # deep: coarse window shrunk 6x, then a native band
     holes[550:553, 20:580] = True  # thin: native only
-    run = Runner(CheckerModel().eval(), "fp32", blend=False)
+    run = Runner(TorchBackend(CheckerModel().eval(), "fp32"), blend=False)
     out, groups = fill_refine(_picture(pixels), holes, run, SCALE)
     assert groups == [(100, 100, 400, 400, "coarse+native"), (20, 550, 560, 3, "native")]
     assert np.array_equal(out[~holes], pixels[~holes])
@@ -186,29 +175,19 @@ def test_refine_of_thin_holes_is_tile_and_leaves_a_constant_photo_constant():
     pixels = np.full((300, 333, 3), 90, np.uint8)
     holes = np.random.default_rng(1).random((300, 333)) < 0.02
     holes[100:200, 100:250] = True
-    run = Runner(MeanModel().eval(), "fp32")
+    run = Runner(TorchBackend(MeanModel().eval(), "fp32"))
     out, groups = inpaint_one(_picture(pixels), holes, "refine", run)
     assert np.array_equal(out, pixels)
     assert "coarse+native" in {g[4] for g in groups}
     thin = np.random.default_rng(1).random((300, 333)) < 0.02
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
     rgb = np.random.default_rng(3).integers(0, 256, (300, 333, 3), dtype=np.uint8)
-    raw = Runner(model, "fp32", blend=False)
+    raw = Runner(TorchBackend(model, "fp32"), blend=False)
     refined, groups = fill_refine(_picture(rgb), thin, raw, SCALE)
     assert {g[4] for g in groups} == {"native"}
     assert np.array_equal(refined, fill_tiles(_picture(rgb), thin, raw, SCALE, overlap=SCALE // 8))
     # blended once per group instead of per tile: the same equations, so close to the per-tile result
-    per_group, _ = fill_refine(_picture(rgb), thin, Runner(model, "fp32"), SCALE)
-    per_tile = fill_tiles(_picture(rgb), thin, Runner(model, "fp32"), SCALE, overlap=SCALE // 8)
+    per_group, _ = fill_refine(_picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE)
+    per_tile = fill_tiles(_picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE, overlap=SCALE // 8)
     assert not np.array_equal(per_group, refined)
     assert np.abs(per_group.astype(int) - per_tile).mean() < 1.0
-
-
-def test_runner_open_loads_a_model_by_path_or_name_onto_the_device(tmp_path):
-    from pconv_cli.weights import DEFAULT_MODEL, save_weights
-
-    save_weights(PConvUNet(PConvConfig.preset("tiny")), tmp_path / "t.safetensors")
-    run = Runner.open(tmp_path / "t.safetensors", device="cpu", precision="fp32", blend=False)
-    assert run.device.type == "cpu" and run.batch_size == 1 and not run.blend  # 1 on a CPU unless given
-    assert run.model.config.levels == PConvConfig.preset("tiny").levels and not run.model.training
-    assert Runner.open(None, device="cpu", batch_size=2).model.config == Runner.open(DEFAULT_MODEL).model.config

@@ -27,6 +27,21 @@ class Precision(str, Enum):
     fp16 = "fp16"
 
 
+class Runtime(str, Enum):
+    """What runs the network: auto is torch where installed, else ONNX Runtime (see `runner`)."""
+
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+
+
+class ExportFormat(str, Enum):
+    """What `pconv export` writes: safetensors weights (torch), or an ONNX model (ONNX Runtime)."""
+
+    safetensors = "safetensors"
+    onnx = "onnx"
+
+
 def values(choice: type[Enum]) -> tuple[str, ...]:
     """The string values of a choice enum, in order."""
     return tuple(member.value for member in choice)

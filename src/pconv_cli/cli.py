@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from . import __version__
-from .choices import Precision, Strategy
+from .choices import ExportFormat, Precision, Runtime, Strategy
 from .console import progress_bar
 from .errors import PconvError, UsageError
 
@@ -40,10 +40,6 @@ def _root(
     ),
 ) -> None:
     """Fill holes in images with a partial-convolution U-Net."""
-
-
-def _not_built(command: str) -> None:
-    raise UsageError(f"`pconv {command}` is not built yet in this version")
 
 
 @app.command()
@@ -86,8 +82,14 @@ def inpaint(
         None,
         "--weights",
         "-w",
-        help="A registered name (pconv weights list), pconv safetensors file or training checkpoint "
-        "(default: the shipped model).",
+        help="A registered name (pconv weights list), pconv safetensors file or training checkpoint; "
+        "with --runtime onnx a registered name or .onnx model (default: the shipped model).",
+    ),
+    runtime: Runtime = typer.Option(
+        Runtime.auto,
+        "--runtime",
+        help="What runs the network: torch, or onnx (ONNX Runtime, CPU fp32; needs no torch). "
+        "auto: torch where installed, else onnx.",
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
@@ -127,12 +129,11 @@ def inpaint(
         raise UsageError(f"--mask-color: {exc}") from None
 
     from . import inpaint as core
-    from .devices import describe
-    from .strategies import Runner
-    from .weights import default_model_path
+    from .runner import Runner, pick_runtime
+    from .weights import DEFAULT_MODEL
 
-    path = weights_file if weights_file is not None else default_model_path()
-    runner = Runner.open(path, device, precision.value, batch_size, blend)
+    chosen = pick_runtime(runtime.value)
+    runner = Runner.open(weights_file, device, precision.value, batch_size, blend, chosen)
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     options = core.Options(
         mask=mask,
@@ -150,10 +151,11 @@ def inpaint(
         max_pixels=max_pixels,
     )
     if not quiet:
-        cfg = runner.model.config
+        cfg = runner.backend.config
+        name = weights_file.name if weights_file is not None else DEFAULT_MODEL
         console.print(
-            f"pconv: device {describe(runner.device)}, precision {precision.value}, batch {runner.batch_size}; "
-            f"model {path.name} ({cfg.levels} levels × {cfg.width}, scale {cfg.image_size})",
+            f"pconv: {chosen} on {runner.backend.device}, precision {precision.value}, batch {runner.batch_size}; "
+            f"model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})",
             markup=False,
             highlight=False,
         )
@@ -176,17 +178,25 @@ app.add_typer(weights_app, name="weights")
 
 @weights_app.command("list")
 def weights_list() -> None:
-    """List registered weights: name, kind, whether present and verified, default marker, description."""
+    """List registered weights, one tab-separated line each: name, kind, state (ok, missing or
+    corrupt), default marker, files (the ONNX form after a comma), working scale, licence, description."""
     from . import weights
 
-    for name, entry in sorted(weights.REGISTRY.items()):
-        path = weights.weights_dir() / entry.file
+    def state(file: str, sha256: str) -> str:
+        path = weights.weights_dir() / file
         if not path.is_file():
-            state = "missing"
-        else:
-            state = "ok" if weights.sha256_file(path) == entry.sha256 else "corrupt"
+            return "missing"
+        return "ok" if weights.sha256_file(path) == sha256 else "corrupt"
+
+    for name, entry in sorted(weights.REGISTRY.items()):
+        states, files = [state(entry.file, entry.sha256)], [entry.file]
+        if entry.onnx_file and entry.onnx_sha256:
+            states.append(state(entry.onnx_file, entry.onnx_sha256))
+            files.append(entry.onnx_file)
+        worst = next((s for s in ("corrupt", "missing") if s in states), "ok")
         default = "default" if name == weights.DEFAULT_MODEL else "-"
-        print(f"{name}\t{entry.kind}\t{state}\t{default}\t{entry.file}\t{entry.description}")
+        scale = str(entry.scale) if entry.scale else "-"
+        print("\t".join([name, entry.kind, worst, default, ",".join(files), scale, entry.licence, entry.description]))
 
 
 def _parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:
@@ -394,14 +404,34 @@ def train(
 
 @app.command()
 def export(
-    checkpoint: Path = typer.Argument(..., help="A training checkpoint (last.pt, best.pt) or weights file."),
+    checkpoint: Path = typer.Argument(
+        ..., help="A training checkpoint (last.pt, best.pt), weights file or registered name."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write, e.g. weights/NAME.safetensors."),
+    fmt: ExportFormat | None = typer.Option(
+        None,
+        "--format",
+        help="safetensors (for the torch runtime) or onnx (for --runtime onnx: the bare network in standard "
+        "ONNX operators, dynamic batch and size, config in its metadata). Default: from -o's suffix, "
+        "else safetensors.",
+    ),
     half: bool = typer.Option(False, "--half", help="Store float16 weights (half the size)."),
 ) -> None:
-    """Write shippable safetensors weights (config in the metadata) from a checkpoint."""
-    from .train import export as export_weights
+    """Write shippable weights (config in the metadata) from a checkpoint or weights.
 
-    path = export_weights(checkpoint, output, half=half)
+    Example: pconv export runs/x/best.pt -o model.onnx --half
+    """
+    suffix_format = ExportFormat.onnx if output.suffix.lower() == ".onnx" else ExportFormat.safetensors
+    if fmt is not None and fmt != suffix_format and output.suffix:
+        raise UsageError(f"--format {fmt.value} does not match the output {output.name}; name it *.{fmt.value}")
+    if (fmt or suffix_format) == ExportFormat.onnx:
+        from .onnx_model import export_onnx
+
+        path = export_onnx(checkpoint, output, half=half)
+    else:
+        from .checkpoint import export as export_weights
+
+        path = export_weights(checkpoint, output, half=half)
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -496,6 +526,14 @@ def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (kill, timeout, a container stopping) ends like Ctrl-C: 130, no temp files
 
 
+# The extra that installs each optional module.
+EXTRA_OF = {
+    **dict.fromkeys(("torch", "torchvision", "safetensors"), "torch"),
+    "onnxruntime": "onnx",
+    **dict.fromkeys(("onnx", "onnxscript"), "export"),
+}
+
+
 def main() -> None:
     import signal
 
@@ -506,6 +544,13 @@ def main() -> None:
     except PconvError as exc:
         print(f"pconv: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:  # an optional extra (pyproject.toml) is not installed
+        extra = EXTRA_OF.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"pconv: error: this needs {exc.name}, which is not installed (pip install 'pconv-cli[{extra}]')",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(1)
     except OSError as exc:  # the system refused something no command checks for: still one line
         where = f": {exc.filename}" if exc.filename else ""
         print(f"pconv: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -68,7 +68,7 @@ class Pair:
 
 @dataclass(eq=False)  # methods compare by identity
 class Method:
-    """A baseline (``run`` on uint8 arrays) or a model (``runner``, a strategies.Runner)."""
+    """A baseline (``run`` on uint8 arrays) or a model (``runner``, a runner.Runner)."""
 
     name: str
     label: str
@@ -95,7 +95,7 @@ class EvalOptions:
     batch_size: int = 8
     figure_pairs: int = 2
     invert_mask: bool = False
-    blend: bool = True  # models' seam blending (inference.run_model)
+    blend: bool = True  # models' seam blending (runner.Runner)
     strategy: str = "auto"  # how models meet large images (strategies.STRATEGIES)
 
 
@@ -259,8 +259,6 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
 def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], strategy: str):
     """Composites (uint8) of images by a resolved strategy, as `pconv inpaint` makes them, and the
     seconds per image; ``full`` runs equal shapes as batches."""
-    import torch
-
     from .images import Picture
     from .strategies import fill_full, inpaint_one
 
@@ -271,8 +269,6 @@ def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray]
         comps = fill_full(pictures, holes, run)
     else:
         comps = [inpaint_one(picture, hole, strategy, run)[0] for picture, hole in zip(pictures, holes)]
-    if run.device.type == "cuda":
-        torch.cuda.synchronize(run.device)
     return comps, (time.perf_counter() - start) / len(images)
 
 
@@ -333,8 +329,7 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
         except UsageError as exc:
             skipped["model"] = str(exc)
     if weights:
-        from .devices import describe
-        from .strategies import Runner
+        from .runner import Runner
 
         stems = [Path(w).stem for w in weights]
         for w, stem in zip(weights, stems):
@@ -345,7 +340,7 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
                 name += f"-{opts.strategy}"
             runner = Runner.open(w, opts.device, opts.precision, opts.batch_size, opts.blend)
             methods.append(Method(name=name, label=name, kind="model", runner=runner))
-        console.print(f"models run on {describe(runner.device)}")
+        console.print(f"models run on {runner.backend.device}")
     for name in opts.baselines:
         reason = bl.unavailable_reason(name)
         if reason is not None:
@@ -477,7 +472,7 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
         return
     from .strategies import choose
 
-    scale = method.runner.model.config.image_size
+    scale = method.runner.scale
     by_shape: dict[tuple[int, int], list] = {}
     for pair, gt, hole in jobs:
         strategy = choose(gt.shape[:2], opts.strategy, scale)

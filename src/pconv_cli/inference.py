@@ -1,8 +1,10 @@
-"""Running a model on batches: padding, precision, compositing (DESIGN §2: only holes change), seam blending."""
+"""Running a PyTorch model: the precision of a run, and the torch backend of ``runner.Runner``."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,39 +30,55 @@ def composite(image: torch.Tensor, output: torch.Tensor, mask: torch.Tensor) -> 
     return torch.where(mask > 0.5, image, output.clamp(0.0, 1.0))
 
 
-def blend_batch(image: torch.Tensor, comp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """blend.blend_fill on each image of a batch: N×C×H×W image and composite, N×1×H×W mask (1 = valid)."""
-    from .blend import blend_fill
+@dataclass
+class TorchBackend:
+    """A PConvUNet run by PyTorch on its device (a ``runner.Backend``), under autocast when the
+    precision asks for it; low-precision output that is not finite is recomputed in fp32."""
 
-    images = image.float().permute(0, 2, 3, 1).cpu().numpy()
-    comps = comp.float().permute(0, 2, 3, 1).cpu().numpy()
-    holes = (mask[:, 0] <= 0.5).cpu().numpy()  # the complement of composite()'s valid test
-    out = np.stack([blend_fill(i, c, h) for i, c, h in zip(images, comps, holes)])
-    return torch.from_numpy(out).permute(0, 3, 1, 2).clamp_(0.0, 1.0).to(comp.device)
+    model: PConvUNet
+    precision: str = "auto"
 
+    @classmethod
+    def open(cls, weights: str | Path | None, device: str = "auto", precision: str = "auto") -> TorchBackend:
+        """Load ``weights`` (a registered name or a path; None: the shipped default) onto ``device``.
+        CUDA is initialised here (it starts lazily), outside anyone's timings."""
+        from .devices import pick_device
+        from .weights import default_model_path, load_model
 
-@torch.inference_mode()
-def run_model(
-    model: PConvUNet, image: torch.Tensor, mask: torch.Tensor, precision: str = "auto", blend: bool = True
-) -> torch.Tensor:
-    """Inpaint a batch on the model's device and return the composite on the input's device.
+        torch_device = pick_device(device)
+        model = load_model(default_model_path() if weights is None else weights).to(torch_device)
+        backend = cls(model, precision)
+        autocast_dtype(torch_device, precision)  # refuses an unknown precision before any work
+        if torch_device.type == "cuda":
+            side = model.config.multiple
+            backend.forward(np.zeros((1, 3, side, side), np.float32), np.ones((1, 1, side, side), np.float32))
+        return backend
 
-    image: N×3×H×W in [0, 1] (any H, W: padded to the model's multiple and cropped back);
-    mask: N×1×H×W, 1 = valid. Low-precision output that is not finite is recomputed in fp32.
-    blend: set the fill into the photo with blend.blend_fill (no dark rim, no step, no colour
-    offset); False returns the network's own composite.
-    """
-    if image.dim() != 4 or mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != image.shape[0]:
-        raise ValueError(f"expected image N×3×H×W and mask N×1×H×W, got {tuple(image.shape)} and {tuple(mask.shape)}")
-    device = next(model.parameters()).device
-    x, m = image.to(device, torch.float32), mask.to(device, torch.float32)
-    dtype = autocast_dtype(device, precision)
-    context = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-    with context:
-        out = model.forward_any_size(x * m, m)
-    if dtype is not None and not torch.isfinite(out).all():
-        out = model.forward_any_size(x * m, m)
-    result = composite(x, out.float(), m)
-    if blend:
-        result = blend_batch(x, result, m)
-    return result.to(image.device)
+    @property
+    def config(self) -> dict:
+        return self.model.config.to_dict()
+
+    @property
+    def device(self) -> str:
+        from .devices import describe
+
+        return describe(next(self.model.parameters()).device)
+
+    @property
+    def memory_errors(self) -> tuple[type[BaseException], ...]:
+        return (MemoryError, torch.cuda.OutOfMemoryError)
+
+    @torch.inference_mode()
+    def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The network's raw output for N×3×H×W images (holes zeroed) and N×1×H×W masks (1 = valid)."""
+        device = next(self.model.parameters()).device
+        # channels_last: the CPU convolutions run faster (0.35 vs 0.62 s for a 512² image here)
+        x = torch.from_numpy(image).to(device).contiguous(memory_format=torch.channels_last)
+        m = torch.from_numpy(valid).to(device)
+        dtype = autocast_dtype(device, self.precision)
+        context = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+        with context:
+            out = self.model(x, m)
+        if dtype is not None and not torch.isfinite(out).all():
+            out = self.model(x, m)
+        return out.float().cpu().numpy()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from . import strategies
 from .errors import PconvError, UsageError
@@ -37,6 +36,7 @@ from .images import (
     read_mask,
 )
 from .masks import dilate_holes, hole_ratio
+from .runner import Runner
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"
@@ -222,9 +222,9 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
 class Driver:
     """Plans outputs, then decodes, inpaints and writes each job, yielding one record per source."""
 
-    def __init__(self, runner: strategies.Runner, options: Options) -> None:
+    def __init__(self, runner: Runner, options: Options) -> None:
         self.run, self.options = runner, options
-        self.scale = runner.model.config.image_size
+        self.scale = runner.scale
 
     def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
         """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input.
@@ -325,7 +325,7 @@ class Driver:
                 pixels, groups = strategies.inpaint_one(job.picture, job.holes, strategy, self.run)
                 if groups is not None:  # which fill each group of nearby holes got
                     job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in groups]
-            except (MemoryError, torch.cuda.OutOfMemoryError):
+            except self.run.backend.memory_errors:
                 yield self.fail(job, f"out of memory with --strategy {strategy}; try tile or a smaller --batch-size")
                 continue
             except cv2.error as exc:  # OpenCV's own out-of-memory and size limits on huge images
@@ -339,7 +339,7 @@ class Driver:
             return
         try:
             results = strategies.fill_full([j.picture for j in group], [j.holes for j in group], self.run)
-        except (MemoryError, torch.cuda.OutOfMemoryError):
+        except self.run.backend.memory_errors:
             for job in group:
                 yield self.fail(job, "out of memory inpainting whole; try --strategy tile or a smaller --batch-size")
             return
@@ -397,7 +397,7 @@ def write_stdout(data: bytes) -> None:
     out.flush()
 
 
-def run(inputs: list[str], options: Options, runner: strategies.Runner, json_lines: bool, console, progress) -> int:
+def run(inputs: list[str], options: Options, runner: Runner, json_lines: bool, console, progress) -> int:
     """Process every input; JSON lines on stdout, failures and a summary on ``console`` (stderr).
 
     ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures.

@@ -65,7 +65,11 @@ def valid_count(
         m = m.to(_accumulate(m.dtype))
         w = m.sum(1, keepdim=True) if m.shape[1] > 1 else m * c
         plane = w if plane is None else plane + w
-    # avg_pool with divisor 1 is an exact box sum; padding zeros act as holes.
+    # avg_pool with divisor 1 is an exact box sum; padding zeros act as holes. ONNX's AveragePool
+    # has no divisor, so an exported graph sums with a ones kernel instead (equally exact).
+    if torch.onnx.is_in_onnx_export():
+        ones = torch.ones(1, 1, *kernel_size, dtype=plane.dtype, device=plane.device)
+        return F.conv2d(plane, ones, stride=stride, padding=padding)
     return F.avg_pool2d(plane, kernel_size, stride, padding, count_include_pad=True, divisor_override=1)
 
 

@@ -26,84 +26,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from . import blend
 from .choices import Strategy, values
 from .images import LUMA, Picture
-from .inference import run_model
 from .masks import deeper_than
-from .unet import PConvUNet
+from .runner import Runner
 
 STRATEGIES = values(Strategy)
 _STRIP = 512  # rows of an enlarged coarse window made at a time
 _BLEND_BOX = 4_000_000  # px: refine blends a group's band whole up to this box (float64 solver memory), else per tile
-
-
-@dataclass
-class Runner:
-    """Runs lists of h×w×3 float32 images with h×w bool holes through the model in batches.
-
-    Items of equal size share a batch of at most ``batch_size``; returns the composites
-    (h×w×3 float32 in [0, 1]) in input order.
-    """
-
-    model: PConvUNet
-    precision: str = "auto"
-    batch_size: int = 1
-    blend: bool = True  # inference.run_model's seam blending
-
-    @classmethod
-    def open(
-        cls,
-        weights: str | Path | None,
-        device: str = "auto",
-        precision: str = "auto",
-        batch_size: int | None = None,
-        blend: bool = True,
-    ) -> Runner:
-        """The one way commands load a model to run: ``weights`` a registered name or a path (None:
-        the shipped default), on the device ``--device`` names; batch size 8 on a GPU and 1 on a CPU
-        (where batching was no faster and a batch of 4 tiles cost 140 MiB), unless given. CUDA is
-        initialised here (it starts lazily), outside anyone's timings."""
-        from .devices import pick_device
-        from .weights import default_model_path, load_model
-
-        torch_device = pick_device(device)
-        model = load_model(default_model_path() if weights is None else weights).to(torch_device)
-        if batch_size is None:
-            batch_size = 1 if torch_device.type == "cpu" else 8
-        if torch_device.type == "cuda":
-            side = model.config.multiple
-            run_model(model, torch.zeros(1, 3, side, side), torch.ones(1, 1, side, side), precision)
-        return cls(model, precision, batch_size, blend)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def __call__(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
-        if len(images) != len(holes):
-            raise ValueError(f"expected as many hole maps as images, got {len(holes)} and {len(images)}")
-        results: list[np.ndarray | None] = [None] * len(images)
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for i, (img, hole) in enumerate(zip(images, holes)):
-            if img.ndim != 3 or img.shape[2] != 3 or hole.shape != img.shape[:2]:
-                raise ValueError(f"expected h×w×3 image and h×w holes, got {img.shape} and {hole.shape}")
-            by_size.setdefault(img.shape[:2], []).append(i)
-        for indices in by_size.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                x = torch.from_numpy(np.stack([images[i] for i in chunk])).permute(0, 3, 1, 2)
-                m = torch.from_numpy(np.stack([~holes[i] for i in chunk])[:, None]).float()
-                out = run_model(self.model, x, m, self.precision, self.blend).permute(0, 2, 3, 1).numpy()
-                for i, composite in zip(chunk, out):
-                    results[i] = composite
-        return results  # type: ignore[return-value]
 
 
 def choose(size: tuple[int, int], strategy: str, scale: int) -> str:
@@ -378,7 +313,7 @@ def inpaint_one(picture: Picture, holes: np.ndarray, strategy: str, run: Runner)
 
     Returns its pixels and, for crop and refine, one (x, y, w, h, fill) per group of holes.
     """
-    scale = run.model.config.image_size
+    scale = run.scale
     fill: dict[str, Callable[[], tuple[np.ndarray, list | None]]] = {
         "full": lambda: (fill_full([picture], [holes], run)[0], None),
         "tile": lambda: (fill_tiles(picture, holes, run, 2 * scale), None),

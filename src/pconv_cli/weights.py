@@ -21,10 +21,17 @@ from .files import atomic_write
 
 @dataclass(frozen=True)
 class Entry:
+    """A shipped file and its meta (as torchvision's weights enums carry theirs)."""
+
     file: str
     sha256: str
     kind: str  # "model" (a PConvUNet) or "vgg" (the loss network)
     description: str
+    licence: str
+    scale: int | None = None  # a model's working scale (px), the side it was trained at
+    recipe: str = ""  # where the command that made it is written down
+    onnx_file: str | None = None  # the same model exported by `pconv export --format onnx`
+    onnx_sha256: str | None = None
 
 
 REGISTRY: dict[str, Entry] = {
@@ -32,13 +39,20 @@ REGISTRY: dict[str, Entry] = {
         file="vgg16_caffe_pool3.safetensors",
         sha256="a593968cc2a7653d61d75ed8dddfbb3bad9f2967dfa5ba6d4d60c8fdbe6494a4",
         kind="vgg",
-        description="ImageNet VGG-16 conv1_1..conv3_3 (Caffe), for the perceptual and style losses; CC BY 4.0",
+        description="ImageNet VGG-16 conv1_1..conv3_3 (Caffe), for the perceptual and style losses",
+        licence="CC BY 4.0 (Simonyan & Zisserman, VGG, Oxford)",
+        recipe="weights/README.md",
     ),
     "pconv-small256-v2": Entry(
         file="pconv-small256-v2.safetensors",
         sha256="467c4b66a34b88485f8e5ffd220176bc22491cac64c705b80659d21275def0e1",
         kind="model",
-        description="small preset, 256² working scale, CPU-trained ~3 h on Imagenette+BSDS500; non-commercial use",
+        description="small preset, CPU-trained ~3 h on Imagenette+BSDS500",
+        licence="non-commercial research and education use (the training data's terms)",
+        scale=256,
+        recipe="MODEL_CARD.md",
+        onnx_file="pconv-small256-v2.onnx",
+        onnx_sha256="20045357505a3b95a761980c8098b7b46d42f9f8deac08d789c4de909c084a8e",
     ),
 }
 # The registered model `pconv inpaint` uses when no --weights is given (see MODEL_CARD.md).
@@ -66,23 +80,49 @@ def sha256_file(path: Path) -> str:
 
 
 @cache
-def registered_path(name: str) -> Path:
-    """Path of a registered file, checked against its sha256 (once per process)."""
-    if name not in REGISTRY:
-        raise UsageError(f"unknown weights {name!r}; registered: {', '.join(sorted(REGISTRY))}")
-    entry = REGISTRY[name]
-    path = weights_dir() / entry.file
+def _verified(file: str, sha256: str, name: str) -> Path:
+    """Path of a shipped file, checked against its sha256 (once per process)."""
+    path = weights_dir() / file
     if not path.is_file():
         raise PconvError(f"registered weights {name!r} missing: {path}")
     actual = sha256_file(path)
-    if actual != entry.sha256:
-        raise PconvError(f"{path} is corrupt: sha256 {actual[:12]}…, expected {entry.sha256[:12]}…")
+    if actual != sha256:
+        raise PconvError(f"{path} is corrupt: sha256 {actual[:12]}…, expected {sha256[:12]}…")
     return path
+
+
+def _entry(name: str) -> Entry:
+    if name not in REGISTRY:
+        raise UsageError(f"unknown weights {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def registered_path(name: str) -> Path:
+    """Path of a registered file, checked against its sha256."""
+    entry = _entry(name)
+    return _verified(entry.file, entry.sha256, name)
 
 
 def default_model_path() -> Path:
     """The shipped default model (MODEL_CARD.md), checked against its sha256."""
     return registered_path(DEFAULT_MODEL)
+
+
+def resolve_onnx(weights: str | Path | None) -> Path:
+    """The ONNX model to run: a .onnx path, a registered model's ONNX form, or (None) the default's."""
+    name = DEFAULT_MODEL if weights is None else str(weights)
+    if not Path(name).exists() and name in REGISTRY:
+        entry = _entry(name)
+        if entry.onnx_file is None or entry.onnx_sha256 is None:
+            raise UsageError(f"registered weights {name!r} have no ONNX form; use --runtime torch")
+        return _verified(entry.onnx_file, entry.onnx_sha256, name)
+    path = Path(name)
+    if path.suffix.lower() != ".onnx":
+        onnx = path.with_suffix(".onnx").name
+        raise UsageError(f"--runtime onnx runs .onnx models, got {path}; make one: pconv export {path} -o {onnx}")
+    if not path.is_file():
+        raise UsageError(f"ONNX model not found: {path}")
+    return path
 
 
 def save_weights(model, path: str | Path, half: bool = False) -> None:
