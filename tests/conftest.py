@@ -32,3 +32,12 @@ def _no_files_left_in_the_repository():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# Every device this machine has: CUDA cases run where a GPU exists and are not collected elsewhere.
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    return torch.device(request.param)

@@ -46,3 +46,16 @@ def test_export_refuses_a_format_its_output_name_contradicts():
     assert result.returncode == 2
     expected = "pconv: error: --format safetensors does not match the output m.onnx; name it *.safetensors\n"
     assert result.stderr == expected
+
+
+def test_shell_completion_offers_commands_options_and_choices():
+    import os
+
+    def complete(words: str, cword: int) -> list[str]:
+        env = {**os.environ, "_PCONV_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+        done = subprocess.run([sys.executable, "-m", "pconv_cli"], env=env, capture_output=True, text=True)
+        return done.stdout.split()
+
+    assert complete("pconv inp", 1) == ["inpaint"]
+    assert complete("pconv inpaint x --run", 3) == ["--runtime"]
+    assert complete("pconv inpaint x --strategy ", 4) == ["auto", "full", "tile", "crop", "refine"]

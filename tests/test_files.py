@@ -1,11 +1,12 @@
 import errno
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from pconv_cli.errors import PconvError
-from pconv_cli.files import atomic_write
+from pconv_cli.files import atomic_write, write_stdout
 
 
 def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
@@ -43,3 +44,29 @@ def test_atomic_write_turns_a_full_disk_into_one_line_and_leaves_nothing(tmp_pat
     with pytest.raises(ValueError):  # anything else is not the disk's fault: it passes through
         atomic_write(tmp_path / "out.bin", lambda tmp: int("x"))
     assert list(tmp_path.iterdir()) == []
+
+
+class _Trickle:
+    """A raw stdout that takes at most ``step`` bytes a call (as an unbuffered pipe may)."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.got, self.flushed = step, bytearray(), False
+
+    def write(self, data) -> int:
+        part = bytes(data[: self.step])
+        self.got += part
+        return len(part)
+
+    def flush(self) -> None:
+        self.flushed = True
+
+
+def test_stdout_short_writes_are_completed_or_reported(monkeypatch):
+    data = bytes(range(256)) * 40
+    trickle = _Trickle(1000)
+    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": trickle})())
+    write_stdout(data)
+    assert bytes(trickle.got) == data and trickle.flushed
+    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": _Trickle(0)})())
+    with pytest.raises(OSError, match="short write to stdout: 0 of 10240"):
+        write_stdout(data)

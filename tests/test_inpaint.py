@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from pconv_cli import inpaint as core
 from pconv_cli.cli import app
 from pconv_cli.errors import PconvError
 from pconv_cli.unet import PConvConfig, PConvUNet
@@ -455,52 +454,6 @@ def test_weights_list():
     name, kind, state, default, files, scale, licence, _ = line.split("\t")
     assert (kind, state, default, scale) == ("model", "ok", "default", "256")
     assert files == "pconv-small256-v2.safetensors,pconv-small256-v2.onnx" and "non-commercial" in licence
-
-
-def test_discover_and_find_mask_rules(tmp_path):
-    save(tmp_path / "in" / "a.png", photo(4, 4))
-    save(tmp_path / "in" / "a_inpainted.png", photo(4, 4))
-    save(tmp_path / "in" / "out" / "b.png", photo(4, 4))
-    (tmp_path / "in" / "notes.txt").write_text("x")
-    names = [s.rel.as_posix() for s in core.discover([str(tmp_path / "in")], core.Options())]
-    assert names == ["a.png", "out/b.png"]
-    names = [
-        s.rel.as_posix()
-        for s in core.discover([str(tmp_path / "in")], core.Options(output=str(tmp_path / "in" / "out")))
-    ]
-    assert names == ["a.png"]
-    save(tmp_path / "masks" / "a.png", photo(4, 4))
-    save(tmp_path / "masks" / "a.jpg", photo(4, 4))
-    with pytest.raises(PconvError, match="several masks"):
-        core.find_mask(tmp_path / "masks", Path("a.png"))
-    save(tmp_path / "masks" / "b.png", photo(4, 4))
-    assert core.find_mask(tmp_path / "masks", Path("deep/b.png")) == tmp_path / "masks" / "b.png"
-
-
-class _Trickle:
-    """A raw stdout that takes at most ``step`` bytes a call (as an unbuffered pipe may)."""
-
-    def __init__(self, step: int) -> None:
-        self.step, self.got, self.flushed = step, bytearray(), False
-
-    def write(self, data) -> int:
-        part = bytes(data[: self.step])
-        self.got += part
-        return len(part)
-
-    def flush(self) -> None:
-        self.flushed = True
-
-
-def test_stdout_short_writes_are_completed_or_reported(monkeypatch):
-    data = bytes(range(256)) * 40
-    trickle = _Trickle(1000)
-    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": trickle})())
-    core.write_stdout(data)
-    assert bytes(trickle.got) == data and trickle.flushed
-    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": _Trickle(0)})())
-    with pytest.raises(OSError, match="short write to stdout: 0 of 10240"):
-        core.write_stdout(data)
 
 
 def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_file):

@@ -135,10 +135,6 @@ def test_masked_flag_gives_the_same_result_without_the_multiply():
     assert not torch.allclose(wrong, out)
 
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("parts", [1, 2])
 def test_gradcheck_in_float64(device, parts):
     # The renormalisation is piecewise constant in the mask, so gradients flow to x, weight and bias only.
@@ -155,7 +151,6 @@ def test_gradcheck_in_float64(device, parts):
     assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_reference_holds_on_every_device_and_dtype(device, dtype):
     layer = PartialConv2d(4, 3, 5, 2, 2).to(device, dtype)
@@ -164,5 +159,5 @@ def test_reference_holds_on_every_device_and_dtype(device, dtype):
     mask = random_mask((2, 1, 13, 9), 0.5)
     out, new_mask = layer(x.to(device), mask.to(device, dtype))
     ref, ref_mask = naive_pconv(x, mask, layer.weight.cpu(), layer.bias.cpu(), 2, 2)
-    assert out.device.type == device and torch.equal(new_mask.cpu(), ref_mask.float())
+    assert out.device.type == device.type and torch.equal(new_mask.cpu(), ref_mask.float())
     assert (out.cpu().double() - ref).abs().max() <= (1e-5 if dtype == torch.float32 else 1e-12)

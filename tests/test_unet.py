@@ -136,3 +136,26 @@ def test_blocks_hand_on_features_zero_in_holes(grad):
         for block in model.encoder:
             x, m = block(x, m)
             assert (m == 0).any() and torch.all(x[(m == 0).expand_as(x)] == 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_network_runs_on_every_device_under_each_precision(device, dtype):
+    model = PConvUNet(PConvConfig.preset("tiny")).eval().to(device)
+    image = torch.rand(2, 3, 32, 40, device=device)
+    mask = hole_mask(2, 32, 40, (8, 20, 10, 30)).to(device)
+    with torch.inference_mode():
+        reference = model(image * mask, mask)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            out = model(image * mask, mask)
+    assert out.device.type == device.type and out.shape == image.shape and torch.isfinite(out).all()
+    tolerance = 0 if dtype == torch.float32 else 0.1  # bf16 keeps about 3 significant digits
+    assert (out.float() - reference).abs().max() <= tolerance
+
+
+def test_network_compiles_as_one_graph():
+    # fullgraph: a graph break anywhere in the layer or the U-Net fails; aot_eager needs no C compiler.
+    model = PConvUNet(PConvConfig.preset("tiny")).eval()
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    image, mask = torch.rand(1, 3, 32, 32), hole_mask(1, 32, 32, (4, 20, 6, 18))
+    with torch.inference_mode():
+        torch.testing.assert_close(compiled(image * mask, mask), model(image * mask, mask))

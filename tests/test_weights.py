@@ -82,3 +82,31 @@ def test_misleading_weights_messages_are_plain(tmp_path):
     torch.save({"config": small.to_dict(), "model": tiny.state_dict()}, tmp_path / "mismatch.pt")
     with pytest.raises(PconvError, match=r"do not fit its config: \d+ tensor\(s\) of another shape .* missing"):
         weights.load_model(tmp_path / "mismatch.pt")
+
+
+def test_load_averaged_is_the_uniform_mean_of_one_architecture(tmp_path):
+    from typer.testing import CliRunner
+
+    from pconv_cli.cli import app
+
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(PConvUNet(PConvConfig.preset("tiny")))
+        weights.save_weights(models[-1], tmp_path / f"m{seed}.safetensors")
+    paths = [tmp_path / f"m{seed}.safetensors" for seed in range(3)]
+    soup = weights.load_averaged(paths)
+    for name, value in soup.state_dict().items():
+        parts = [m.state_dict()[name] for m in models]
+        if value.is_floating_point():
+            torch.testing.assert_close(value, sum(parts) / 3)
+        else:
+            assert torch.equal(value, parts[0])
+    assert weights.load_averaged(paths[0]).state_dict().keys() == soup.state_dict().keys()
+    weights.save_weights(PConvUNet(PConvConfig(levels=3, width=4, image_size=64)), tmp_path / "other.safetensors")
+    with pytest.raises(UsageError, match="another architecture"):
+        weights.load_averaged([paths[0], tmp_path / "other.safetensors"])
+    result = CliRunner().invoke(app, ["export", *map(str, paths), "-o", str(tmp_path / "soup.safetensors")])
+    assert result.exit_code == 0
+    exported = weights.load_model(tmp_path / "soup.safetensors").state_dict()
+    assert all(torch.equal(exported[k], v) for k, v in soup.state_dict().items())

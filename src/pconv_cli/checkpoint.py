@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -19,7 +20,7 @@ import torch
 from .errors import PconvError, UsageError
 from .files import atomic_write
 from .loss import LossWeights
-from .weights import load_model, save_weights
+from .weights import load_averaged, save_weights
 
 FORMAT_VERSION = 1
 _RESUMABLE = ("config", "model", "optimizer", "step")
@@ -111,13 +112,13 @@ def remove_stale_temporaries(run: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def export(checkpoint: str | Path, output: str | Path, half: bool = False) -> Path:
-    """Write the weights of a checkpoint (or weights file) as shippable safetensors with its config."""
+def export(checkpoint: str | Path | Sequence[str | Path], output: str | Path, half: bool = False) -> Path:
+    """Write the weights of a checkpoint (or weights file), or the average of several
+    (``weights.load_averaged``), as shippable safetensors with its config."""
     output = Path(output)
     if output.suffix != ".safetensors":
         raise UsageError(f"export writes safetensors: the output name must end in .safetensors, got {output}")
     if not output.parent.is_dir():
         raise UsageError(f"output folder does not exist: {output.parent}")
-    model = load_model(checkpoint)
-    save_weights(model, output, half=half)
+    save_weights(load_averaged(checkpoint), output, half=half)
     return output

@@ -42,6 +42,24 @@ class ExportFormat(str, Enum):
     onnx = "onnx"
 
 
+class MaskStyle(str, Enum):
+    """Mask generators of `pconv make-masks` (see `maskgen`); mixed draws one per mask."""
+
+    strokes = "strokes"
+    blobs = "blobs"
+    scratches = "scratches"
+    text = "text"
+    mixed = "mixed"
+
+
+class Border(str, Enum):
+    """Border modes: margin (holes keep off the border, paper Table 1 'B'), none ('N'), both."""
+
+    margin = "margin"
+    none = "none"
+    both = "both"
+
+
 def values(choice: type[Enum]) -> tuple[str, ...]:
     """The string values of a choice enum, in order."""
     return tuple(member.value for member in choice)

@@ -7,21 +7,19 @@ each command imports its core module when it runs.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import typer
 
 from . import __version__
-from .choices import ExportFormat, Precision, Runtime, Strategy
-from .console import progress_bar
+from .choices import Border, ExportFormat, MaskStyle, Precision, Runtime, Strategy
 from .errors import PconvError, UsageError
 
 app = typer.Typer(
     name="pconv",
     help="Image inpainting with partial convolutions (Liu et al., ECCV 2018).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
@@ -44,7 +42,9 @@ def _root(
 
 @app.command()
 def inpaint(
-    inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), globs, or - for stdin."),
+    inputs: list[str] = typer.Argument(
+        ..., metavar="IMAGE", help="Image files, folders (recursive), globs, or - for stdin."
+    ),
     mask: Path | None = typer.Option(
         None, "--mask", "-m", help="Mask file for every image, or a folder of masks matched by relative path and stem."
     ),
@@ -108,68 +108,19 @@ def inpaint(
     json_lines: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr, only errors."),
 ) -> None:
-    """Fill the holes of images given masks (white = hole), writing only hole pixels."""
-    from rich.console import Console
+    """Fill the holes of images given masks (white = hole), writing only hole pixels.
 
-    from .images import FORMATS, parse_color
-
-    if mask is not None and mask_color is not None:
-        raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
-    if overwrite and skip_existing:
-        raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
-    if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: expected png, jpg, webp, tif or bmp")
-    if output == "-" and json_lines:
-        raise UsageError("-o - and --json both write to stdout; pass one")
-    if mask is not None and not mask.exists():
-        raise UsageError(f"--mask {mask}: no such file or folder")
-    try:
-        color = parse_color(mask_color) if mask_color is not None else None
-    except ValueError as exc:
-        raise UsageError(f"--mask-color: {exc}") from None
-
+    Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
+    """
     from . import inpaint as core
-    from .runner import Runner, pick_runtime
-    from .weights import DEFAULT_MODEL
 
-    chosen = pick_runtime(runtime.value)
-    runner = Runner.open(weights_file, device, precision.value, batch_size, blend, chosen)
-    console = Console(stderr=True, soft_wrap=True, highlight=False)
-    options = core.Options(
-        mask=mask,
-        mask_color=color,
-        color_tolerance=color_tolerance,
-        invert_mask=invert_mask,
-        threshold=threshold,
-        dilate=dilate,
-        resize_mask=resize_mask,
-        output=output,
-        format=FORMATS[fmt.lower().lstrip(".")] if fmt else None,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        strategy=strategy.value,
-        max_pixels=max_pixels,
-    )
-    if not quiet:
-        cfg = runner.backend.config
-        name = weights_file.name if weights_file is not None else DEFAULT_MODEL
-        console.print(
-            f"pconv: {chosen} on {runner.backend.device}, precision {precision.value}, batch {runner.batch_size}; "
-            f"model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})",
-            markup=False,
-            highlight=False,
-        )
-    try:
-        if quiet:
-            code = core.run(inputs, options, runner, json_lines, console, None)
-        else:
-            with progress_bar(console, rate="img/s") as progress:
-                code = core.run(inputs, options, runner, json_lines, console, progress)
-    except KeyboardInterrupt:
-        # Outputs are renamed into place only when complete, so nothing half-written remains.
-        print("pconv: interrupted; finished outputs are kept, no partial file was left", file=sys.stderr)
-        code = 130
-    raise typer.Exit(code)
+    options = core.Options.from_flags(
+        mask_color, fmt, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask, threshold=threshold,
+        dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite, skip_existing=skip_existing,
+        strategy=strategy.value, max_pixels=max_pixels, weights=weights_file, runtime=runtime.value, device=device,
+        precision=precision.value, batch_size=batch_size, blend=blend, json_lines=json_lines, quiet=quiet,
+    )  # fmt: skip
+    raise typer.Exit(core.command(inputs, options))
 
 
 weights_app = typer.Typer(help="Inspect the registered weights.", no_args_is_help=True)
@@ -199,24 +150,12 @@ def weights_list() -> None:
         print("\t".join([name, entry.kind, worst, default, ",".join(files), scale, entry.licence, entry.description]))
 
 
-def _parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:
-    """--size 512 | W H | WxH -> (height, width)."""
-    text = (size or "512").lower().replace("x", " ").replace(",", " ").split() + extra
-    if not 1 <= len(text) <= 2 or not all(t.isdigit() for t in text):
-        raise UsageError(f"--size expects 512, W H or WxH, got {' '.join(text)!r}")
-    width, height = (int(text[0]), int(text[-1]))
-    if not (16 <= width <= 16384 and 16 <= height <= 16384):
-        raise UsageError(f"--size sides must be 16..16384 px, got {width}×{height}")
-    return height, width
-
-
 @app.command("make-masks")
 def make_masks(
     paths: list[str] = typer.Argument(None, metavar="OUT_DIR", help="Folder to write the masks into."),
-    style: str = typer.Option(
-        "mixed",
+    style: MaskStyle = typer.Option(
+        MaskStyle.mixed,
         "--style",
-        metavar="strokes|blobs|scratches|text|mixed",
         help="Generator: brush strokes, occlusion blobs, 1-6 px scratches, words in a real font (watermarks, "
         "captions); mixed draws one of them per mask.",
     ),
@@ -226,11 +165,8 @@ def make_masks(
     ratio: tuple[float, float] = typer.Option(
         None, "--ratio", metavar="LOW HIGH", help="Hole-ratio range (LOW, HIGH]; without it and --bins: 0.01 0.6."
     ),
-    border: str = typer.Option(
-        "none",
-        "--border",
-        metavar="margin|none|both",
-        help="margin: no hole within 50 px (at 512, scaled) of the border; both: half of each.",
+    border: Border = typer.Option(
+        Border.none, "--border", help="margin: no hole within 50 px (at 512, scaled) of the border; both: half of each."
     ),
     size: str = typer.Option(
         None, "--size", metavar="W [H]", help="Mask size: 512 (square), W H or WxH; 512 if not given."
@@ -239,92 +175,29 @@ def make_masks(
     seed: int = typer.Option(0, "--seed", help="Same seed and arguments: byte-identical files on any machine."),
     workers: int = typer.Option(0, "--workers", "-j", help="Processes; 0 = one per core."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder (same names replaced)."),
-    preview: str = typer.Option(None, "--preview", metavar="FILE.png", help="Also write a contact sheet."),
-    stats: str = typer.Option(None, "--stats", metavar="DIR", help="Print the hole-ratio histogram of a mask folder."),
+    preview: Path = typer.Option(None, "--preview", metavar="FILE.png", help="Also write a contact sheet."),
+    stats: Path = typer.Option(None, "--stats", metavar="DIR", help="Print the hole-ratio histogram of a mask folder."),
 ) -> None:
-    """Generate irregular hole masks (white = hole) in exact hole-ratio bins, with manifest.csv."""
-    import os
-    from pathlib import Path
+    """Generate irregular hole masks (white = hole) in exact hole-ratio bins, with manifest.csv.
 
+    Example: pconv make-masks masks/ --bins paper --count 600 --preview masks.png
+    """
     from rich.console import Console
-
-    console = Console(stderr=True)
-    paths = paths or []
-    if stats is not None:
-        if paths:
-            raise UsageError("--stats DIR reads a folder; it takes no OUT_DIR")
-        from .make_masks import folder_stats, format_stats
-
-        result = folder_stats(Path(stats))
-        print(format_stats(result))
-        for path in result.unreadable:
-            console.print(f"[yellow]skipped unreadable[/] {path}", highlight=False)
-        return
-    # `--size W H`: click hands H over as a positional, beside OUT_DIR.
-    extra = []
-    if size is not None and len(paths) == 2 and any(p.isdigit() for p in paths):
-        extra = [next(p for p in paths if p.isdigit())]
-        paths = [p for p in paths if p is not extra[0]]
-    if len(paths) != 1:
-        raise UsageError("expected one OUT_DIR (or --stats DIR)")
-    out_dir = Path(paths[0])
-    from .maskgen import STYLES
-
-    if style not in STYLES:
-        raise UsageError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
-    if border not in ("margin", "none", "both"):
-        raise UsageError(f"--border must be margin, none or both, got {border!r}")
-    if bins is not None and bins != "paper":
-        raise UsageError(f"--bins accepts only 'paper', got {bins!r}")
-    if bins is not None and ratio is not None:
-        raise UsageError("give --bins paper or --ratio LOW HIGH, not both")
-    if ratio is not None:
-        low, high = ratio
-        if not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
-            raise UsageError(f"--ratio values must lie in 0..1, got {low} {high}")
-        if low >= high:
-            raise UsageError(f"--ratio LOW must be below HIGH, got {low} {high}")
-    if workers < 0:
-        raise UsageError(f"--workers must be 0 (one per core) or more, got {workers}")
-    if preview is not None and not preview.lower().endswith(".png"):
-        raise UsageError(f"--preview writes a PNG; give a FILE.png, got {preview!r}")
-    if preview is not None and not Path(preview).resolve().parent.is_dir():
-        raise UsageError(f"--preview: folder {Path(preview).parent} does not exist")
-    hw = _parse_size(size, extra)
 
     from . import make_masks as core
 
-    groups = core.plan(count, ratio, bins == "paper", border)
-    core.check_feasible(groups, hw)
-    core.prepare_out_dir(out_dir, overwrite)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(workers or cores or 1, count)
-    start = time.perf_counter()
-    try:
-        with progress_bar(console, transient=True) as bar:
-            task = bar.add_task("masks", total=count)
-            rows = core.make_masks(out_dir, hw, groups, style, seed, workers, lambda n: bar.advance(task, n))
-    except core.Interrupted as stop:
-        print(
-            f"pconv: interrupted; {stop.done} of {stop.total} masks written and listed in {core.MANIFEST}",
-            file=sys.stderr,
-        )
-        raise typer.Exit(130) from None
-    seconds = time.perf_counter() - start
-    if preview is not None:
-        core.contact_sheet(out_dir, rows, Path(preview))
-    if count % len(groups):
-        console.print(f"note: {count} masks do not split evenly over {len(groups)} groups; the first take one more")
-    console.print(
-        f"wrote {count} masks ({hw[1]}×{hw[0]}) and {core.MANIFEST} to {out_dir} in {seconds:.1f} s "
-        f"({count / seconds:.0f} masks/s, {workers} workers)",
-        highlight=False,
+    flags = dict(style=style.value, ratio=ratio, border=border.value, count=count, seed=seed, workers=workers)
+    options = core.Options.from_flags(
+        paths or [], size, bins, overwrite=overwrite, preview=preview, stats=stats, **flags
     )
+    raise typer.Exit(core.command(options, Console(stderr=True)))
 
 
 @app.command()
 def train(
-    data: list[Path] = typer.Argument(..., help="Image folder(s), searched recursively (JPEG/PNG/WebP)."),
+    data: list[Path] = typer.Argument(
+        ..., metavar="FOLDER", help="Image folder(s), searched recursively (JPEG/PNG/WebP)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
     arch: str = typer.Option("paper256", help="Network: paper256, paper512, small or tiny."),
     size: int | None = typer.Option(None, help="Crop side (default: the preset's, 256 or 512)."),
@@ -364,39 +237,15 @@ def train(
         "e.g. 'perceptual=0,style=0' (no VGG pass).",
     ),
 ) -> None:
-    """Train a partial-convolution U-Net as in the paper (checkpoints, samples, loss curve)."""
+    """Train a partial-convolution U-Net as in the paper (checkpoints, samples, loss curve).
+
+    Example: pconv train photos/ --arch paper256 --val val/ --val-masks masks/ -o runs/a
+    """
+    flags = dict(locals())  # first: exactly the flags, named as TrainOptions' fields
     from .train import TrainOptions
     from .train import train as run_training
 
-    options = TrainOptions(
-        data=[str(d) for d in data],
-        out=str(out) if out else None,
-        arch=arch,
-        size=size,
-        masks=str(masks) if masks else None,
-        val=str(val) if val else None,
-        val_masks=str(val_masks) if val_masks else None,
-        device=device,
-        gpus=gpus,
-        steps=steps,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        lr=lr,
-        seed=seed,
-        precision=precision.value,
-        compile=compile,
-        sync_bn=sync_bn,
-        finetune=str(finetune) if finetune else None,
-        init=str(init) if init else None,
-        resume=str(resume) if resume else None,
-        workers=workers,
-        log_every=log_every,
-        val_every=val_every,
-        sample_every=sample_every,
-        save_every=save_every,
-        max_nonfinite=max_nonfinite,
-        loss_weights=loss_weights,
-    )
+    options = TrainOptions.from_flags(**flags)
     summary = run_training(options)
     if summary["interrupted"]:
         raise typer.Exit(130)
@@ -404,8 +253,11 @@ def train(
 
 @app.command()
 def export(
-    checkpoint: Path = typer.Argument(
-        ..., help="A training checkpoint (last.pt, best.pt), weights file or registered name."
+    sources: list[Path] = typer.Argument(
+        ...,
+        metavar="WEIGHTS",
+        help="A training checkpoint (last.pt, best.pt), weights file or registered name; several of one "
+        "architecture are averaged into one model (a model soup).",
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write, e.g. weights/NAME.safetensors."),
     fmt: ExportFormat | None = typer.Option(
@@ -419,7 +271,7 @@ def export(
 ) -> None:
     """Write shippable weights (config in the metadata) from a checkpoint or weights.
 
-    Example: pconv export runs/x/best.pt -o model.onnx --half
+    Example: pconv export runs/x/best.pt runs/y/best.pt -o soup.safetensors --half
     """
     suffix_format = ExportFormat.onnx if output.suffix.lower() == ".onnx" else ExportFormat.safetensors
     if fmt is not None and fmt != suffix_format and output.suffix:
@@ -427,17 +279,19 @@ def export(
     if (fmt or suffix_format) == ExportFormat.onnx:
         from .onnx_model import export_onnx
 
-        path = export_onnx(checkpoint, output, half=half)
+        path = export_onnx(sources, output, half=half)
     else:
         from .checkpoint import export as export_weights
 
-        path = export_weights(checkpoint, output, half=half)
+        path = export_weights(sources, output, half=half)
     print(f"wrote {path}", file=sys.stderr)
 
 
 @app.command("eval")
 def evaluate(
-    images: Path = typer.Argument(..., help="Ground-truth image folder (searched recursively) or one image."),
+    images: Path = typer.Argument(
+        ..., metavar="IMAGES", help="Ground-truth image folder (searched recursively) or one image."
+    ),
     masks: Path = typer.Option(..., "--masks", "-m", help="Mask folder (white = hole); bins are measured."),
     weights: list[Path] = typer.Option(
         [],
@@ -450,7 +304,7 @@ def evaluate(
     ),
     pairs_per_bin: int = typer.Option(10, "--pairs-per-bin", "-k", help="Pairs per bin and border mode."),
     bins: str = typer.Option("paper", "--bins", help="'paper' (all six) or bin numbers, e.g. 1,3,6."),
-    border: str = typer.Option("both", "--border", help="margin, none or both (the paper's B and N columns)."),
+    border: Border = typer.Option(Border.both, "--border", help="The paper's B (margin) and N (none) columns."),
     size: int | None = typer.Option(
         None, "--size", help="Centre-crop and resize images to SIZE×SIZE (masks too); default: masks fit each image."
     ),
@@ -473,35 +327,20 @@ def evaluate(
         Strategy.auto, "--strategy", help="How models meet large images, as in inpaint --strategy."
     ),
 ) -> None:
-    """Compare models and classical baselines per hole-ratio bin (the paper's Table 1)."""
-    if pairs_per_bin < 1 or batch_size < 1 or figure_pairs < 0:
-        raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
-    if size is not None and not 16 <= size <= 8192:
-        raise UsageError(f"--size must be 16..8192, got {size}")
+    """Compare models and classical baselines per hole-ratio bin (the paper's Table 1).
+
+    Example: pconv eval photos/ --masks masks/ -w pconv-small256-v2 --baselines telea,ns
+    """
     from rich.console import Console
 
-    from .evaluate import EvalOptions, parse_baselines, parse_bins, parse_borders, run_eval, write_reports
+    from .evaluate import EvalOptions, run_eval, write_reports
 
-    opts = EvalOptions(
-        images=images,
-        masks=masks,
-        out=out,
-        weights=weights,
-        baselines=parse_baselines(baselines),
-        pairs_per_bin=pairs_per_bin,
-        bins=parse_bins(bins),
-        borders=parse_borders(border),
-        size=size,
-        resume=resume,
-        seed=seed,
-        device=device,
-        precision=precision.value,
-        batch_size=batch_size,
-        figure_pairs=figure_pairs,
-        invert_mask=invert_mask,
-        blend=blend,
+    opts = EvalOptions.from_flags(
+        baselines, bins, border.value, images=images, masks=masks, out=out, weights=weights,
+        pairs_per_bin=pairs_per_bin, size=size, resume=resume, seed=seed, device=device, precision=precision.value,
+        batch_size=batch_size, figure_pairs=figure_pairs, invert_mask=invert_mask, blend=blend,
         strategy=strategy.value,
-    )
+    )  # fmt: skip
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     try:
         result = run_eval(opts, console)
@@ -540,7 +379,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)  # `pconv train` installs its own: it saves last.pt first
     try:
         # Not standalone: Typer's own usage errors come here and get the same one line as ours.
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="pconv")  # also under python -m: usage and completion
     except PconvError as exc:
         print(f"pconv: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -1,10 +1,6 @@
 """`pconv eval`: models and classical baselines on the same image × mask pairs, per hole-ratio bin.
 
-Masks are measured, not trusted by name: each mask's hole ratio picks its bin
-(masks.bin_index) and its border mode is "margin" when no hole pixel lies within
-50 px (at 512, scaled with the size) of the edge (masks.border_mode), both on the mask
-file as stored. Pairing is seeded and
-balanced: every (bin, border) cell gets the same number of pairs. Each method's output
+The pairs come from `pairs` (masks measured into bins, seeded balanced pairing). Each method's output
 is composited (only hole pixels change) and quantised to 8 bits, as a saved PNG would
 be, before the metrics see it.
 """
@@ -12,14 +8,11 @@ be, before the metrics see it.
 from __future__ import annotations
 
 import csv
-import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -27,43 +20,15 @@ from . import baselines as bl
 from .errors import PconvError, UsageError
 from .eval_report import AVERAGED
 from .files import atomic_write, writable_folder
-from .images import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
-from .masks import BINS, BORDER_MODES, bin_index, bin_label, border_mode, hole_ratio
+from .images import IMAGE_SUFFIXES
+from .masks import BINS, BORDER_MODES, bin_label, hole_ratio
 from .metrics import all_metrics
+from .pairs import MaskInfo, Pair, figure_tags, files_of, load_pair, make_pairs, measure_mask
 
 METRICS = AVERAGED  # one list of per-pair numbers for the CSV, the averages and the reports
 CSV_COLUMNS = ("image", "mask", "method", "bin", "border", "hole_ratio", "height", "width", *METRICS)
 LATER_COLUMNS = ("detail",)  # added since results files were first written: NaN when a file lacks them
 DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
-
-
-@dataclass(frozen=True)
-class MaskInfo:
-    """A mask file as measured: ``name`` is its path relative to the mask folder."""
-
-    path: Path
-    name: str
-    ratio: float
-    bin: int  # index into masks.BINS
-    border: str  # "margin" or "none"
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One evaluation pair; ``index`` is its position within its (bin, border) cell."""
-
-    image: Path
-    image_name: str
-    mask: MaskInfo
-    index: int
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.image_name, self.mask.name)
-
-    @property
-    def tag(self) -> str:
-        return f"bin{self.mask.bin + 1}-{self.mask.border}-{self.index:03d}"
 
 
 @dataclass(eq=False)  # methods compare by identity
@@ -97,6 +62,21 @@ class EvalOptions:
     invert_mask: bool = False
     blend: bool = True  # models' seam blending (runner.Runner)
     strategy: str = "auto"  # how models meet large images (strategies.STRATEGIES)
+
+    @classmethod
+    def from_flags(cls, baselines: str, bins: str, border: str, **flags) -> EvalOptions:
+        """Options from the CLI's values, the lists given as text ('telea,ns', 'paper' or '1,3', 'both')."""
+        options = cls(
+            baselines=parse_baselines(baselines), bins=parse_bins(bins), borders=parse_borders(border), **flags
+        )
+        options.check()
+        return options
+
+    def check(self) -> None:
+        if self.pairs_per_bin < 1 or self.batch_size < 1 or self.figure_pairs < 0:
+            raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
+        if self.size is not None and not 16 <= self.size <= 8192:
+            raise UsageError(f"--size must be 16..8192, got {self.size}")
 
 
 @dataclass
@@ -145,92 +125,6 @@ def parse_borders(spec: str) -> list[str]:
     if spec not in BORDER_MODES:
         raise UsageError(f"--border {spec!r}: expected margin, none or both")
     return [spec]
-
-
-# --- masks and pairing -----------------------------------------------------------------
-
-
-def measure_mask(path: Path, name: str, invert: bool = False) -> MaskInfo | None:
-    """Bin and border mode of one mask file, or None when its hole ratio is in no bin."""
-    hole = read_mask(path, invert=invert)
-    ratio = hole_ratio(hole)
-    index = bin_index(ratio)
-    if index is None:
-        return None
-    return MaskInfo(path=path, name=name, ratio=ratio, bin=index, border=border_mode(hole))
-
-
-def make_pairs(
-    images: Sequence[tuple[Path, str]],
-    masks: Sequence[MaskInfo],
-    bins: Sequence[int],
-    borders: Sequence[str],
-    per_cell: int,
-    seed: int,
-) -> list[Pair]:
-    """Seeded pairs, ``per_cell`` for each (bin, border) cell, in round-robin order over the cells.
-
-    Each cell draws its own masks and images from a generator seeded by (seed, bin, border),
-    so a cell's pairs do not depend on which other cells are evaluated. Masks and images
-    are used without repetition while they last, then reused in new combinations; a cell
-    never holds the same (image, mask) twice.
-    """
-    images = sorted(images, key=lambda item: item[1])
-    pairs: list[Pair] = []
-    for b in bins:
-        for border in borders:
-            cell = sorted((m for m in masks if m.bin == b and m.border == border), key=lambda m: m.name)
-            if not cell or not images:
-                continue
-            rng = random.Random(f"pconv-eval/{seed}/{b}/{border}")
-            mask_order = rng.sample(cell, len(cell))
-            image_order = rng.sample(images, len(images))
-            count = min(per_cell, math.lcm(len(cell), len(images)))
-            for j in range(count):
-                path, name = image_order[j % len(image_order)]
-                pairs.append(Pair(path, name, mask_order[j % len(mask_order)], j))
-    pairs.sort(key=lambda p: (p.index, p.mask.bin, BORDER_MODES.index(p.mask.border)))
-    return pairs
-
-
-def _inputs(path: Path, what: str) -> list[tuple[Path, str]]:
-    """(path, name relative to ``path``) of the image files of a folder, or of a single file."""
-    if path.is_file():
-        return [(path, path.name)]
-    if not path.is_dir():
-        raise UsageError(f"{what} not found: {path}")
-    return [(p, p.relative_to(path).as_posix()) for p in list_images(path)]
-
-
-# --- one pair --------------------------------------------------------------------------
-
-
-def center_square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop an H×W×3 image to a square and resize it to size×size."""
-    h, w = image.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = image[top : top + side, left : left + side]
-    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-    return cv2.resize(crop, (size, size), interpolation=interp)
-
-
-def load_pair(pair: Pair, size: int | None, invert: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The pair's ground truth H×W×3 uint8 and hole map H×W bool at the working size.
-
-    With ``size`` the image is centre-cropped and resized to size×size, else the mask is
-    resized (nearest neighbour) to the image.
-    """
-    image = read_rgb(pair.image)
-    if size is not None:
-        image = center_square(image, size)
-    hole = read_mask(pair.mask.path, invert=invert)
-    h, w = image.shape[:2]
-    if hole.shape != (h, w):
-        hole = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-    if not hole.any():
-        raise PconvError(f"mask {pair.mask.name} has no hole left at {w}×{h}")
-    return image, hole
 
 
 def _row(pair: Pair, method: Method, gt: np.ndarray, hole: np.ndarray, comp: np.ndarray, seconds: float) -> dict:
@@ -353,10 +247,10 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
 
 def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
     """Measure the masks, pair them with the images; unreadable masks are failures."""
-    images = _inputs(opts.images, "image folder")
+    images = files_of(opts.images, "image folder")
     if not images:
         raise UsageError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {opts.images}")
-    mask_files = _inputs(opts.masks, "mask folder")
+    mask_files = files_of(opts.masks, "mask folder")
     if not mask_files:
         raise UsageError(f"the mask folder {opts.masks} holds no image files")
     failures: list[str] = []
@@ -386,16 +280,6 @@ def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
                     f"[yellow]note:[/] {bin_label(*BINS[b])} {border}: {n} pair(s), fewer than {opts.pairs_per_bin}"
                 )
     return pairs, failures
-
-
-def figure_tags(pairs: Sequence[Pair], per_bin: int) -> set[str]:
-    """Tags of the first ``per_bin`` pairs of each bin (in run order) shown in the comparison picture."""
-    chosen: dict[int, list[str]] = {}
-    for p in pairs:
-        tags = chosen.setdefault(p.mask.bin, [])
-        if len(tags) < per_bin:
-            tags.append(p.tag)
-    return {t for tags in chosen.values() for t in tags}
 
 
 def run_eval(opts: EvalOptions, console) -> EvalResult:

@@ -1,9 +1,11 @@
 """Writing files: output folders made and proven writable before any work starts, and every file
-written atomically (a temporary name beside it, then a rename), so no partial file ever has a final name."""
+written atomically (a temporary name beside it, then a rename), so no partial file ever has a final name;
+whole writes to stdout."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -57,3 +59,16 @@ def atomic_write(path: Path, write) -> None:
         if isinstance(exc, RuntimeError) and "PytorchStreamWriter" in str(exc):  # torch.save's own writer
             raise PconvError(f"cannot write {path}: {str(exc).splitlines()[0]}") from exc
         raise
+
+
+def write_stdout(data: bytes) -> None:
+    """All of ``data`` to stdout. An unbuffered stdout (PYTHONUNBUFFERED=1) is a raw stream whose
+    write may take only part of it; a reader that went away raises OSError (BrokenPipeError)."""
+    out = sys.stdout.buffer
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        if not written:  # None (would block) or 0: the rest would never arrive
+            raise OSError(f"short write to stdout: {len(data) - len(view)} of {len(data)} bytes")
+        view = view[written:]
+    out.flush()

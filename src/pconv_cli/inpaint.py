@@ -6,7 +6,6 @@ share a size are batched together; each output is written atomically.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import sys
@@ -21,25 +20,23 @@ import numpy as np
 
 from . import strategies
 from .errors import PconvError, UsageError
-from .files import atomic_write
+from .files import atomic_write, write_stdout
 from .images import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
     IMAGE_SUFFIXES,
-    SUFFIX_OF,
     Picture,
     alpha_holes,
     color_holes,
     encode_image,
-    list_images,
+    parse_color,
     read_image,
     read_mask,
 )
+from .inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output, same_file
 from .masks import dilate_holes, hole_ratio
 from .runner import Runner
 
-OUTPUT_TAG = "_inpainted"
-STDIO = "-"
 RECORD_KEYS = (
     "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
 )  # fmt: skip
@@ -47,7 +44,8 @@ RECORD_KEYS = (
 
 @dataclass
 class Options:
-    """Everything `pconv inpaint` was asked, once parsed and validated by the CLI."""
+    """Everything `pconv inpaint` was asked; ``from_flags`` parses the flags and ``check``
+    refuses contradictions, naming the flags (UsageError)."""
 
     mask: Path | None = None
     mask_color: tuple[int, int, int] | None = None
@@ -62,19 +60,39 @@ class Options:
     skip_existing: bool = False
     strategy: str = "auto"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # the model session (runner.Runner.open)
+    weights: Path | None = None  # None: the shipped default
+    runtime: str = "auto"
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+    blend: bool = True
+    # reporting
+    json_lines: bool = False
+    quiet: bool = False
 
+    @classmethod
+    def from_flags(cls, mask_color: str | None = None, fmt: str | None = None, **flags) -> Options:
+        """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name."""
+        try:
+            color = parse_color(mask_color) if mask_color is not None else None
+        except ValueError as exc:
+            raise UsageError(f"--mask-color: {exc}") from None
+        if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: expected png, jpg, webp, tif or bmp")
+        options = cls(mask_color=color, format=FORMATS[fmt.lower().lstrip(".")] if fmt else None, **flags)
+        options.check()
+        return options
 
-@dataclass
-class Source:
-    """One input: a file (``path``) or stdin (``path`` None); ``rel`` names it inside its folder."""
-
-    path: Path | None
-    rel: Path
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.path) if self.path is not None else STDIO
+    def check(self) -> None:
+        if self.mask is not None and self.mask_color is not None:
+            raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
+        if self.overwrite and self.skip_existing:
+            raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
+        if self.output == STDIO and self.json_lines:
+            raise UsageError("-o - and --json both write to stdout; pass one")
+        if self.mask is not None and not self.mask.exists():
+            raise UsageError(f"--mask {self.mask}: no such file or folder")
 
 
 @dataclass
@@ -89,87 +107,6 @@ class Job:
     holes: np.ndarray | None = None
     mask_from_alpha: bool = False
     started: float = field(default_factory=time.perf_counter)
-
-
-def _is_glob(text: str) -> bool:
-    return any(c in text for c in "*?[")
-
-
-def discover(inputs: list[str], options: Options) -> list[Source]:
-    """Expand files, folders (recursive), globs and '-' into sources, in order; missing ones carry an error."""
-    out_dir = Path(options.output).resolve() if options.output not in (None, STDIO) else None
-    sources: list[Source] = []
-    for text in inputs:
-        if text == STDIO:
-            sources.append(Source(None, Path("stdin.png")))
-            continue
-        path = Path(text)
-        if path.is_dir():
-            for file in list_images(path):
-                # Earlier results of this command are not inputs on a second run.
-                if file.stem.endswith(OUTPUT_TAG):
-                    continue
-                if out_dir is not None and out_dir in file.resolve().parents:
-                    continue
-                sources.append(Source(file, file.relative_to(path)))
-        elif not path.exists() and _is_glob(text):
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
-            if not files:
-                sources.append(Source(path, Path(path.name), f"no image matches the pattern {text}"))
-            sources.extend(Source(m, Path(m.name)) for m in files)
-        elif not path.exists():
-            sources.append(Source(path, Path(path.name), f"{text}: no such file or folder"))
-        else:
-            sources.append(Source(path, Path(path.name)))
-    return sources
-
-
-def _output_format(path: Path | str, options: Options) -> str:
-    if options.format:
-        return options.format
-    if path == STDIO:
-        return "PNG"  # what a pipeline can count on
-    fmt = FORMATS.get(Path(path).suffix.lower().lstrip("."))
-    if fmt is None:
-        raise UsageError(f"cannot tell the output format of {path}; pass --format")
-    return fmt
-
-
-def plan_output(source: Source, options: Options, output_is_dir: bool) -> Path | str:
-    """Where a source's result goes: a path or STDIO."""
-    if options.output == STDIO or (options.output is None and source.path is None):
-        return STDIO
-    suffix = source.rel.suffix if source.rel.suffix.lower() in IMAGE_SUFFIXES else ".png"
-    if options.format:
-        suffix = SUFFIX_OF[options.format]
-    if options.output is None:
-        return source.path.with_name(f"{source.path.stem}{OUTPUT_TAG}{suffix}")  # type: ignore[union-attr]
-    if output_is_dir:
-        return Path(options.output) / source.rel.with_suffix(suffix)
-    return Path(options.output)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-def find_mask(mask_dir: Path, rel: Path) -> Path:
-    """The mask for ``rel`` in ``mask_dir``: same relative folder and stem (any image suffix), else same stem."""
-    for folder in dict.fromkeys((mask_dir / rel.parent, mask_dir)):
-        hits = sorted(
-            p
-            for p in folder.glob(glob.escape(rel.stem) + ".*")
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.stem == rel.stem
-        )
-        if len(hits) > 1:
-            raise PconvError(f"several masks match {rel}: {', '.join(p.name for p in hits)}")
-        if hits:
-            return hits[0]
-    raise PconvError(f"no mask for {rel} in {mask_dir} (looked for {rel.with_suffix('.*')})")
 
 
 def load(job: Job, options: Options, stdin: bytes | None) -> Job:
@@ -259,12 +196,12 @@ class Driver:
     def _refusal(self, source: Source, job: Job, output_is_dir: bool, inputs: list[Path], planned: set) -> str | None:
         """Set the job's output and format, or say why it must not run; an existing output may mean 'skipped'."""
         options = self.options
-        output = plan_output(source, options, output_is_dir)
+        output = plan_output(source, options.output, options.format, output_is_dir)
         job.record["output"] = str(output)
-        job.format = _output_format(output, options)
+        job.format = output_format(output, options.format)
         if output != STDIO:
             output = Path(output)
-            if any(_same_file(output, p) for p in inputs):
+            if any(same_file(output, p) for p in inputs):
                 return f"the output {output} would replace an input; choose another -o"
             if output.resolve() in planned:
                 return f"the output {output} is also the output of an earlier input"
@@ -384,36 +321,54 @@ class Driver:
         return dict(job.record)
 
 
-def write_stdout(data: bytes) -> None:
-    """All of ``data`` to stdout. An unbuffered stdout (PYTHONUNBUFFERED=1) is a raw stream whose
-    write may take only part of it; a reader that went away raises OSError (BrokenPipeError)."""
-    out = sys.stdout.buffer
-    view = memoryview(data)
-    while view:
-        written = out.write(view)
-        if not written:  # None (would block) or 0: the rest would never arrive
-            raise OSError(f"short write to stdout: {len(data) - len(view)} of {len(data)} bytes")
-        view = view[written:]
-    out.flush()
+def command(inputs: list[str], options: Options) -> int:
+    """Run `pconv inpaint`: open the model session, process every input, report on stderr;
+    returns the exit code (0, 1 when an input failed, 130 when interrupted)."""
+    from rich.console import Console
+
+    from .console import progress_bar
+    from .runner import pick_runtime
+    from .weights import DEFAULT_MODEL
+
+    runtime = pick_runtime(options.runtime)
+    runner = Runner.open(options.weights, options.device, options.precision, options.batch_size, options.blend, runtime)
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    if not options.quiet:
+        cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
+        console.print(
+            f"pconv: {runtime} on {runner.backend.device}, precision {options.precision}, "
+            f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, "
+            f"scale {cfg['image_size']})",
+            markup=False,
+        )
+    try:
+        if options.quiet:
+            return run(inputs, options, runner, console, None)
+        with progress_bar(console, rate="img/s") as progress:
+            return run(inputs, options, runner, console, progress)
+    except KeyboardInterrupt:
+        # Outputs are renamed into place only when complete, so nothing half-written remains.
+        console.print("pconv: interrupted; finished outputs are kept, no partial file was left", markup=False)
+        return 130
 
 
-def run(inputs: list[str], options: Options, runner: Runner, json_lines: bool, console, progress) -> int:
+def run(inputs: list[str], options: Options, runner: Runner, console, progress) -> int:
     """Process every input; JSON lines on stdout, failures and a summary on ``console`` (stderr).
 
     ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures.
     Returns the exit code: 0 when nothing failed, else 1.
     """
-    sources = discover(inputs, options)
+    sources = discover(inputs, options.output)
     if not sources:
         raise UsageError("no input images found")
     driver = Driver(runner, options)
-    jobs = driver.plan(sources, several=any(Path(t).is_dir() or (_is_glob(t) and not Path(t).exists()) for t in inputs))
+    jobs = driver.plan(sources, several=any(Path(t).is_dir() or (is_glob(t) and not Path(t).exists()) for t in inputs))
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
     for record in driver.process(jobs):
         counts[record["status"]] += 1
-        if json_lines:
+        if options.json_lines:
             print(json.dumps(record, ensure_ascii=False), flush=True)
         if record["status"] == "failed":
             failed.append(record["input"])

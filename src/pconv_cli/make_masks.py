@@ -287,3 +287,112 @@ def format_stats(stats: Stats) -> str:
     margin = sum(b["margin"] for b in stats.counts.values())
     lines.append(f"{'total':<14}{stats.total:>8}{margin:>8}{stats.total - margin:>8}{1:>8.1%}")
     return "\n".join(lines)
+
+
+@dataclass
+class Options:
+    """Everything `pconv make-masks` was asked; ``from_flags`` parses the flags and ``check``
+    refuses what cannot be done, naming the flag (UsageError)."""
+
+    out_dir: Path | None = None
+    style: str = "mixed"
+    paper_bins: bool = False
+    ratio: tuple[float, float] | None = None
+    border: str = "none"
+    size: tuple[int, int] = (512, 512)  # (height, width)
+    count: int = 100
+    seed: int = 0
+    workers: int = 0  # 0: one per core
+    overwrite: bool = False
+    preview: Path | None = None
+    stats: Path | None = None  # read this folder's histogram instead of writing masks
+
+    @classmethod
+    def from_flags(cls, paths: list[str], size: str | None, bins: str | None, **flags) -> Options:
+        """Options from the CLI's values: OUT_DIR among ``paths`` (click hands the H of
+        ``--size W H`` over as a positional beside it), ``--size`` text, ``--bins`` text."""
+        extra = []
+        if size is not None and len(paths) == 2 and any(p.isdigit() for p in paths):
+            extra = [next(p for p in paths if p.isdigit())]
+            paths = [p for p in paths if p is not extra[0]]
+        if flags.get("stats") is not None and paths:
+            raise UsageError("--stats DIR reads a folder; it takes no OUT_DIR")
+        if flags.get("stats") is None and len(paths) != 1:
+            raise UsageError("expected one OUT_DIR (or --stats DIR)")
+        if bins is not None and bins != "paper":
+            raise UsageError(f"--bins accepts only 'paper', got {bins!r}")
+        out_dir = Path(paths[0]) if paths else None
+        options = cls(out_dir=out_dir, size=parse_size(size, extra), paper_bins=bins is not None, **flags)
+        options.check()
+        return options
+
+    def check(self) -> None:
+        if self.paper_bins and self.ratio is not None:
+            raise UsageError("give --bins paper or --ratio LOW HIGH, not both")
+        if self.ratio is not None:
+            low, high = self.ratio
+            if not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
+                raise UsageError(f"--ratio values must lie in 0..1, got {low} {high}")
+            if low >= high:
+                raise UsageError(f"--ratio LOW must be below HIGH, got {low} {high}")
+        if self.workers < 0:
+            raise UsageError(f"--workers must be 0 (one per core) or more, got {self.workers}")
+        if self.preview is not None and self.preview.suffix.lower() != ".png":
+            raise UsageError(f"--preview writes a PNG; give a FILE.png, got {str(self.preview)!r}")
+        if self.preview is not None and not self.preview.resolve().parent.is_dir():
+            raise UsageError(f"--preview: folder {self.preview.parent} does not exist")
+
+
+def parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:
+    """--size 512 | W H | WxH -> (height, width)."""
+    text = (size or "512").lower().replace("x", " ").replace(",", " ").split() + extra
+    if not 1 <= len(text) <= 2 or not all(t.isdigit() for t in text):
+        raise UsageError(f"--size expects 512, W H or WxH, got {' '.join(text)!r}")
+    width, height = (int(text[0]), int(text[-1]))
+    if not (16 <= width <= 16384 and 16 <= height <= 16384):
+        raise UsageError(f"--size sides must be 16..16384 px, got {width}×{height}")
+    return height, width
+
+
+def command(options: Options, console) -> int:
+    """Run `pconv make-masks`: the statistics of a folder, or a new mask set with its manifest
+    (and contact sheet), reporting on ``console``; returns the exit code."""
+    import os
+
+    from .console import progress_bar
+
+    if options.stats is not None:
+        result = folder_stats(options.stats)
+        print(format_stats(result))
+        for path in result.unreadable:
+            console.print(f"[yellow]skipped unreadable[/] {path}", highlight=False)
+        return 0
+    out_dir, count = options.out_dir, options.count
+    assert out_dir is not None  # from_flags requires it without --stats
+    groups = plan(count, options.ratio, options.paper_bins, options.border)
+    check_feasible(groups, options.size)
+    prepare_out_dir(out_dir, options.overwrite)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(options.workers or cores or 1, count)
+    start = time.perf_counter()
+    try:
+        with progress_bar(console, transient=True) as bar:
+            task = bar.add_task("masks", total=count)
+            advance = lambda n: bar.advance(task, n)  # noqa: E731
+            rows = make_masks(out_dir, options.size, groups, options.style, options.seed, workers, advance)
+    except Interrupted as stop:
+        console.print(f"pconv: interrupted; {stop.done} of {stop.total} masks written and listed in {MANIFEST}",
+                      markup=False, highlight=False)  # fmt: skip
+        return 130
+    seconds = time.perf_counter() - start
+    if options.preview is not None:
+        contact_sheet(out_dir, rows, options.preview)
+    if count % len(groups):
+        console.print(f"note: {count} masks do not split evenly over {len(groups)} groups; the first take one more")
+    height, width = options.size
+    console.print(
+        f"wrote {count} masks ({width}×{height}) and {MANIFEST} to {out_dir} in {seconds:.1f} s "
+        f"({count / seconds:.0f} masks/s, {workers} workers)",
+        highlight=False,
+    )
+    return 0

@@ -26,7 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-STYLES = ("strokes", "blobs", "scratches", "text", "mixed")
+from .choices import MaskStyle, values
+
+STYLES = values(MaskStyle)
 # How often `mixed` draws each style: mostly the paper-like shapes, a third thin holes.
 _MIXED = (("strokes", 0.35), ("blobs", 0.3), ("scratches", 0.15), ("text", 0.2))
 # Spans of pixel centres: row, first and last column (inclusive); a row may hold several.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .choices import Border
 from .errors import PconvError, UsageError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 # Paper Table 1: hole-ratio bins (low, high], plus whether holes keep a 50-px border margin.
 BINS: tuple[tuple[float, float], ...] = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
-BORDER_MODES = ("margin", "none")
+BORDER_MODES = (Border.margin.value, Border.none.value)  # a mask's own modes ("both" is a choice of two)
 BORDER_MARGIN = 50
 PAPER_RANGE = (BINS[0][0], BINS[-1][1])  # every paper bin together: (0.01, 0.6]
 

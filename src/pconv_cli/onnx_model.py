@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,9 @@ OUTPUT = "output"
 OPSET = 18
 
 
-def export_onnx(weights: str | Path, output: str | Path, half: bool = True) -> Path:
-    """Write ``weights`` (a registered name, safetensors file or checkpoint) as an ONNX model.
+def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, half: bool = True) -> Path:
+    """Write ``weights`` (a registered name, safetensors file or checkpoint, or several to
+    average: ``weights.load_averaged``) as an ONNX model.
 
     Deterministic: the same weights give the same bytes, so the shipped ONNX model is
     reproducible from the shipped weights (its sha256 is in ``weights.REGISTRY``).
@@ -41,14 +43,14 @@ def export_onnx(weights: str | Path, output: str | Path, half: bool = True) -> P
     import torch
     from torch.export import Dim
 
-    from .weights import load_model
+    from .weights import load_averaged
 
     try:
         import onnx  # noqa: F401  (torch's exporter needs it and onnxscript)
         import onnxscript  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"exporting ONNX needs the onnx and onnxscript packages ({exc.name} is missing)") from None
-    model = load_model(weights)
+    model = load_averaged(weights)
     cfg = model.config
     side = 2 * cfg.multiple  # not 1×multiple: the exporter would take a size-1 factor for a constant
     image = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))

@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 
 import torch
@@ -67,6 +68,42 @@ class TrainOptions:
     vgg_weights: str | None = None
     loss_weights: str = ""  # LossWeights.parse spec; empty = the paper's weights
 
+    @classmethod
+    def from_flags(cls, **flags) -> TrainOptions:
+        """Options from the CLI's values: paths become text (config.json is JSON), enums their values."""
+
+        def plain(value):
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
+
+        return cls(**{name: plain(value) for name, value in flags.items()})
+
+    def check(self) -> LossWeights:
+        """Refuse bad values and options that exclude or need each other (UsageError, one line);
+        returns the parsed --loss-weights."""
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        for name in ("steps", "batch_size", "grad_accum", "log_every", "val_every", "sample_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.lr is not None and not 0 < self.lr < 1:  # also refuses NaN
+            raise UsageError(f"--lr must be a positive learning rate below 1, got {self.lr}")
+        if self.size is not None and self.size > MAX_SIZE:
+            raise UsageError(f"--size must be at most {MAX_SIZE}, got {self.size}")
+        if self.gpus < 0 or self.workers < 0:
+            raise UsageError("--gpus and --workers must be >= 0")
+        if sum(bool(x) for x in (self.resume, self.finetune, self.init)) > 1:
+            raise UsageError("--resume, --finetune and --init exclude each other (a resumed run keeps its own start)")
+        if self.val and not self.val_masks:
+            raise UsageError("--val needs --val-masks DIR: validation uses fixed masks from a folder")
+        if self.val_masks and not self.val:
+            raise UsageError("--val-masks needs --val DIR")
+        try:
+            return LossWeights.parse(self.loss_weights)
+        except ValueError as exc:
+            raise UsageError(f"--loss-weights: {exc}") from None
+
 
 @dataclass
 class Setup:
@@ -93,7 +130,7 @@ class Setup:
 
 def prepare(opts: TrainOptions) -> Setup:
     """Validate every option before any work starts (UsageError -> exit 2)."""
-    loss_weights = _check_options(opts)
+    loss_weights = opts.check()
     checkpoint, config, init_state, finetune = _starting_point(opts)
     size = config.image_size if opts.size is None else opts.size
     if size < config.multiple or size % config.multiple:
@@ -119,31 +156,6 @@ def prepare(opts: TrainOptions) -> Setup:
         opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
         checkpoint, init_state, finetune, loss_weights, world, device_type, precision,
     )  # fmt: skip
-
-
-def _check_options(opts: TrainOptions) -> LossWeights:
-    """Check each option alone and those that exclude or need each other; the parsed --loss-weights."""
-    if opts.precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {opts.precision!r}")
-    for name in ("steps", "batch_size", "grad_accum", "log_every", "val_every", "sample_every", "save_every"):
-        if getattr(opts, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(opts, name)}")
-    if opts.lr is not None and not 0 < opts.lr < 1:  # also refuses NaN
-        raise UsageError(f"--lr must be a positive learning rate below 1, got {opts.lr}")
-    if opts.size is not None and opts.size > MAX_SIZE:
-        raise UsageError(f"--size must be at most {MAX_SIZE}, got {opts.size}")
-    if opts.gpus < 0 or opts.workers < 0:
-        raise UsageError("--gpus and --workers must be >= 0")
-    if sum(bool(x) for x in (opts.resume, opts.finetune, opts.init)) > 1:
-        raise UsageError("--resume, --finetune and --init exclude each other (a resumed run keeps its own start)")
-    if opts.val and not opts.val_masks:
-        raise UsageError("--val needs --val-masks DIR: validation uses fixed masks from a folder")
-    if opts.val_masks and not opts.val:
-        raise UsageError("--val-masks needs --val DIR")
-    try:
-        return LossWeights.parse(opts.loss_weights)
-    except ValueError as exc:
-        raise UsageError(f"--loss-weights: {exc}") from None
 
 
 def _starting_point(opts: TrainOptions) -> tuple[dict | None, PConvConfig, dict | None, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -178,6 +179,30 @@ def load_model(path: str | Path):
     except Exception as exc:  # any failure to parse a user file is a one-line error
         raise PconvError(f"cannot load weights {path}: {exc}".splitlines()[0]) from exc
     return model.eval()
+
+
+def load_averaged(sources: str | Path | Sequence[str | Path]):
+    """One model (``load_model``), or the uniform average of several of one architecture: a
+    "model soup" (Wortsman et al. 2022), which for runs that share a start often beats each of them.
+    BatchNorm statistics are averaged too; integer buffers come from the first."""
+    paths = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    if not paths:
+        raise UsageError("nothing to load: give at least one weights file or checkpoint")
+    model = load_model(paths[0])
+    if len(paths) == 1:
+        return model
+    states = [model.state_dict()]
+    for path in paths[1:]:
+        other = load_model(path)
+        if other.config != model.config:
+            raise UsageError(f"cannot average {path} with {paths[0]}: another architecture ({other.config})")
+        states.append(other.state_dict())
+    average = {
+        k: (sum(s[k].double() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
+        for k, v in states[0].items()
+    }
+    model.load_state_dict(average)
+    return model
 
 
 def load_state(model, state: dict) -> None:

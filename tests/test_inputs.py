@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.inputs import STDIO, Source, discover, find_mask, output_format, plan_output
+
+
+def _png(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path)
+
+
+def test_discover_and_find_mask_rules(tmp_path):
+    _png(tmp_path / "in" / "a.png")
+    _png(tmp_path / "in" / "a_inpainted.png")
+    _png(tmp_path / "in" / "out" / "b.png")
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    names = [s.rel.as_posix() for s in discover([str(tmp_path / "in")])]
+    assert names == ["a.png", "out/b.png"]
+    names = [s.rel.as_posix() for s in discover([str(tmp_path / "in")], str(tmp_path / "in" / "out"))]
+    assert names == ["a.png"]
+    _png(tmp_path / "masks" / "a.png")
+    _png(tmp_path / "masks" / "a.jpg")
+    with pytest.raises(PconvError, match="several masks"):
+        find_mask(tmp_path / "masks", Path("a.png"))
+    _png(tmp_path / "masks" / "b.png")
+    assert find_mask(tmp_path / "masks", Path("deep/b.png")) == tmp_path / "masks" / "b.png"
+
+
+def test_output_names_and_formats():
+    source = Source(Path("in/photo.jpg"), Path("sub/photo.jpg"))
+    assert plan_output(source, None, None, False) == Path("in/photo_inpainted.jpg")
+    assert plan_output(source, "done", "PNG", True) == Path("done/sub/photo.png")
+    assert plan_output(source, "one.webp", None, False) == Path("one.webp")
+    assert plan_output(Source(None, Path("stdin.png")), None, None, False) == STDIO
+    assert output_format(STDIO, None) == "PNG" and output_format(Path("x.tif"), None) == "TIFF"
+    with pytest.raises(UsageError, match="cannot tell the output format of x.raw"):
+        output_format(Path("x.raw"), None)
