@@ -91,7 +91,19 @@ def _sample(image: np.ndarray, hole: np.ndarray) -> dict[str, torch.Tensor]:
     }
 
 
-class TrainSet(Dataset):
+class _Images(Dataset):
+    """Image files cut to ``size``×``size`` and paired with masks from ``masks``, seeded by ``seed``."""
+
+    def __init__(self, files: Sequence[Path], size: int, masks, seed: int) -> None:
+        if not files:
+            raise ValueError(f"expected at least one image file for {type(self).__name__}, got none")
+        self.files = list(files)
+        self.size = size
+        self.masks = masks
+        self.seed = seed
+
+
+class TrainSet(_Images):
     """Item k is global sample position k (it never wraps): a random crop + flip + mask.
 
     Position k reads image perm_e[k mod N] of the epoch e = k // N, perm_e being a
@@ -101,12 +113,7 @@ class TrainSet(Dataset):
     """
 
     def __init__(self, files: Sequence[Path], size: int, masks, seed: int) -> None:
-        if not files:
-            raise ValueError("expected at least one image file, got none")
-        self.files = list(files)
-        self.size = size
-        self.masks = masks
-        self.seed = seed
+        super().__init__(files, size, masks, seed)
         self._perm: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:  # positions are unbounded; the sampler chooses which to read
@@ -137,16 +144,8 @@ class TrainSet(Dataset):
         return sample
 
 
-class ValSet(Dataset):
+class ValSet(_Images):
     """Fixed validation pairs: centre crop of image i with a mask chosen and placed by a generator seeded (seed, i)."""
-
-    def __init__(self, files: Sequence[Path], size: int, masks, seed: int) -> None:
-        if not files:
-            raise ValueError("expected at least one validation image, got none")
-        self.files = list(files)
-        self.size = size
-        self.masks = masks
-        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.files)
