@@ -9,6 +9,7 @@ from pconv_cli.errors import UsageError
 from pconv_cli.inference import TorchBackend
 from pconv_cli.runner import Runner, composite, pick_runtime
 from pconv_cli.unet import PConvConfig, PConvUNet
+from pconv_cli.weights import DEFAULT_MODEL, VGG_WEIGHTS
 
 
 class Recorder:
@@ -91,7 +92,7 @@ def test_runner_ignores_what_is_under_the_holes():
 
 
 def test_runner_open_loads_a_model_by_path_or_name_onto_the_device(tmp_path):
-    from pconv_cli.weights import DEFAULT_MODEL, save_weights
+    from pconv_cli.weights import save_weights
 
     save_weights(PConvUNet(PConvConfig.preset("tiny")), tmp_path / "t.safetensors")
     run = Runner.open(tmp_path / "t.safetensors", device="cpu", precision="fp32", blend=False, runtime="torch")
@@ -100,13 +101,30 @@ def test_runner_open_loads_a_model_by_path_or_name_onto_the_device(tmp_path):
     assert Runner.open(None, device="cpu", batch_size=2).backend.config == Runner.open(DEFAULT_MODEL).backend.config
 
 
-def test_pick_runtime_prefers_torch_then_onnx(monkeypatch):
-    assert pick_runtime("auto") == "torch" and pick_runtime("onnx") == "onnx"
+def test_auto_runtime_is_onnx_where_it_does_the_same_work(monkeypatch, tmp_path):
+    import pconv_cli.runner as runner
+
+    monkeypatch.setattr(runner, "accelerator_present", lambda: False)
+    assert pick_runtime("auto") == "onnx"  # the shipped model on a CPU
+    assert pick_runtime("auto", DEFAULT_MODEL, "cpu", "fp32") == "onnx"
+    assert pick_runtime("auto", tmp_path / "m.onnx", "cuda") == "onnx"
+    assert pick_runtime("auto", tmp_path / "m.safetensors") == "torch"  # torch reads it, ONNX cannot
+    assert pick_runtime("auto", VGG_WEIGHTS) == "torch"  # registered without an ONNX form
+    assert pick_runtime("auto", None, "cuda") == "torch"
+    assert pick_runtime("auto", None, "auto", "bf16") == "torch"
+    monkeypatch.setattr(runner, "accelerator_present", lambda: True)
+    assert pick_runtime("auto") == "torch" and pick_runtime("auto", None, "cpu") == "onnx"
+    assert pick_runtime("torch") == "torch" and pick_runtime("onnx", tmp_path / "m.safetensors") == "onnx"
+
+
+def test_auto_runtime_takes_whichever_is_installed(monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "torch" else real(name))
-    assert pick_runtime("auto") == "onnx"
+    assert pick_runtime("auto", tmp_path / "m.safetensors") == "onnx"
     with pytest.raises(UsageError, match=r"torch is not installed \(pip install 'pconv-cli\[torch\]'\)"):
         pick_runtime("torch")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real(name))
+    assert pick_runtime("auto") == "torch"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(UsageError, match="torch is not installed"):
         pick_runtime("auto")

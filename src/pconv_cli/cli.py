@@ -88,8 +88,9 @@ def inpaint(
     runtime: Runtime = typer.Option(
         Runtime.auto,
         "--runtime",
-        help="What runs the network: torch, or onnx (ONNX Runtime, CPU fp32; needs no torch). "
-        "auto: torch where installed, else onnx.",
+        help="What runs the network: torch, or onnx (ONNX Runtime, fp32; needs no torch). auto: onnx for a "
+        "registered model or .onnx file in fp32 on a CPU (the same fill, a fraction of the start-up), torch "
+        "otherwise; whichever is installed if only one is.",
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),

@@ -330,7 +330,7 @@ def command(inputs: list[str], options: Options) -> int:
     from .runner import pick_runtime
     from .weights import DEFAULT_MODEL
 
-    runtime = pick_runtime(options.runtime)
+    runtime = pick_runtime(options.runtime, options.weights, options.device, options.precision)
     runner = Runner.open(options.weights, options.device, options.precision, options.batch_size, options.blend, runtime)
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     if not options.quiet:
