@@ -59,3 +59,24 @@ def test_shell_completion_offers_commands_options_and_choices():
     assert complete("pconv inp", 1) == ["inpaint"]
     assert complete("pconv inpaint x --run", 3) == ["--runtime"]
     assert complete("pconv inpaint x --strategy ", 4) == ["auto", "full", "tile", "crop", "refine"]
+
+
+def test_export_never_replaces_a_source_and_asks_before_replacing_an_output(tmp_path):
+    from pconv_cli.unet import PConvConfig, PConvUNet
+    from pconv_cli.weights import save_weights
+
+    source = tmp_path / "a.safetensors"
+    save_weights(PConvUNet(PConvConfig.preset("tiny")), source)
+    before = source.read_bytes()
+    for args in (["-o", str(source)], ["-o", str(tmp_path / "sub" / ".." / "a.safetensors"), "--overwrite"]):
+        result = run("export", source, *args)
+        assert result.returncode == 2 and "would replace one of its own sources" in result.stderr
+    assert source.read_bytes() == before
+    assert run("export", source, "-o", tmp_path / "b.safetensors").returncode == 0
+    again = run("export", source, "-o", tmp_path / "b.safetensors")
+    assert again.returncode == 2 and again.stderr.endswith("exists (pass --overwrite to replace it)\n")
+    assert run("export", source, "-o", tmp_path / "b.safetensors", "--overwrite").returncode == 0
+    late = run("export", source, "-o", tmp_path / "missing" / "b.onnx")  # refused before the export's work
+    assert (
+        late.returncode == 2 and late.stderr == f"pconv: error: output folder does not exist: {tmp_path / 'missing'}\n"
+    )

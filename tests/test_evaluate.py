@@ -294,8 +294,11 @@ def test_bad_inputs_give_one_line_errors(data, tmp_path):
     r = _cli(images, "--masks", masks, "-b", "magic", "-o", tmp_path / "o5")
     assert r.returncode == 2 and "unknown baseline" in r.stderr
     (tmp_path / "file").write_text("")
-    r = _cli(images, "--masks", masks, "-b", "telea", "-o", tmp_path / "file")
+    r = _cli(images, "--masks", masks, "-b", "telea", "-k", "9", "-o", tmp_path / "file")
     assert r.returncode == 2 and "exists and is not a folder" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1  # the cells short of 9 pairs are noted only once nothing is refused
+    r = _cli(images, "--masks", masks, "-b", "none", "-k", "9", "--device", "tpu", "-o", tmp_path / "o7")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown device 'tpu'" in r.stderr
     r = _cli(images, "--masks", masks, "-b", "telea", "--size", "100000", "-o", tmp_path / "o6")
     assert r.returncode == 2 and "--size must be 16..8192" in r.stderr  # once a 30 GB allocation
 

@@ -135,10 +135,12 @@ def test_size_w_h_and_wxh(tmp_path):
         (["--ratio", "0.7", "0.9", "--border", "margin", "--size", "64"], "clear border"),
         (["--ratio", "0.3", "0.3001", "--size", "32"], "narrower than one pixel"),
         (["--preview", "no/such/dir/sheet.png"], "does not exist"),
+        (["--seed", "-1"], "--seed must be 0 or more"),
+        (["--preview", "{out}/sheet.png"], "--preview must lie outside OUT_DIR"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
-    result = run(str(tmp_path / "out"), *args)
+    result = run(str(tmp_path / "out"), *(a.format(out=tmp_path / "out") for a in args))
     assert result.returncode == 2 and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

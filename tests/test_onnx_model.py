@@ -97,16 +97,21 @@ def test_runner_fills_the_same_on_either_runtime(tiny):
 
 def test_what_the_onnx_runtime_refuses(tiny, tmp_path):
     weights, onnx = tiny
-    with pytest.raises(UsageError, match=r"runs \.onnx models.*pconv export .* -o tiny\.onnx"):
+    with pytest.raises(UsageError, match=r"runs \.onnx models.*pconv export .* -o model\.onnx"):
         resolve_onnx(weights)
-    with pytest.raises(UsageError, match="not found"):
+    with pytest.raises(UsageError, match="weights not found: .*none.onnx"):
         resolve_onnx(tmp_path / "none.onnx")
+    with pytest.raises(UsageError, match="weights not found: pconv-nope"):
+        resolve_onnx("pconv-nope")
+    for folder in (tmp_path, Path(".")):
+        with pytest.raises(UsageError, match="is a folder"):
+            resolve_onnx(folder)
     with pytest.raises(UsageError, match="no ONNX form"):
         resolve_onnx(VGG_WEIGHTS)
     assert resolve_onnx(None).name == REGISTRY[DEFAULT_MODEL].onnx_file
     with pytest.raises(UsageError, match="fp32 only"):
         OnnxBackend.open(onnx, precision="bf16")
-    with pytest.raises(UsageError, match="auto, cpu or cuda"):
+    with pytest.raises(UsageError, match="auto, cpu, cuda or cuda:N"):
         OnnxBackend.open(onnx, device="mps")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(PconvError, match="cannot load ONNX model") as info:
@@ -133,8 +138,8 @@ def test_without_torch_inpaint_runs_on_onnx_within_one_level_of_torch(tmp_path):
     assert not np.array_equal(by_onnx, original)
     assert np.abs(by_onnx - by_torch).max() <= 1
     refused = _inpaint_cli(tmp_path, "watermark", "-o", "x.png", "--runtime", "torch", block_torch=True)
-    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
-        "pconv: error: --runtime torch: torch is not installed (pip install 'pconv-cli[torch]')"
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
+        "pconv: error: --runtime torch needs torch, which is not installed (pip install 'pconv-cli[torch]')"
     ]
     training = subprocess.run(
         [sys.executable, "-c", "import sys; sys.modules['torch'] = None; from pconv_cli.cli import main; main()",
@@ -143,3 +148,56 @@ def test_without_torch_inpaint_runs_on_onnx_within_one_level_of_torch(tmp_path):
     assert training.returncode == 1
     needs = "pconv: error: this needs torch, which is not installed (pip install 'pconv-cli[torch]')"
     assert training.stderr.strip() == needs
+
+
+def _with_metadata(onnx: Path, path: Path, **changes: str) -> Path:
+    import onnx as onnx_lib
+
+    proto = onnx_lib.load(str(onnx))
+    for entry in proto.metadata_props:
+        entry.value = changes.get(entry.key, entry.value)
+    onnx_lib.save(proto, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "config",
+    ['{"levels": "x", "width": 8, "max_mult": 8, "in_channels": 3, "image_size": 64}',
+     '{"levels": 60, "width": 8, "max_mult": 8, "in_channels": 3, "image_size": 64}',
+     '{"levels": 3, "width": 8, "max_mult": 8, "in_channels": 3, "image_size": 60}',
+     "[1, 2, 3]", "7"],
+)  # fmt: skip
+def test_an_onnx_model_with_a_bad_config_is_one_line(tiny, tmp_path, config):
+    bad = _with_metadata(tiny[1], tmp_path / "bad.onnx", config=config)
+    with pytest.raises(PconvError, match="cannot load ONNX model .*config") as info:
+        OnnxBackend.open(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_a_model_that_outputs_nan_fails_its_images_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from pconv_cli.cli import app
+
+    model = PConvUNet(PConvConfig.preset("tiny"))
+    with torch.no_grad():
+        model.decoder[-1].conv.weight.fill_(float("nan"))
+    save_weights(model, tmp_path / "nan.safetensors")
+    export_onnx(tmp_path / "nan.safetensors", tmp_path / "nan.onnx", half=False)
+    images = [str(ROOT / "examples/images" / f"{name}.png") for name in ("rocket", "coffee")]
+    for weights in ("nan.safetensors", "nan.onnx"):
+        out = tmp_path / weights.replace(".", "_")
+        args = [
+            "inpaint",
+            *images,
+            "--mask",
+            str(ROOT / "examples/masks"),
+            "-o",
+            str(out),
+            "-w",
+            str(tmp_path / weights),
+        ]
+        result = CliRunner().invoke(app, [*args, "--quiet"])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.count("the model's output is not finite") == 2  # each image failed, the batch went on
+        assert not out.exists() or not any(out.iterdir())

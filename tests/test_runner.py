@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pconv_cli.blend import blend_fill
-from pconv_cli.errors import UsageError
+from pconv_cli.errors import PconvError
 from pconv_cli.inference import TorchBackend
 from pconv_cli.runner import Runner, composite, pick_runtime
 from pconv_cli.unet import PConvConfig, PConvUNet
@@ -120,13 +120,18 @@ def test_auto_runtime_is_onnx_where_it_does_the_same_work(monkeypatch, tmp_path)
 def test_auto_runtime_takes_whichever_is_installed(monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "torch" else real(name))
-    assert pick_runtime("auto", tmp_path / "m.safetensors") == "onnx"
-    with pytest.raises(UsageError, match=r"torch is not installed \(pip install 'pconv-cli\[torch\]'\)"):
+    assert pick_runtime("auto") == "onnx"
+    with pytest.raises(PconvError, match=r"m.safetensors needs torch, which is not installed \(pip install"):
+        pick_runtime("auto", tmp_path / "m.safetensors")  # only torch reads it: say so, not "export it"
+    with pytest.raises(PconvError, match=r"^--runtime torch needs torch, .* 'pconv-cli\[torch\]'\)$") as info:
         pick_runtime("torch")
+    assert info.value.exit_code == 1  # an installation problem, not a usage error
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real(name))
     assert pick_runtime("auto") == "torch"
+    with pytest.raises(PconvError, match=r"m.onnx needs onnxruntime, .*'pconv-cli\[onnx\]'"):
+        pick_runtime("auto", tmp_path / "m.onnx")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(UsageError, match="torch is not installed"):
+    with pytest.raises(PconvError, match="needs torch, which is not installed"):
         pick_runtime("auto")
     with pytest.raises(ValueError, match="runtime"):
         pick_runtime("tensorflow")

@@ -118,7 +118,5 @@ def export(checkpoint: str | Path | Sequence[str | Path], output: str | Path, ha
     output = Path(output)
     if output.suffix != ".safetensors":
         raise UsageError(f"export writes safetensors: the output name must end in .safetensors, got {output}")
-    if not output.parent.is_dir():
-        raise UsageError(f"output folder does not exist: {output.parent}")
     save_weights(load_averaged(checkpoint), output, half=half)
     return output

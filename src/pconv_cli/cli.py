@@ -269,6 +269,7 @@ def export(
         "else safetensors.",
     ),
     half: bool = typer.Option(False, "--half", help="Store float16 weights (half the size)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output (never a source)."),
 ) -> None:
     """Write shippable weights (config in the metadata) from a checkpoint or weights.
 
@@ -277,6 +278,9 @@ def export(
     suffix_format = ExportFormat.onnx if output.suffix.lower() == ".onnx" else ExportFormat.safetensors
     if fmt is not None and fmt != suffix_format and output.suffix:
         raise UsageError(f"--format {fmt.value} does not match the output {output.name}; name it *.{fmt.value}")
+    from .files import check_new_file
+
+    check_new_file(output, sources, overwrite)
     if (fmt or suffix_format) == ExportFormat.onnx:
         from .onnx_model import export_onnx
 
@@ -346,7 +350,8 @@ def evaluate(
     try:
         result = run_eval(opts, console)
     except KeyboardInterrupt:
-        console.print(f"interrupted: finished results are in {out / 'results.csv'}; add --resume to continue")
+        kept = f"finished results are in {out / 'results.csv'}; add --resume to continue"
+        console.print(f"pconv: interrupted; {kept if (out / 'results.csv').exists() else 'no result was written'}")
         raise typer.Exit(130) from None
     summary = write_reports(result, opts, console)
     if as_json:

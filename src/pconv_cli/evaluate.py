@@ -214,14 +214,11 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
     """Models (loaded onto the device) and available baselines; skipped ones with the reason."""
     skipped: dict[str, str] = {}
     methods: list[Method] = []
-    weights = list(opts.weights)
+    weights: list = list(opts.weights)
     if not weights:
-        from .weights import default_model_path
+        from .weights import DEFAULT_MODEL
 
-        try:
-            weights = [default_model_path()]
-        except UsageError as exc:
-            skipped["model"] = str(exc)
+        weights = [DEFAULT_MODEL]  # by name: it runs on whichever runtime is installed
     if weights:
         from .runner import Runner
 
@@ -234,7 +231,6 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
                 name += f"-{opts.strategy}"
             runner = Runner.open(w, opts.device, opts.precision, opts.batch_size, opts.blend)
             methods.append(Method(name=name, label=name, kind="model", runner=runner))
-        console.print(f"models run on {runner.backend.device}")
     for name in opts.baselines:
         reason = bl.unavailable_reason(name)
         if reason is not None:
@@ -245,7 +241,7 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
     return methods, skipped
 
 
-def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
+def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str], list[str]]:
     """Measure the masks, pair them with the images; unreadable masks are failures."""
     images = files_of(opts.images, "image folder")
     if not images:
@@ -254,6 +250,7 @@ def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
     if not mask_files:
         raise UsageError(f"the mask folder {opts.masks} holds no image files")
     failures: list[str] = []
+    notes: list[str] = []  # shown once every option has been checked: an error stays one line
     measured: list[MaskInfo] = []
     with console.status(f"measuring {len(mask_files)} masks"):
         for path, name in mask_files:
@@ -276,32 +273,42 @@ def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str]]:
         for border in opts.borders:
             n = sum(1 for p in pairs if p.mask.bin == b and p.mask.border == border)
             if n < opts.pairs_per_bin:
-                console.print(
-                    f"[yellow]note:[/] {bin_label(*BINS[b])} {border}: {n} pair(s), fewer than {opts.pairs_per_bin}"
-                )
-    return pairs, failures
+                notes.append(f"{bin_label(*BINS[b])} {border}: {n} pair(s), fewer than {opts.pairs_per_bin}")
+    return pairs, failures, notes
+
+
+def _announce(console, methods: list[Method], skipped: dict[str, str], notes: list[str]) -> None:
+    """What a run will do, said once every option has been checked (so an error stays one line)."""
+    from rich.markup import escape  # "[baselines]" in a reason is not markup
+
+    models = [m.runner for m in methods if m.runner is not None]
+    if models:
+        console.print(f"models run on {models[0].backend.device}")
+    for name, reason in skipped.items():
+        console.print(f"[yellow]skipped[/] {name}: {escape(reason)}")
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def run_eval(opts: EvalOptions, console) -> EvalResult:
     """Run every method on every pair, writing results.csv after each batch; returns all rows."""
-    from rich.markup import escape
 
     from .console import progress_bar
 
-    pairs, failures = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
+    pairs, failures, notes = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
     methods, skipped = build_methods(opts, console)
-    for name, reason in skipped.items():
-        console.print(f"[yellow]skipped[/] {name}: {escape(reason)}")  # escape: "[baselines]" is not markup
     if not methods:
         raise UsageError("nothing to evaluate: no model and no available baseline")
     writable_folder(opts.out, "output folder")
     csv_path = opts.out / "results.csv"
+    earlier = read_results(csv_path) if opts.resume and csv_path.exists() else []
+    _announce(console, methods, skipped, notes)
 
     wanted = {(p.key, m.name) for p in pairs for m in methods}
     rows: list[dict] = []
     aside: list[dict] = []  # other methods' or pairs' rows: kept in the file, not in this run's reports
-    if opts.resume and csv_path.exists():
-        for row in read_results(csv_path):
+    if earlier:
+        for row in earlier:
             (rows if ((row["image"], row["mask"]), row["method"]) in wanted else aside).append(row)
         console.print(
             f"resuming: {len(rows)} result(s) kept"

@@ -72,3 +72,24 @@ def write_stdout(data: bytes) -> None:
             raise OSError(f"short write to stdout: {len(data) - len(view)} of {len(data)} bytes")
         view = view[written:]
     out.flush()
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links too); False when either cannot be read."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_new_file(output: Path, sources: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work, an output that is a folder, lies in a missing folder, would replace
+    one of its own sources, or exists without ``overwrite`` (UsageError)."""
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a folder; name the file to write")
+    if any(same_file(output, Path(s)) for s in sources):
+        raise UsageError(f"-o {output} would replace one of its own sources; choose another name")
+    if not output.parent.is_dir():
+        raise UsageError(f"output folder does not exist: {output.parent}")
+    if (output.exists() or output.is_symlink()) and not overwrite:
+        raise UsageError(f"{output} exists (pass --overwrite to replace it)")

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import strategies
 from .errors import PconvError, UsageError
-from .files import atomic_write, write_stdout
+from .files import atomic_write, same_file, write_stdout
 from .images import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
@@ -33,7 +33,7 @@ from .images import (
     read_image,
     read_mask,
 )
-from .inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output, same_file
+from .inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output
 from .masks import dilate_holes, hole_ratio
 from .runner import Runner
 
@@ -265,6 +265,9 @@ class Driver:
             except self.run.backend.memory_errors:
                 yield self.fail(job, f"out of memory with --strategy {strategy}; try tile or a smaller --batch-size")
                 continue
+            except PconvError as exc:
+                yield self.fail(job, str(exc))
+                continue
             except cv2.error as exc:  # OpenCV's own out-of-memory and size limits on huge images
                 yield self.fail(job, f"OpenCV failed with --strategy {strategy}: {str(exc).strip().splitlines()[-1]}")
                 continue
@@ -279,6 +282,10 @@ class Driver:
         except self.run.backend.memory_errors:
             for job in group:
                 yield self.fail(job, "out of memory inpainting whole; try --strategy tile or a smaller --batch-size")
+            return
+        except PconvError as exc:
+            for job in group:
+                yield self.fail(job, str(exc))
             return
         for job, pixels in zip(group, results):
             yield self.write(job, pixels, "ok")

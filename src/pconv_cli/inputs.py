@@ -4,7 +4,6 @@ stdin; masks matched by name; output names, formats and the files they must neve
 from __future__ import annotations
 
 import glob
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,13 +85,6 @@ def plan_output(source: Source, output: str | None, fmt: str | None, output_is_d
     if output_is_dir:
         return Path(output) / source.rel.with_suffix(suffix)
     return Path(output)
-
-
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def find_mask(mask_dir: Path, rel: Path) -> Path:

@@ -337,6 +337,11 @@ class Options:
                 raise UsageError(f"--ratio LOW must be below HIGH, got {low} {high}")
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 (one per core) or more, got {self.workers}")
+        if self.seed < 0:
+            raise UsageError(f"--seed must be 0 or more, got {self.seed}")
+        if self.preview is not None and self.out_dir is not None:
+            if self.out_dir.resolve() in self.preview.resolve().parents:
+                raise UsageError("--preview must lie outside OUT_DIR: a PNG there would be taken for a mask")
         if self.preview is not None and self.preview.suffix.lower() != ".png":
             raise UsageError(f"--preview writes a PNG; give a FILE.png, got {str(self.preview)!r}")
         if self.preview is not None and not self.preview.resolve().parent.is_dir():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,17 @@ def _store_half(proto) -> None:
     graph.node.extend(casts + nodes)
 
 
+def _checked_config(config) -> dict:
+    """The model config from an ONNX file's metadata, checked as PConvConfig checks it (without torch)."""
+    keys = {"levels", "width", "max_mult", "in_channels", "image_size"}
+    if not isinstance(config, dict) or set(config) != keys or not all(type(v) is int for v in config.values()):
+        raise ValueError(f"its config is not a pconv config (expected integer {', '.join(sorted(keys))})")
+    levels, size = config["levels"], config["image_size"]
+    if not 1 <= levels <= 12 or config["in_channels"] != 3 or size < 2**levels or size % 2**levels:
+        raise ValueError(f"its config is not a usable pconv config: {config}")
+    return config
+
+
 @dataclass
 class OnnxBackend:
     """An exported pconv model run by ONNX Runtime (a ``runner.Backend``)."""
@@ -121,8 +133,8 @@ class OnnxBackend:
         cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if spec.startswith("cuda") and not cuda:
             raise UsageError(f"--device {device}: this onnxruntime has no CUDA (pip install onnxruntime-gpu)")
-        if spec not in ("auto", "cpu") and not spec.startswith("cuda"):
-            raise UsageError(f"--device {device}: the onnx runtime runs on auto, cpu or cuda")
+        if spec not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", spec):
+            raise UsageError(f"--device {device}: the onnx runtime runs on auto, cpu, cuda or cuda:N")
         use_cuda = cuda and spec != "cpu"
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
         path = resolve_onnx(weights)
@@ -133,10 +145,14 @@ class OnnxBackend:
             meta = session.get_modelmeta().custom_metadata_map
             if meta.get("format") != "pconv" or "config" not in meta:
                 raise ValueError("no pconv config in its metadata (export one with pconv export --format onnx)")
-            config = json.loads(meta["config"])
+            config = _checked_config(json.loads(meta["config"]))
             names = tuple(i.name for i in session.get_inputs())
             if names != INPUTS:
                 raise ValueError(f"inputs {names}, expected {INPUTS}")
+            outputs = session.get_outputs()
+            if tuple(o.name for o in outputs) != (OUTPUT,) or len(outputs[0].shape) != 4 or outputs[0].shape[1] != 3:
+                got = [(o.name, o.shape) for o in outputs]
+                raise ValueError(f"outputs {got}, expected one {OUTPUT!r} of N×3×H×W")
         except Exception as exc:  # any failure to parse a user file is a one-line error
             raise PconvError(f"cannot load ONNX model {path}: {exc}".splitlines()[0]) from exc
         return cls(session, config, "cuda (onnxruntime)" if use_cuda else "cpu")

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .choices import Runtime, values
-from .errors import UsageError
+from .errors import PconvError
 
 RUNTIMES = values(Runtime)
 
@@ -44,25 +44,35 @@ def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = 
     if runtime not in RUNTIMES:
         raise ValueError(f"expected runtime in {RUNTIMES}, got {runtime!r}")
     installed = {r: importlib.util.find_spec(m) is not None for r, m in (("torch", "torch"), ("onnx", "onnxruntime"))}
-    if runtime == "auto":
-        if installed["torch"] and installed["onnx"]:
+    named = runtime != "auto"
+    if not named:
+        onnx_file = weights is not None and str(weights).lower().endswith(".onnx")
+        torch_file = weights is not None and not onnx_file and not _registered(weights)
+        if onnx_file or torch_file:  # only one runtime reads the file
+            runtime = "onnx" if onnx_file else "torch"
+        elif installed["torch"] and installed["onnx"]:
             runtime = "onnx" if _onnx_serves(weights, device, precision) else "torch"
         else:
             runtime = "onnx" if installed["onnx"] else "torch"
     if not installed[runtime]:
         package = "onnxruntime" if runtime == "onnx" else "torch"
-        raise UsageError(f"--runtime {runtime}: {package} is not installed (pip install 'pconv-cli[{runtime}]')")
+        needs = f"--runtime {runtime}" if named else f"{weights or 'this'}"
+        # A missing extra is an installation problem (exit 1), as in cli.main, not a usage error.
+        raise PconvError(f"{needs} needs {package}, which is not installed (pip install 'pconv-cli[{runtime}]')")
     return runtime
+
+
+def _registered(weights: str | Path) -> bool:
+    from .weights import REGISTRY
+
+    return not Path(weights).exists() and str(weights) in REGISTRY
 
 
 def _onnx_serves(weights: str | Path | None, device: str, precision: str) -> bool:
     """Whether ONNX Runtime runs this as torch would: see ``pick_runtime``."""
     from .weights import REGISTRY
 
-    name = str(weights) if weights is not None else None
-    if name is not None and name.lower().endswith(".onnx"):
-        return True
-    registered = name is None or (not Path(name).exists() and name in REGISTRY and bool(REGISTRY[name].onnx_file))
+    registered = weights is None or (_registered(weights) and bool(REGISTRY[str(weights)].onnx_file))
     on_cpu = device.strip().lower() == "cpu" or (device.strip().lower() == "auto" and not accelerator_present())
     return registered and on_cpu and precision in ("auto", "fp32")
 
@@ -156,6 +166,8 @@ class Runner:
                     valid[j, 0, :h, :w] = ~holes[i]
                     x[j, :, :h, :w] = images[i].transpose(2, 0, 1) * valid[j, :, :h, :w]
                 out = self.backend.forward(x, valid)[:, :, :h, :w].transpose(0, 2, 3, 1)
+                if not np.isfinite(out).all():  # a broken model: no garbage under an output's name
+                    raise PconvError("the model's output is not finite (NaN or infinity); are the weights broken?")
                 for i, raw in zip(chunk, out):
                     results[i] = self._finish(images[i], raw, holes[i])
         return results  # type: ignore[return-value]

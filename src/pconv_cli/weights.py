@@ -118,11 +118,12 @@ def resolve_onnx(weights: str | Path | None) -> Path:
             raise UsageError(f"registered weights {name!r} have no ONNX form; use --runtime torch")
         return _verified(entry.onnx_file, entry.onnx_sha256, name)
     path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"weights {path} is a folder; expected an .onnx model or a registered name")
+    if not path.exists():
+        raise UsageError(f"weights not found: {path} (registered names: {', '.join(sorted(REGISTRY))})")
     if path.suffix.lower() != ".onnx":
-        onnx = path.with_suffix(".onnx").name
-        raise UsageError(f"--runtime onnx runs .onnx models, got {path}; make one: pconv export {path} -o {onnx}")
-    if not path.is_file():
-        raise UsageError(f"ONNX model not found: {path}")
+        raise UsageError(f"--runtime onnx runs .onnx models, got {path}; make one: pconv export {path} -o model.onnx")
     return path
 
 
@@ -153,6 +154,8 @@ def load_model(path: str | Path):
         raise UsageError(f"weights {path} is a folder; expected a .safetensors file, a checkpoint or a registered name")
     if not path.is_file():
         raise UsageError(f"weights file not found: {path} (registered names: {', '.join(sorted(REGISTRY))})")
+    if path.suffix.lower() == ".onnx":
+        raise UsageError(f"{path} is an ONNX model: torch cannot run it; use --runtime onnx")
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -177,7 +180,7 @@ def load_model(path: str | Path):
         model = PConvUNet(PConvConfig.from_dict(config))
         load_state(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except Exception as exc:  # any failure to parse a user file is a one-line error
-        raise PconvError(f"cannot load weights {path}: {exc}".splitlines()[0]) from exc
+        raise PconvError(f"cannot load weights {path}: {str(exc) or type(exc).__name__}".splitlines()[0]) from exc
     return model.eval()
 
 
