@@ -391,6 +391,13 @@ def test_json_quiet_and_messages(tmp_path, model_file):
     save(tmp_path / "m.png", hole_mask())
     loud = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file)
     assert loud.stdout == b"" and "torch on cpu" in loud.stderr and "1 inpainted" in loud.stderr
+    save(tmp_path / "q.png", photo())
+    args = [tmp_path / "p.png", tmp_path / "q.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", "-"]
+    two = subprocess.run(
+        [sys.executable, "-m", "pconv_cli", "inpaint", *map(str, args)], capture_output=True, text=True
+    )
+    assert two.returncode == 2  # and one line: the model's banner waits until the outputs are planned
+    assert two.stderr == "pconv: error: -o - writes one image to stdout, but several inputs were given\n"
     quiet = pconv(
         "inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-q", "--json", "--overwrite"
     )

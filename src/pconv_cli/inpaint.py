@@ -340,29 +340,27 @@ def command(inputs: list[str], options: Options) -> int:
     runtime = pick_runtime(options.runtime, options.weights, options.device, options.precision)
     runner = Runner.open(options.weights, options.device, options.precision, options.batch_size, options.blend, runtime)
     console = Console(stderr=True, soft_wrap=True, highlight=False)
-    if not options.quiet:
-        cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
-        console.print(
-            f"pconv: {runtime} on {runner.backend.device}, precision {options.precision}, "
-            f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, "
-            f"scale {cfg['image_size']})",
-            markup=False,
-        )
+    cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
+    banner = (
+        f"pconv: {runtime} on {runner.backend.device}, precision {options.precision}, batch {runner.batch_size}; "
+        f"model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
+    )
     try:
         if options.quiet:
             return run(inputs, options, runner, console, None)
         with progress_bar(console, rate="img/s") as progress:
-            return run(inputs, options, runner, console, progress)
+            return run(inputs, options, runner, console, progress, banner)
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so nothing half-written remains.
         console.print("pconv: interrupted; finished outputs are kept, no partial file was left", markup=False)
         return 130
 
 
-def run(inputs: list[str], options: Options, runner: Runner, console, progress) -> int:
+def run(inputs: list[str], options: Options, runner: Runner, console, progress, banner: str | None = None) -> int:
     """Process every input; JSON lines on stdout, failures and a summary on ``console`` (stderr).
 
-    ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures.
+    ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures;
+    ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
     sources = discover(inputs, options.output)
@@ -370,6 +368,8 @@ def run(inputs: list[str], options: Options, runner: Runner, console, progress) 
         raise UsageError("no input images found")
     driver = Driver(runner, options)
     jobs = driver.plan(sources, several=any(Path(t).is_dir() or (is_glob(t) and not Path(t).exists()) for t in inputs))
+    if banner is not None:
+        console.print(banner, markup=False)
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
