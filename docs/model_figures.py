@@ -13,13 +13,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from pconv_cli.baselines import telea
 from pconv_cli.eval_report import comparison_picture
-from pconv_cli.images import read_mask, read_rgb, to_tensor
-from pconv_cli.inference import run_model
+from pconv_cli.images import read_mask, read_rgb
+from pconv_cli.inference import TorchBackend
+from pconv_cli.runner import Runner
 from pconv_cli.weights import load_model
 
 ROWS = 4
@@ -33,7 +33,7 @@ def main(eval_dir: Path, images: Path, masks: Path, model_path: Path, out: Path)
         if r["border"] == "none":
             by_pair.setdefault((r["image"], r["mask"], r["bin"]), {})[r["method"]] = float(r["hole_psnr"])
     deltas = sorted((v[name] - v["telea"], k) for k, v in by_pair.items() if name in v and "telea" in v)
-    model = load_model(model_path)
+    run = Runner(TorchBackend(load_model(model_path), "fp32"))
     for title, picked in (("successes", deltas[::-1][:ROWS]), ("failures", deltas[:ROWS])):
         with tempfile.TemporaryDirectory() as tmp:
             samples, tags, labels = Path(tmp), [], []
@@ -41,8 +41,8 @@ def main(eval_dir: Path, images: Path, masks: Path, model_path: Path, out: Path)
                 gt = read_rgb(images / image_name)
                 hole = read_mask(masks / mask_name)
                 hole = np.array(Image.fromarray(hole).resize(gt.shape[1::-1], Image.Resampling.NEAREST))
-                valid = torch.from_numpy(~hole)[None, None].float()
-                comp = run_model(model, to_tensor(gt), valid)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+                (comp,) = run([gt.astype(np.float32) / 255], [hole])
+                comp = np.rint(comp * 255).astype(np.uint8)
                 masked = gt.copy()
                 masked[hole] = 255
                 tag = f"{i:02d}"

@@ -16,7 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pconv_cli.baselines import telea
 from pconv_cli.images import Picture, read_rgb
-from pconv_cli.strategies import Runner, inpaint_one
+from pconv_cli.inference import TorchBackend
+from pconv_cli.runner import Runner
+from pconv_cli.strategies import inpaint_one
 from pconv_cli.weights import load_model
 
 SCALE = 4  # the photo is enlarged this much
@@ -39,7 +41,7 @@ def main(photo: Path, model_path: Path, out: Path) -> None:
     small = read_rgb(photo)
     truth = cv2.resize(small, (small.shape[1] * SCALE, small.shape[0] * SCALE), interpolation=cv2.INTER_CUBIC)
     hole, (x0, y0) = holes_for(truth.shape[:2])
-    run = Runner(load_model(model_path), "fp32", 4)
+    run = Runner(TorchBackend(load_model(model_path), "fp32"), 4)
     masked = truth.copy()
     masked[hole] = 255
     columns = [("masked", masked), ("Telea", telea(truth, hole))]

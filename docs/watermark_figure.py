@@ -14,12 +14,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from pconv_cli.baselines import telea
-from pconv_cli.images import read_rgb, to_tensor
-from pconv_cli.inference import run_model
+from pconv_cli.images import read_rgb
+from pconv_cli.inference import TorchBackend
+from pconv_cli.runner import Runner
 from pconv_cli.weights import load_model
 
 TEXT = "© pconv  SAMPLE"
@@ -45,12 +45,11 @@ def watermark(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 def main(photo: Path, model_path: Path, out: Path, save_input: Path | None = None, save_mask: Path | None = None):
     truth = read_rgb(photo)
     marked, hole, (y0, y1, x0, x1) = watermark(truth)
-    model = load_model(model_path)
-    valid = torch.from_numpy(~hole)[None, None].float()
+    backend = TorchBackend(load_model(model_path), "fp32")
     columns = [("watermarked", marked)]
     for label, blend in (("pconv --no-blend", False), ("pconv", True)):
-        comp = run_model(model, to_tensor(marked), valid, "fp32", blend)[0]
-        columns.append((label, comp.permute(1, 2, 0).mul(255).round().byte().numpy()))
+        (comp,) = Runner(backend, blend=blend)([marked.astype(np.float32) / 255], [hole])
+        columns.append((label, np.rint(comp * 255).astype(np.uint8)))
     columns += [("Telea", telea(marked, hole)), ("original", truth)]
     tiles = []
     for label, pixels in columns:

@@ -19,7 +19,7 @@ def test_wheel_installs_and_inpaints_offline_outside_the_checkout(tmp_path):
     subprocess.run(build, check=True, env=env, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("pconv_cli-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"pconv_cli/weights/pconv-small256-v2.safetensors", "pconv_cli/weights/pconv-small256-v2.onnx"} <= set(names)
+    assert {"pconv_cli/weights/pconv-small256-v3.safetensors", "pconv_cli/weights/pconv-small256-v3.onnx"} <= set(names)
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel), "-q"], check=True, env=env,
                    capture_output=True, timeout=300)  # fmt: skip

@@ -306,10 +306,3 @@ def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarr
             return np.array(ImageOps.exif_transpose(img).convert("RGB"))
         except _DECODE_ERRORS as exc:
             raise _one_line(f"cannot read image {name}", exc) from exc
-
-
-def to_tensor(array: np.ndarray):
-    """H×W×C uint8 -> 1×C×H×W float32 tensor in [0, 1]."""
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)

@@ -44,20 +44,20 @@ REGISTRY: dict[str, Entry] = {
         licence="CC BY 4.0 (Simonyan & Zisserman, VGG, Oxford)",
         recipe="weights/README.md",
     ),
-    "pconv-small256-v2": Entry(
-        file="pconv-small256-v2.safetensors",
-        sha256="467c4b66a34b88485f8e5ffd220176bc22491cac64c705b80659d21275def0e1",
+    "pconv-small256-v3": Entry(
+        file="pconv-small256-v3.safetensors",
+        sha256="062cc0a79398215a87bb8f950cc8d170bc2103719be4d96b9b2ce8c8a2437163",
         kind="model",
-        description="small preset, CPU-trained ~3 h on Imagenette+BSDS500",
+        description="small preset, CPU-trained on Imagenette+BSDS500: v2 and four relay fine-tunes averaged",
         licence="non-commercial research and education use (the training data's terms)",
         scale=256,
         recipe="MODEL_CARD.md",
-        onnx_file="pconv-small256-v2.onnx",
-        onnx_sha256="20045357505a3b95a761980c8098b7b46d42f9f8deac08d789c4de909c084a8e",
+        onnx_file="pconv-small256-v3.onnx",
+        onnx_sha256="88b6b534f0b66d0cf549f5c9af910a03dd7698f42656e9dc4fea57080468fe37",
     ),
 }
 # The registered model `pconv inpaint` uses when no --weights is given (see MODEL_CARD.md).
-DEFAULT_MODEL = "pconv-small256-v2"
+DEFAULT_MODEL = "pconv-small256-v3"
 VGG_WEIGHTS = "vgg16-caffe-pool3"
 
 
