@@ -3,7 +3,7 @@ import torch
 
 from pconv_cli.unet import PConvConfig, PConvUNet, pad_to_multiple
 
-# DESIGN §1.2: (kernel, C_out, batch norm) for PConv1..16 of the 512 network.
+# The paper's appendix table: (kernel, C_out, batch norm) for PConv1..16 of the 512 network.
 PAPER512_TABLE = (
     [(7, 64, False), (5, 128, True), (5, 256, True)]
     + [(3, 512, True)] * 5

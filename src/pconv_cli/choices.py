@@ -18,6 +18,15 @@ class Strategy(str, Enum):
     refine = "refine"
 
 
+class Arch(str, Enum):
+    """Network presets of `pconv train --arch` (see `unet.PConvConfig.preset`)."""
+
+    paper512 = "paper512"
+    paper256 = "paper256"
+    small = "small"
+    tiny = "tiny"
+
+
 class Precision(str, Enum):
     """Arithmetic of a model run: auto is bf16 on CUDA (where native), fp32 elsewhere; fp16 is GPU only."""
 

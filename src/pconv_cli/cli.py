@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from . import __version__
-from .choices import Border, ExportFormat, MaskStyle, Precision, Runtime, Strategy
+from .choices import Arch, Border, ExportFormat, MaskStyle, Precision, Runtime, Strategy
 from .errors import PconvError, UsageError
 
 app = typer.Typer(
@@ -200,7 +200,7 @@ def train(
         ..., metavar="FOLDER", help="Image folder(s), searched recursively (JPEG/PNG/WebP)."
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
-    arch: str = typer.Option("paper256", help="Network: paper256, paper512, small or tiny."),
+    arch: Arch = typer.Option(Arch.paper256, help="Network preset (the paper's 512 or 256 network, or smaller)."),
     size: int | None = typer.Option(None, help="Crop side (default: the preset's, 256 or 512)."),
     masks: Path | None = typer.Option(None, help="Mask folder (white = hole), augmented (default: generated)."),
     val: Path | None = typer.Option(None, help="Validation image folder (needs --val-masks)."),

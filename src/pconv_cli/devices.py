@@ -1,4 +1,4 @@
-"""Device selection shared by every command (DESIGN §2: auto = CUDA, then MPS, then CPU), and the
+"""Device selection shared by every command (auto = CUDA, then MPS, then CPU), and the
 training precision ``auto`` resolves to on it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The paper's composite loss (eq. 3-7, DESIGN §1.3)."""
+"""The paper's composite loss (eq. 3-7)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hole masks: ratios, the paper's hole-ratio bins, dilation, and mask sources for training.
 
-Internal masks are float tensors with 1 = valid and 0 = hole (DESIGN §2); the sources
+Internal masks are float tensors with 1 = valid and 0 = hole (docs/architecture.md); the sources
 return bool arrays with True = hole. torch is imported only where a function needs it,
 so mask generation (and its worker processes) start without it.
 """

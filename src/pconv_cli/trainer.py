@@ -1,4 +1,4 @@
-"""One replica's training (DESIGN §1.3): its network, optimiser and data, the loop with its
+"""One replica's training, as the paper trains: its network, optimiser and data, the loop with its
 mixed precision, gradient accumulation and non-finite guard, validation, sample grids and saves.
 
 Replicas agree through DDP and a few collectives (the stop flag, non-finite losses, generator

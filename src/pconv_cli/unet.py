@@ -1,4 +1,4 @@
-"""The partial-convolution U-Net of the paper's appendix (DESIGN §1.2)."""
+"""The partial-convolution U-Net of the paper's appendix (its table of PConv1-16)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .choices import Arch, values
 from .pconv import PartialConv2d
 
 # Kernel sizes of the first encoder layers; every later layer is 3×3.
@@ -30,7 +31,7 @@ class PConvConfig:
     in_channels: int = 3
     image_size: int = 512
 
-    PRESETS = ("paper512", "paper256", "small", "tiny")
+    PRESETS = values(Arch)
 
     def __post_init__(self) -> None:
         if self.levels < 1 or self.width < 1 or self.max_mult < 1 or self.in_channels < 1:
@@ -49,10 +50,10 @@ class PConvConfig:
     @classmethod
     def preset(cls, name: str) -> PConvConfig:
         presets = {
-            "paper512": cls(levels=8, width=64, image_size=512),
-            "paper256": cls(levels=7, width=64, image_size=256),
-            "small": cls(levels=7, width=32, image_size=256),
-            "tiny": cls(levels=3, width=8, image_size=64),
+            Arch.paper512.value: cls(levels=8, width=64, image_size=512),
+            Arch.paper256.value: cls(levels=7, width=64, image_size=256),
+            Arch.small.value: cls(levels=7, width=32, image_size=256),
+            Arch.tiny.value: cls(levels=3, width=8, image_size=64),
         }
         if name not in presets:
             raise ValueError(f"unknown architecture preset {name!r}; expected one of {', '.join(cls.PRESETS)}")
