@@ -226,3 +226,15 @@ def test_border_mode_counts_the_scaled_margin():
     small = np.zeros((256, 256), bool)
     small[25:231, 25:231] = True  # the margin scales to 25 px at 256
     assert border_mode(small) == "margin"
+
+
+def test_resize_holes_is_nearest_and_keeps_bool():
+    from pconv_cli.masks import resize_holes
+
+    holes = np.zeros((4, 6), bool)
+    holes[1, 2] = True
+    big = resize_holes(holes, (8, 12))
+    assert big.dtype == bool and big.shape == (8, 12) and big.sum() == 4 and big[2:4, 4:6].all()
+    assert resize_holes(holes, (4, 6)) is holes
+    with pytest.raises(ValueError, match="bool hole map"):
+        resize_holes(holes.astype(np.uint8), (8, 12))

@@ -82,6 +82,22 @@ def dilate_holes(mask: torch.Tensor | np.ndarray, pixels: int) -> torch.Tensor |
     return (1.0 - holes).to(mask.dtype)
 
 
+def resize_holes(holes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An H×W bool hole map resized to ``size`` (h, w) by nearest neighbour, so it stays a hole map.
+
+    Example:
+        >>> resize_holes(np.eye(2, dtype=bool), (4, 4)).sum()
+        np.int64(8)
+    """
+    if holes.dtype != bool or holes.ndim != 2:
+        raise ValueError(f"expected an H×W bool hole map, got {holes.dtype} {holes.shape}")
+    if holes.shape == tuple(size):
+        return holes
+    import cv2
+
+    return cv2.resize(holes.view(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+
 def deeper_than(holes: np.ndarray, r: int) -> np.ndarray:
     """The hole pixels more than ``r`` px (chessboard distance) from every valid pixel of an H×W
     bool hole map; r = 0 gives the holes themselves."""
@@ -186,8 +202,7 @@ class FolderMasks:
             if rng.random() < 0.5:
                 hole = hole[::-1, :]
             hole = np.rot90(hole, int(rng.integers(4)))
-        if hole.shape != (h, w):
-            hole = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        hole = resize_holes(np.ascontiguousarray(hole), (h, w))
         if self.augment:
             pixels = int(rng.integers(0, max(1, round(2 * min(h, w) / 512)) + 1))
             if pixels:

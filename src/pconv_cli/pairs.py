@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import PconvError, UsageError
 from .images import list_images, read_mask, read_rgb
-from .masks import BORDER_MODES, bin_index, border_mode, hole_ratio
+from .masks import BORDER_MODES, bin_index, border_mode, hole_ratio, resize_holes
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,7 @@ def load_pair(pair: Pair, size: int | None, invert: bool) -> tuple[np.ndarray, n
         image = center_square(image, size)
     hole = read_mask(pair.mask.path, invert=invert)
     h, w = image.shape[:2]
-    if hole.shape != (h, w):
-        hole = cv2.resize(hole.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    hole = resize_holes(hole, (h, w))
     if not hole.any():
         raise PconvError(f"mask {pair.mask.name} has no hole left at {w}×{h}")
     return image, hole
