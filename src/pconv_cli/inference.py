@@ -37,6 +37,7 @@ class TorchBackend:
 
     model: PConvUNet
     precision: str = "auto"
+    runtime = "torch"
 
     @classmethod
     def open(cls, weights: str | Path | None, device: str = "auto", precision: str = "auto") -> TorchBackend:

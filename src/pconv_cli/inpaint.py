@@ -334,16 +334,16 @@ def command(inputs: list[str], options: Options) -> int:
     from rich.console import Console
 
     from .console import progress_bar
-    from .runner import pick_runtime
     from .weights import DEFAULT_MODEL
 
-    runtime = pick_runtime(options.runtime, options.weights, options.device, options.precision)
-    runner = Runner.open(options.weights, options.device, options.precision, options.batch_size, options.blend, runtime)
+    runner = Runner.open(
+        options.weights, options.device, options.precision, options.batch_size, options.blend, options.runtime
+    )
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
     banner = (
-        f"pconv: {runtime} on {runner.backend.device}, precision {options.precision}, batch {runner.batch_size}; "
-        f"model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
+        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {options.precision}, "
+        f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
     )
     try:
         if options.quiet:

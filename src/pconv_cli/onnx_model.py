@@ -31,7 +31,7 @@ OUTPUT = "output"
 OPSET = 18
 
 
-def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, half: bool = True) -> Path:
+def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, half: bool = False) -> Path:
     """Write ``weights`` (a registered name, safetensors file or checkpoint, or several to
     average: ``weights.load_averaged``) as an ONNX model.
 
@@ -39,7 +39,7 @@ def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, 
     reproducible from the shipped weights (its sha256 is in ``weights.REGISTRY``).
 
     Example:
-        >>> export_onnx("pconv-small256-v3", "model.onnx")  # doctest: +SKIP
+        >>> export_onnx("pconv-small256-v3", "model.onnx", half=True)  # doctest: +SKIP
     """
     import torch
     from torch.export import Dim
@@ -117,6 +117,7 @@ class OnnxBackend:
     """An exported pconv model run by ONNX Runtime (a ``runner.Backend``)."""
 
     session: object  # onnxruntime.InferenceSession
+    runtime = "onnx"
     config: dict
     device: str
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .blend import blend_fill
 from .choices import Runtime, values
 from .errors import PconvError
 
@@ -26,6 +27,7 @@ class Backend(Protocol):
     """A loaded network: ``forward`` maps N×3×H×W float32 images (holes zeroed) and N×1×H×W masks
     (1 = valid), H and W multiples of ``multiple``, to the raw N×3×H×W float32 output."""
 
+    runtime: str  # "torch" or "onnx"
     config: dict  # the model's PConvConfig as a dict (levels, width, image_size, …)
     device: str  # where it runs, for messages, e.g. "cpu" or "cuda:0 (NVIDIA H100)"
     memory_errors: tuple[type[BaseException], ...]  # what running out of memory raises
@@ -34,7 +36,7 @@ class Backend(Protocol):
 
 
 def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = "auto", precision: str = "auto") -> str:
-    """The runtime a command uses; UsageError when it is not installed.
+    """The runtime a command uses; PconvError (exit 1, naming the extra) when it is not installed.
 
     ``auto``: ONNX Runtime where it does the same work, a registered model (it ships in ONNX form)
     or an .onnx file computed in fp32 on a CPU, since it gives the same fill within one 8-bit level
@@ -72,7 +74,7 @@ def _onnx_serves(weights: str | Path | None, device: str, precision: str) -> boo
     """Whether ONNX Runtime runs this as torch would: see ``pick_runtime``."""
     from .weights import REGISTRY
 
-    registered = weights is None or (_registered(weights) and bool(REGISTRY[str(weights)].onnx_file))
+    registered = weights is None or bool(REGISTRY[str(weights)].onnx_file)  # pick_runtime sent files elsewhere
     on_cpu = device.strip().lower() == "cpu" or (device.strip().lower() == "auto" and not accelerator_present())
     return registered and on_cpu and precision in ("auto", "fp32")
 
@@ -174,8 +176,4 @@ class Runner:
 
     def _finish(self, image: np.ndarray, raw: np.ndarray, hole: np.ndarray) -> np.ndarray:
         comp = composite(image, np.ascontiguousarray(raw, np.float32), hole)
-        if not self.blend:
-            return comp
-        from .blend import blend_fill
-
-        return np.clip(blend_fill(image, comp, hole), 0.0, 1.0)
+        return np.clip(blend_fill(image, comp, hole), 0.0, 1.0) if self.blend else comp
