@@ -26,3 +26,13 @@ def test_the_cpu_probe_runs_and_is_cached():
 
 def test_pick_device_cpu():
     assert pick_device("cpu").type == "cpu" and pick_device(" CPU ").type == "cpu"
+
+
+@pytest.mark.parametrize("spec", ["auto", "cuda", "cuda:1"])
+def test_a_cuda_device_carries_its_index(monkeypatch, spec):
+    # torch.cuda.set_device refuses a bare 'cuda' (seen with torch 2.11 on an H200).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    device = pick_device(spec)
+    assert device.type == "cuda" and device.index == (1 if spec == "cuda:1" else 0)

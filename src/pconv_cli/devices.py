@@ -12,13 +12,17 @@ from .errors import UsageError
 
 
 def pick_device(spec: str = "auto") -> torch.device:
-    """torch.device for 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; UsageError when unavailable."""
+    """torch.device for 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; UsageError when unavailable.
+
+    A CUDA device always carries its index: ``torch.cuda.set_device`` refuses a bare 'cuda'
+    (torch 2.11 on an H200 did, so ``pconv train --device cuda`` failed there).
+    """
     spec = spec.strip().lower()
     mps = getattr(torch.backends, "mps", None)
     mps_ok = mps is not None and mps.is_available()
     if spec == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", torch.cuda.current_device())
         return torch.device("mps" if mps_ok else "cpu")
     try:
         device = torch.device(spec)
@@ -29,6 +33,8 @@ def pick_device(spec: str = "auto") -> torch.device:
             raise UsageError(f"--device {spec}: CUDA is not available on this machine (try --device cpu)")
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise UsageError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
     elif device.type == "mps" and not mps_ok:
         raise UsageError(f"--device {spec}: MPS is not available on this machine (try --device cpu)")
     elif device.type not in ("cpu", "cuda", "mps"):
