@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test e2e demo bench lint clean
 
 install: $(STAMP)
 
@@ -15,8 +15,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The browser test (tests/e2e) runs only under `make e2e`.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/e2e
+
+# `make e2e`: `pconv serve`'s page in headless Chromium, through Debian's chromium and chromium-driver
+# (installed here when missing, as root). `make e2e PCONV_SCREENSHOT=docs/serve.png` refreshes the README's screenshot.
+PCONV_SCREENSHOT ?=
+export PCONV_SCREENSHOT
+
+e2e: $(STAMP)
+	@test -x /usr/bin/chromedriver || [ "$$(id -u)" = 0 ] || \
+		{ echo "make e2e needs Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver" >&2; exit 1; }
+	test -x /usr/bin/chromedriver || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	$(PY) -m pytest -q tests/e2e
 
 demo: $(STAMP)
 	$(VENV)/bin/pconv inpaint examples/images --mask examples/masks -o examples/output --overwrite

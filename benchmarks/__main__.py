@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rich.console import Console
 
-    from . import commands, layers, network, report, training
+    from . import commands, layers, network, report, serve, training
 
     console = Console(stderr=True)
     q = args.quick
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "network": lambda: network.run({1: 3} if q else {1: 4, 4: 2}) + network.blend_cost(2 if q else 5),
         "training": lambda: training.run(repeats=1 if q else 3),
         "commands": lambda: commands.run(quick=q),
+        "serve": lambda: serve.run(quick=q),
     }
     start = time.perf_counter()
     records: list[dict] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pconv_cli.files import atomic_write
 
-GROUPS = ("layer", "network", "training", "commands")  # in running order
+GROUPS = ("layer", "network", "training", "commands", "serve")  # in running order
 # (group, case substring, ratio or value key, comparison, threshold, what it means)
 TARGETS = (
     ("network", "batch 1", "reference/pconv", ">=", 1.5, "network ≥ 1.5× faster than reference (a), batch 1"),
@@ -29,6 +29,9 @@ TARGETS = (
         "3000×2000, 6 % hole: auto ≤ 3.3 s",
     ),
     ("make-masks", "", "value:pconv", ">=", 200, "make-masks ≥ 200 masks/s at 512²"),
+    ("serve", "round 1", "value:errors", "<=", 0, "serve under load: no answers but 200 and 503, round 1"),
+    ("serve", "round 2", "value:errors", "<=", 0, "serve under load: no answers but 200 and 503, round 2"),
+    ("serve", "server RSS", "value:growth in round 2", "<=", 50, "serve: RSS growth over a second round ≤ 50 MiB"),
 )
 
 

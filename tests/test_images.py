@@ -213,3 +213,17 @@ def test_a_mask_drawn_only_in_transparency_gets_a_hint():
         read_mask(_png(rgba))
     rgba[2:4, 2:4, :3] = 255  # white holes that are also transparent: the grey levels say it
     assert read_mask(_png(rgba)).sum() == 4
+
+
+def test_pillow_guard_is_a_host_programs_and_pconv_names_it(tmp_path, monkeypatch):
+    from pconv_cli.images import own_pixel_limit
+
+    path = tmp_path / "a.png"
+    Image.new("RGB", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # a host program's own guard: 2000 refused
+    with pytest.raises(PconvError, match="over --max-pixels 1500"):
+        read_image(path, max_pixels=1500)
+    with pytest.raises(PconvError, match="over twice Pillow's limit of 1000 pixels"):
+        read_image(path, max_pixels=10**6)
+    own_pixel_limit()  # what pconv's own processes do
+    assert read_image(path, max_pixels=10**6).size == (100, 100)

@@ -19,7 +19,8 @@ def test_wheel_installs_and_inpaints_offline_outside_the_checkout(tmp_path):
     subprocess.run(build, check=True, env=env, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("pconv_cli-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"pconv_cli/weights/pconv-small256-v3.safetensors", "pconv_cli/weights/pconv-small256-v3.onnx"} <= set(names)
+    shipped = {"pconv_cli/weights/pconv-small256-v3.safetensors", "pconv_cli/weights/pconv-small256-v3.onnx"}
+    assert shipped | {"pconv_cli/web/index.html"} <= set(names)  # the weights and `pconv serve`'s page
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel), "-q"], check=True, env=env,
                    capture_output=True, timeout=300)  # fmt: skip
@@ -36,3 +37,6 @@ def test_wheel_installs_and_inpaints_offline_outside_the_checkout(tmp_path):
                               text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert (work / f"{runtime}.png").stat().st_size > 0
+    page = "import importlib.resources as r; print(len((r.files('pconv_cli') / 'web' / 'index.html').read_bytes()))"
+    size = subprocess.run([sys.executable, "-c", page], cwd=work, env=run_env, capture_output=True, text=True)
+    assert int(size.stdout) > 1000, size.stderr  # serve finds its page in the installed package

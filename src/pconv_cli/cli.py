@@ -124,6 +124,36 @@ def inpaint(
     raise typer.Exit(core.command(inputs, options))
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8080, "--port", "-p", help="Port (0: any free one, printed)."),
+    queue: int = typer.Option(8, "--queue", help="Requests waiting or running at most; more are answered 503."),
+    max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", help="Largest request body (413 beyond)."),
+    max_pixels: int = typer.Option(
+        100_000_000, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
+    ),
+    weights_file: Path | None = typer.Option(
+        None, "--weights", "-w", help="A registered name, weights file, checkpoint or .onnx model (as inpaint)."
+    ),
+    runtime: Runtime = typer.Option(Runtime.auto, "--runtime", help="torch or onnx; auto as for inpaint."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
+) -> None:
+    """Serve a page to paint masks and inpaint in the browser, and an HTTP API (needs pconv-cli[serve]).
+
+    POST /api/inpaint takes multipart image and mask (white = hole; optional format, strategy) and
+    answers the filled image; GET /api/health describes the model. Example: pconv serve --port 8080
+    """
+    options_flags = dict(
+        host=host, port=port, queue=queue, max_upload_mb=max_upload_mb, max_pixels=max_pixels,
+        weights=weights_file, runtime=runtime.value, device=device, precision=precision.value,
+    )  # fmt: skip
+    from . import serve as core  # FastAPI is the serve extra: a missing one is one line (main)
+
+    raise typer.Exit(core.command(core.Options.from_flags(**options_flags)))
+
+
 weights_app = typer.Typer(help="Inspect the registered weights.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 
@@ -376,6 +406,7 @@ EXTRA_OF = {
     **dict.fromkeys(("torch", "torchvision", "safetensors"), "torch"),
     "onnxruntime": "onnx",
     **dict.fromkeys(("onnx", "onnxscript"), "export"),
+    **dict.fromkeys(("fastapi", "starlette", "uvicorn", "multipart", "python_multipart"), "serve"),
 }
 
 

@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,12 +95,30 @@ def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
     return data, name
 
 
-def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
-    # open() reads only the header; the size check below replaces Pillow's own bomb check,
-    # whose fixed limit would refuse a raised --max-pixels.
+def own_pixel_limit() -> None:
+    """Switch off Pillow's process-wide bomb guard (``Image.MAX_IMAGE_PIXELS``), whose fixed limit
+    would refuse a raised --max-pixels: for pconv's own processes only (the CLI, the server), never
+    on import, since a host program keeps its guard. Each read checks its own ``max_pixels``."""
     Image.MAX_IMAGE_PIXELS = None
+
+
+def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
+    # open() reads only the header; the size check below is pconv's own bomb check. Between
+    # Pillow's limit and twice it Pillow only warns: max_pixels decides, so that warning is quiet.
     try:
-        img = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:  # over twice Pillow's limit: refused before pconv could look
+        refused = 2 * Image.MAX_IMAGE_PIXELS
+        if max_pixels <= refused:
+            raise PconvError(
+                f"{what} {name} has over {refused} pixels, over --max-pixels {max_pixels} (raise the limit)"
+            ) from None
+        raise PconvError(
+            f"cannot read {what} {name}: over twice Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels "
+            "(PIL.Image.MAX_IMAGE_PIXELS, which the program running pconv sets)"
+        ) from None
     except UnidentifiedImageError:
         raise PconvError(f"cannot read {what} {name}: not an image, or a format Pillow does not know") from None
     except _DECODE_ERRORS as exc:
@@ -204,10 +223,7 @@ def read_mask(
     with img:
         try:
             orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-            if img.mode.startswith("I;16") or img.mode == "I":
-                grey = (np.asarray(img.convert("I"), dtype=np.float32) / 257.0).clip(0, 255).astype(np.uint8)
-            else:
-                grey = np.asarray(img.convert("L"))
+            grey = grey_of(img)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 alpha = np.asarray(img.convert("RGBA"))[..., 3]
                 if alpha.min() < 255 and grey.min() == grey.max():
@@ -227,6 +243,13 @@ def read_mask(
         grey = cv2.resize(grey, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
     holes = grey > threshold
     return ~holes if invert else holes
+
+
+def grey_of(img: Image.Image) -> np.ndarray:
+    """The 8-bit grey levels of a mask image of any mode, H×W uint8 (16-bit and 32-bit greys scaled down)."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        return (np.asarray(img.convert("I"), dtype=np.float32) / 257.0).clip(0, 255).astype(np.uint8)
+    return np.asarray(img.convert("L"))
 
 
 def alpha_holes(picture: Picture, threshold: int = 127) -> np.ndarray:

@@ -15,10 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from . import strategies
+from .api import Inpainter
 from .errors import PconvError, UsageError
 from .files import atomic_write, same_file, write_stdout
 from .images import (
@@ -29,13 +29,13 @@ from .images import (
     alpha_holes,
     color_holes,
     encode_image,
+    own_pixel_limit,
     parse_color,
     read_image,
     read_mask,
 )
 from .inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output
 from .masks import dilate_holes, hole_ratio
-from .runner import Runner
 
 RECORD_KEYS = (
     "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
@@ -60,7 +60,7 @@ class Options:
     skip_existing: bool = False
     strategy: str = "auto"
     max_pixels: int = DEFAULT_MAX_PIXELS
-    # the model session (runner.Runner.open)
+    # the model session (api.Inpainter)
     weights: Path | None = None  # None: the shipped default
     runtime: str = "auto"
     device: str = "auto"
@@ -159,9 +159,10 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
 class Driver:
     """Plans outputs, then decodes, inpaints and writes each job, yielding one record per source."""
 
-    def __init__(self, runner: Runner, options: Options) -> None:
-        self.run, self.options = runner, options
-        self.scale = runner.scale
+    def __init__(self, inpainter: Inpainter, options: Options) -> None:
+        self.inpainter, self.options = inpainter, options
+        self.run = inpainter.runner
+        self.scale = self.run.scale
 
     def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
         """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input.
@@ -239,7 +240,9 @@ class Driver:
                 yield future.result() if future is not None else job
 
     def process(self, jobs: list[Job]) -> Iterator[dict]:
-        """Inpaint and write every job; yields each finished record (completion order)."""
+        """Inpaint and write every job; yields each finished record (completion order).
+
+        Consecutive images that resolve to ``full`` and share a size go to the model together."""
         group: list[Job] = []
         for job in self.loaded(jobs):
             if job.picture is None:
@@ -250,45 +253,32 @@ class Driver:
                 continue
             strategy = strategies.choose(job.picture.size, self.options.strategy, self.scale)
             job.record["strategy"] = strategy
+            joins = strategy == "full" and (
+                not group or (group[0].picture.size == job.picture.size and len(group) < self.run.batch_size)
+            )
+            if not joins:
+                yield from self.fill(group, "full")
+                group = []
             if strategy == "full":
-                if group and (group[0].picture.size != job.picture.size or len(group) >= self.run.batch_size):
-                    yield from self.flush(group)
-                    group = []
                 group.append(job)
-                continue
-            yield from self.flush(group)
-            group = []
-            try:
-                pixels, groups = strategies.inpaint_one(job.picture, job.holes, strategy, self.run)
-                if groups is not None:  # which fill each group of nearby holes got
-                    job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in groups]
-            except self.run.backend.memory_errors:
-                yield self.fail(job, f"out of memory with --strategy {strategy}; try tile or a smaller --batch-size")
-                continue
-            except PconvError as exc:
-                yield self.fail(job, str(exc))
-                continue
-            except cv2.error as exc:  # OpenCV's own out-of-memory and size limits on huge images
-                yield self.fail(job, f"OpenCV failed with --strategy {strategy}: {str(exc).strip().splitlines()[-1]}")
-                continue
-            yield self.write(job, pixels, "ok")
-        yield from self.flush(group)
+            else:
+                yield from self.fill([job], strategy)
+        yield from self.fill(group, "full")
 
-    def flush(self, group: list[Job]) -> Iterator[dict]:
-        if not group:
+    def fill(self, jobs: list[Job], strategy: str) -> Iterator[dict]:
+        """Fill ``jobs`` (one call of ``Inpainter.fill``) and write each; a failure fails them all."""
+        if not jobs:
             return
         try:
-            results = strategies.fill_full([j.picture for j in group], [j.holes for j in group], self.run)
-        except self.run.backend.memory_errors:
-            for job in group:
-                yield self.fail(job, "out of memory inpainting whole; try --strategy tile or a smaller --batch-size")
-            return
+            results = self.inpainter.fill([j.picture for j in jobs], [j.holes for j in jobs], strategy)
         except PconvError as exc:
-            for job in group:
+            for job in jobs:
                 yield self.fail(job, str(exc))
             return
-        for job, pixels in zip(group, results):
-            yield self.write(job, pixels, "ok")
+        for job, result in zip(jobs, results):
+            if result.groups is not None:  # which fill each group of nearby holes got
+                job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in result.groups]
+            yield self.write(job, result.pixels, "ok")
 
     def fail(self, job: Job, error: str) -> dict:
         job.record.update(status="failed", error=error)
@@ -336,9 +326,16 @@ def command(inputs: list[str], options: Options) -> int:
     from .console import progress_bar
     from .weights import DEFAULT_MODEL
 
-    runner = Runner.open(
-        options.weights, options.device, options.precision, options.batch_size, options.blend, options.runtime
+    own_pixel_limit()
+    inpainter = Inpainter(
+        options.weights,
+        options.device,
+        options.precision,
+        runtime=options.runtime,
+        batch_size=options.batch_size,
+        blend=options.blend,
     )
+    runner = inpainter.runner
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
     banner = (
@@ -347,16 +344,16 @@ def command(inputs: list[str], options: Options) -> int:
     )
     try:
         if options.quiet:
-            return run(inputs, options, runner, console, None)
+            return run(inputs, options, inpainter, console, None)
         with progress_bar(console, rate="img/s") as progress:
-            return run(inputs, options, runner, console, progress, banner)
+            return run(inputs, options, inpainter, console, progress, banner)
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so nothing half-written remains.
         console.print("pconv: interrupted; finished outputs are kept, no partial file was left", markup=False)
         return 130
 
 
-def run(inputs: list[str], options: Options, runner: Runner, console, progress, banner: str | None = None) -> int:
+def run(inputs: list[str], options: Options, inpainter: Inpainter, console, progress, banner: str | None = None) -> int:
     """Process every input; JSON lines on stdout, failures and a summary on ``console`` (stderr).
 
     ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures;
@@ -366,7 +363,7 @@ def run(inputs: list[str], options: Options, runner: Runner, console, progress, 
     sources = discover(inputs, options.output)
     if not sources:
         raise UsageError("no input images found")
-    driver = Driver(runner, options)
+    driver = Driver(inpainter, options)
     jobs = driver.plan(sources, several=any(Path(t).is_dir() or (is_glob(t) and not Path(t).exists()) for t in inputs))
     if banner is not None:
         console.print(banner, markup=False)
