@@ -42,24 +42,21 @@ for _modules in (("fastapi",), ("uvicorn",), ("python_multipart", "multipart")):
     if not any(importlib.util.find_spec(m) for m in _modules):
         pytest.skip(f"needs {_modules[0]} (the serve extra): {SKIP}", allow_module_level=True)
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-WIDTH, HEIGHT = 640, 480
-RED = (200, 150, 330, 300)  # x0, y0, x1, y1 of the red rectangle the stroke crosses
-STROKE = [(260, 225), (290, 228), (320, 222), (350, 226), (380, 224), (400, 225)]  # image pixels
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
+PHOTO = ROOT / "examples/images/coffee.png"  # 600×400: a cup on a saucer, a spoon to remove
+WIDTH, HEIGHT = 600, 400
+# Image pixels along the spoon: down the handle, then round its bowl.
+STROKE = [(410, 72), (404, 120), (396, 170), (388, 210), (378, 240), (366, 262), (352, 280), (346, 300),
+          (358, 318), (380, 312), (392, 290), (384, 262), (366, 258), (360, 290)]  # fmt: skip
 SERVER_START_S, INPAINT_S = 60, 60
 
 
 def make_photo(path: Path) -> np.ndarray:
-    """A 640×480 PNG with structure: a smooth gradient and three flat rectangles."""
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    photo = np.stack([30 + 180 * x / WIDTH, 40 + 170 * y / HEIGHT, 120 + 40 * np.sin(x / 90 + y / 70)], axis=-1)
-    photo = np.rint(photo).astype(np.uint8)
-    x0, y0, x1, y1 = RED
-    photo[y0:y1, x0:x1] = (220, 40, 40)
-    photo[60:200, 420:560] = (40, 70, 210)
-    photo[320:430, 60:160] = (235, 215, 50)
-    Image.fromarray(photo).save(path)
-    return photo
+    """The example photo, copied to ``path``; its RGB pixels."""
+    path.write_bytes(PHOTO.read_bytes())
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 def dilate(mask: np.ndarray, r: int) -> np.ndarray:
@@ -242,7 +239,7 @@ def test_paint_inpaint_and_paint_again_in_a_browser(server, browser, tmp_path):
     changed = (filled != photo).any(axis=-1)
     off = changed & ~dilate(hole, 2)
     assert not off.any(), f"{off.sum()} pixels changed off the stroke"
-    # The hole is filled: most of its pixels (it crosses the red rectangle's edge) are not the photo's.
+    # The hole is filled: most of its pixels are not the photo's (the spoon is gone).
     assert changed[hole].mean() > 0.2, f"only {changed[hole].mean():.1%} of the hole's pixels changed"
     # ...plausibly: the fill's mean colour is near its surroundings', and no channel runs outside their range.
     ring = dilate(hole, 12) & ~hole
