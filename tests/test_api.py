@@ -107,6 +107,11 @@ def test_mask_forms_agree(inpainter):
     ):
         assert np.array_equal(inpainter(image, form), expected)
     assert np.array_equal(inpainter(image, 255 - as_uint8, invert_mask=True), expected)
+    assert np.array_equal(inpainter(image, mask.astype(np.int64)), expected)  # 0/1 integers are binary
+    grey = np.full(mask.shape, 100, np.uint8)
+    grey[mask] = 200
+    assert np.array_equal(inpainter(image, np.dstack([grey] * 3)), expected)  # 100 < threshold 127 < 200
+    assert np.array_equal(inpainter(image, np.dstack([grey] * 3).astype(np.uint16) * 257), expected)
     grown = inpainter(image, mask, dilate=3)
     assert np.array_equal(grown[~dilate_holes(mask, 3)], image[~dilate_holes(mask, 3)])
     assert not np.array_equal(grown[18, 30:60], image[18, 30:60])  # a row above the hole is now hole
@@ -138,13 +143,38 @@ def test_an_image_without_holes_comes_back_unchanged_as_a_copy(inpainter):
         (_photo()[..., :2], _mask(), "expected an H×W, H×W×3 or H×W×4 image, got shape (64, 96, 2)"),
         ("photo.png", _mask(), "expected a NumPy array or a PIL image, got str"),
         (_photo(), "mask.png", "expected the mask as a NumPy array or a PIL image, got str"),
-        ([_photo(), _photo()], [_mask()], "expected one mask per image, got 1 masks for 2 images"),
+        ([_photo(), _photo()], [_mask()], "expected 2 masks, one per image, got a list of 1"),
+        (_photo(), [_mask()], "expected one mask (not a list) for one image, got a list of 1"),
+        (_photo(), np.where(_mask(), np.nan, 0.0), "expected a mask without NaN"),
+        (Image.new("F", (96, 64)), _mask(), "got mode F"),
+        (Image.new("I", (96, 64)), _mask(), "got mode I"),
     ],
 )
 def test_bad_input_is_a_value_error_saying_what_was_expected(inpainter, image, mask, words):
     with pytest.raises(ValueError, match="expected") as info:
         inpainter(image, mask)
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [("dilate", -1), ("dilate", 2.5), ("dilate", True), ("threshold", 255), ("threshold", "127"), ("max_pixels", 0)],
+)
+def test_keywords_are_checked(inpainter, keyword, value):
+    with pytest.raises(ValueError, match=f"expected {keyword} an integer"):
+        inpainter(_photo(), _mask(), **{keyword: value})
+
+
+def test_batch_size_is_checked_when_the_model_is_opened():
+    with pytest.raises(ValueError, match="expected batch_size None or an integer >= 1, got 0"):
+        Inpainter(device="cpu", batch_size=0)
+
+
+def test_sixteen_bit_pil_images_of_either_byte_order(inpainter):
+    grey = (_photo()[..., 0].astype(np.uint16) * 257).astype(">u2")
+    image = Image.frombytes("I;16B", (96, 64), grey.tobytes())
+    out = inpainter(image, _mask())
+    assert out.mode == "I;16" and np.array_equal(np.asarray(out)[~_mask()], grey.astype(np.uint16)[~_mask()])
 
 
 def test_a_pixel_limit_per_call(inpainter):

@@ -135,3 +135,20 @@ def test_auto_runtime_takes_whichever_is_installed(monkeypatch, tmp_path):
         pick_runtime("auto")
     with pytest.raises(ValueError, match="runtime"):
         pick_runtime("tensorflow")
+
+
+@pytest.mark.parametrize(
+    ("raised", "becomes"),
+    [
+        (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4 GB"), MemoryError),
+        (RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory"), MemoryError),
+        (RuntimeError("an unrelated failure"), RuntimeError),
+    ],
+)
+def test_an_allocators_failure_is_a_memory_error(raised, becomes):
+    # torch on a CPU and ONNX Runtime say "out of memory" in RuntimeErrors of their own.
+    backend = Recorder()
+    backend.forward = lambda image, valid: (_ for _ in ()).throw(raised)
+    with pytest.raises(becomes) as info:
+        Runner(backend)([np.zeros((8, 8, 3), np.float32)], [np.eye(8, dtype=bool)])
+    assert info.type is becomes

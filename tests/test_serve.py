@@ -1,5 +1,6 @@
 import io
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -71,14 +72,26 @@ def test_inpaint_answers_the_filled_png_and_only_holes_change(client, inpainter)
     assert np.array_equal(out, inpainter(photo, hole > 0))  # the API's fill, through HTTP
 
 
-def test_the_answer_keeps_the_input_format_unless_asked(client):
+def test_the_answer_is_png_unless_another_format_is_asked(client):
     photo, hole = _photo(), _hole()
-    assert _post(client, _encoded(photo, "JPEG"), _encoded(hole)).headers["content-type"] == "image/jpeg"
+    # a JPEG in comes back as PNG: re-encoding it as JPEG would change the valid pixels too
+    assert _post(client, _encoded(photo, "JPEG"), _encoded(hole)).headers["content-type"] == "image/png"
     asked = _post(client, _encoded(photo, "JPEG"), _encoded(hole), format="webp")
     assert asked.headers["content-type"] == "image/webp"
     # the page sends an opaque RGBA mask (canvas.toBlob has no grey PNG)
     rgba = np.dstack([_hole()] * 3 + [np.full((80, 112), 255, np.uint8)])
     assert _post(client, _encoded(photo), _encoded(rgba)).status_code == 200
+
+
+def _damaged_tiff() -> bytes:
+    """A TIFF whose EXIF block is broken so that Pillow raises from outside its decoder."""
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F], exif[0x8769] = 6, "Cam", {0x9003: "2020:01:01 00:00:00"}
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(out, "TIFF", exif=exif.tobytes())
+    data = bytearray(out.getvalue())
+    data[31] = 202
+    return bytes(data)
 
 
 @pytest.mark.parametrize(
@@ -91,6 +104,7 @@ def test_the_answer_keeps_the_input_format_unless_asked(client):
         ({"image": True, "mask": True}, {"format": "gif"}, 400, "format 'gif': expected png, jpg"),
         ({"image": True, "mask": True}, {"strategy": "magic"}, 400, "strategy 'magic': expected one of auto"),
         ({"image": "rgba", "mask": True}, {"format": "jpg"}, 422, "JPEG cannot store the alpha channel"),
+        ({"image": "tiff", "mask": "tiny"}, {}, 422, "cannot read image upload"),
     ],
 )
 def test_a_users_mistake_is_a_4xx_with_one_json_line(client, files, data, status, words):
@@ -99,6 +113,8 @@ def test_a_users_mistake_is_a_4xx_with_one_json_line(client, files, data, status
         True: None,
         "small": _encoded(hole[::2, ::2]),
         "rgba": _encoded(np.dstack([photo, np.full((80, 112), 255, np.uint8)])),
+        "tiff": _damaged_tiff(),
+        "tiny": _encoded(np.zeros((16, 16), np.uint8)),
     }
     image = files.get("image")
     mask = files.get("mask")
@@ -122,7 +138,12 @@ def test_request_shapes_are_refused_before_any_work(inpainter):
     )
     assert chunked.status_code == 411
     assert client.get("/nowhere").json() == {"error": "no such endpoint: GET /nowhere"}
-    assert client.get("/api/inpaint").status_code == 405
+    wrong = client.get("/api/inpaint")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    assert client.head("/").status_code == 200 and client.head("/api/health").status_code == 200
+    odd = client.post("/api/inpaint", content=b"x", headers={"content-type": "multipart/form-data; boundary=x",
+                                                             "content-length": "+1"})  # fmt: skip
+    assert odd.status_code == 400 and "not a number of bytes" in odd.json()["error"]
 
 
 def test_a_full_queue_answers_503_and_the_queue_drains(inpainter, monkeypatch):
@@ -149,6 +170,16 @@ def test_a_full_queue_answers_503_and_the_queue_drains(inpainter, monkeypatch):
     assert _post(client, _encoded(_photo()), _encoded(_hole())).status_code == 200
 
 
+def test_a_fault_of_ours_is_a_json_500_and_the_server_goes_on(inpainter, monkeypatch):
+    client = _client(inpainter)
+    monkeypatch.setattr(inpainter, "fill", lambda *a: (_ for _ in ()).throw(KeyError("boom")))
+    broken = _post(client, _encoded(_photo()), _encoded(_hole()))
+    assert broken.status_code == 500 and broken.json() == {"error": "internal error: KeyError: 'boom'"}
+    monkeypatch.undo()
+    assert client.get("/api/health").json()["queued"] == 0
+    assert _post(client, _encoded(_photo()), _encoded(_hole())).status_code == 200
+
+
 def test_the_page_is_served_and_needs_no_network(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -164,6 +195,9 @@ def _pconv(*args: str) -> subprocess.CompletedProcess:
 def test_cli_refusals_are_one_line():
     bad_port = _pconv("serve", "--port", "70000")
     assert bad_port.returncode == 2 and bad_port.stderr.count("\n") == 1 and "--port 70000" in bad_port.stderr
+    for size in ("nan", "inf", "0"):
+        bad_size = _pconv("serve", "--max-upload-mb", size)
+        assert bad_size.returncode == 2 and f"--max-upload-mb {float(size)}" in bad_size.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -181,3 +215,17 @@ def test_a_missing_serve_extra_is_named():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "pip install 'pconv-cli[serve]'" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_sigterm_stops_the_server_as_an_ordinary_exit():
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pconv_cli", "serve", "--port", "0", "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert "pconv: serving" in server.stdout.readline()
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert server.returncode == 0 and "pconv: server stopped" in out and "Traceback" not in err

@@ -22,7 +22,9 @@ from .masks import dilate_holes
 from .runner import Runner
 
 _FLOAT_LEVELS = 65535  # float images are filled as 16-bit integers; valid pixels are copied as they were
-_PIL_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "I;16": "I;16", "LA": "RGBA", "P": "RGBA", "1": "L"}
+# PIL modes taken as they are or converted without loss; 32-bit I and F are refused (no lossless form).
+_PIL_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "RGBA", "P": "RGBA", "PA": "RGBA", "1": "L",
+              "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB"}  # fmt: skip
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Inpainter:
         batch_size: int | None = None,
         blend: bool = True,
     ) -> None:
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"expected batch_size None or an integer >= 1, got {batch_size!r}")
         self.runner = Runner.open(weights, device, precision, batch_size, blend, runtime)
         self.weights = weights
 
@@ -102,13 +106,15 @@ class Inpainter:
             max_pixels: refuse larger images (ValueError).
 
         Only hole pixels change; an alpha channel is kept as it was. ValueError says what was got
-        and what was expected; PconvError (a RuntimeError) when the model fails.
+        and what was expected; PconvError when the model fails (out of memory, say).
         """
+        _check_keywords(dilate, threshold, max_pixels)
         single = not isinstance(image, (list, tuple))
         images = [image] if single else list(image)
         if isinstance(mask, (list, tuple)):
             if single or len(mask) != len(images):
-                raise ValueError(f"expected one mask per image, got {len(mask)} masks for {len(images)} images")
+                wanted = "one mask (not a list) for one image" if single else f"{len(images)} masks, one per image"
+                raise ValueError(f"expected {wanted}, got a list of {len(mask)}")
             masks = list(mask)
         else:
             masks = [mask] * len(images)
@@ -187,16 +193,22 @@ def _array_of_pil(image: Any) -> np.ndarray:
 
     if not isinstance(image, Image.Image):
         raise ValueError(f"expected a NumPy array or a PIL image, got {type(image).__name__}")
-    mode = _PIL_MODES.get(image.mode, "RGB")
-    if mode == "I;16":
-        return np.asarray(image, dtype=np.uint16)
+    if image.mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)  # native order, whatever the file's
+    if image.mode not in _PIL_MODES:
+        raise ValueError(f"expected a PIL image of mode {', '.join(_PIL_MODES)} or I;16, got mode {image.mode}")
+    mode = _PIL_MODES[image.mode]
     if image.mode == "P" and "transparency" not in image.info:
         mode = "RGB"
     return np.asarray(image.convert(mode) if mode != image.mode else image)
 
 
 def _holes_of(mask: Any, size: tuple[int, int], threshold: int, invert: bool) -> np.ndarray:
-    """An H×W bool hole map of a mask array or PIL image (True or white = hole)."""
+    """An H×W bool hole map of a mask array or PIL image (True or white = hole).
+
+    The grey level is compared with ``threshold`` on the mask's own scale: 0–255 for 8-bit and
+    other integers, 0–65535 for uint16, 0–1 for floats; an integer mask of only 0 and 1 is binary.
+    """
     if not isinstance(mask, np.ndarray):
         from PIL import Image
 
@@ -205,19 +217,35 @@ def _holes_of(mask: Any, size: tuple[int, int], threshold: int, invert: bool) ->
         mask = grey_of(mask)
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
-    elif mask.ndim == 3 and mask.shape[2] in (3, 4):  # an RGB mask: its grey level, as mask files are read
-        mask = mask[..., :3].astype(np.float32) @ LUMA
-    if mask.shape != tuple(size):
+    if mask.ndim == 3 and mask.shape[2] in (3, 4) and mask.dtype != bool:  # an RGB mask: its grey level
+        grey = mask[..., :3].astype(np.float32) @ LUMA
+    elif mask.ndim == 3 and mask.shape[2] in (3, 4):
+        grey = mask[..., :3].any(axis=2)
+    else:
+        grey = mask
+    if grey.shape != tuple(size):
         raise ValueError(f"expected a mask of the image's size {size[0]}×{size[1]} (H×W), got shape {mask.shape}")
     if mask.dtype == bool:
-        holes = mask
+        holes = grey
     elif mask.dtype.kind == "f":
-        holes = mask > threshold / 255
+        if np.isnan(grey).any():
+            raise ValueError("expected a mask without NaN")
+        holes = grey > threshold / 255
     elif mask.dtype.kind in "ui":
-        holes = mask > threshold * (257 if mask.dtype.itemsize == 2 else 1)
+        binary = mask.min() >= 0 and mask.max() <= 1
+        holes = grey > (0 if binary else threshold * (257 if mask.dtype == np.uint16 else 1))
     else:
         raise ValueError(f"expected a bool, integer or float mask, got {mask.dtype}")
     return np.ascontiguousarray(~holes if invert else holes)
+
+
+def _check_keywords(dilate: Any, threshold: Any, max_pixels: Any) -> None:
+    for name, value, low, high in (("dilate", dilate, 0, None), ("threshold", threshold, 0, 254),
+                                   ("max_pixels", max_pixels, 1, None)):  # fmt: skip
+        integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if not integer or value < low or (high is not None and value > high):
+            span = f"{low}–{high}" if high is not None else f">= {low}"
+            raise ValueError(f"expected {name} an integer {span}, got {value!r}")
 
 
 def _like(original: Any, pixels: np.ndarray, holes: np.ndarray) -> Any:

@@ -140,10 +140,11 @@ def serve(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
 ) -> None:
-    """Serve a page to paint masks and inpaint in the browser, and an HTTP API (needs pconv-cli[serve]).
+    """Serve a page to paint masks and inpaint in the browser, and an HTTP API (needs pconv-cli\\[serve]).
 
-    POST /api/inpaint takes multipart image and mask (white = hole; optional format, strategy) and
-    answers the filled image; GET /api/health describes the model. Example: pconv serve --port 8080
+    POST /api/inpaint: multipart image and mask (white = hole) in, the filled image out. GET /api/health: the model.
+
+    Example: pconv serve --port 8080
     """
     options_flags = dict(
         host=host, port=port, queue=queue, max_upload_mb=max_upload_mb, max_pixels=max_pixels,

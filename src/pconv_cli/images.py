@@ -31,8 +31,8 @@ PNG_LEVEL = 1
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
 _EXIF_ORIENTATION = 0x0112
-# What decoders raise on damaged files (Pillow lets struct and EOF errors through in places).
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, cv2.error)
+# What decoders raise on damaged files (Pillow lets struct, EOF, type and system errors through in places).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError, SystemError, struct.error, cv2.error)
 
 
 @dataclass
@@ -126,7 +126,11 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
     w, h = img.size
     if w * h > max_pixels:
         raise PconvError(f"{what} {name} is {w}×{h} = {w * h} pixels, over --max-pixels {max_pixels} (raise the limit)")
-    frames = _full_frames(img)
+    try:
+        frames = _full_frames(img)
+    except _DECODE_ERRORS as exc:  # a damaged TIFF page directory
+        img.close()
+        raise _one_line(f"cannot read {what} {name}", exc) from exc
     if frames > 1:  # APNG, animated WebP/GIF, multi-page TIFF: writing one frame back would lose the rest
         img.close()
         raise PconvError(f"{what} {name} has {frames} frames (animated or multi-page); save the one to use on its own")
@@ -197,11 +201,12 @@ def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS)
             else:
                 pixels = np.asarray(img)
             fmt, icc = img.format or "PNG", img.info.get("icc_profile") or None
+            exif_bytes = exif.tobytes() if len(exif) else None
         except _DECODE_ERRORS as exc:
             raise _one_line(f"cannot read image {name}", exc) from exc
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    return Picture(_orient(pixels, orientation), fmt, icc, exif.tobytes() if len(exif) else None, data)
+    return Picture(_orient(pixels, orientation), fmt, icc, exif_bytes, data)
 
 
 def read_mask(

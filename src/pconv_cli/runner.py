@@ -99,6 +99,19 @@ def composite(image: np.ndarray, output: np.ndarray, hole: np.ndarray) -> np.nda
     return np.where(hole[..., None], np.clip(output, 0.0, 1.0), image)
 
 
+def _forward(backend: Backend, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``backend.forward``, with an allocator's failure raised as MemoryError: torch on a CPU and
+    ONNX Runtime report running out of memory as a RuntimeError of their own."""
+    try:
+        return backend.forward(x, valid)
+    except backend.memory_errors:
+        raise
+    except Exception as exc:
+        if "allocate" in str(exc).lower():
+            raise MemoryError(str(exc).strip().splitlines()[0]) from exc
+        raise
+
+
 @dataclass
 class Runner:
     """Runs lists of h×w×3 float32 images with h×w bool holes through a backend in batches.
@@ -167,7 +180,7 @@ class Runner:
                 for j, i in enumerate(chunk):
                     valid[j, 0, :h, :w] = ~holes[i]
                     x[j, :, :h, :w] = images[i].transpose(2, 0, 1) * valid[j, :, :h, :w]
-                out = self.backend.forward(x, valid)[:, :, :h, :w].transpose(0, 2, 3, 1)
+                out = _forward(self.backend, x, valid)[:, :, :h, :w].transpose(0, 2, 3, 1)
                 if not np.isfinite(out).all():  # a broken model: no garbage under an output's name
                     raise PconvError("the model's output is not finite (NaN or infinity); are the weights broken?")
                 for i, raw in zip(chunk, out):

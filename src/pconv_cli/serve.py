@@ -1,8 +1,9 @@
 """`pconv serve`: a local HTTP server over one ``api.Inpainter``, and the page to paint masks on.
 
 - ``POST /api/inpaint``: multipart ``image`` and ``mask`` (white = hole, the image's size), optional
-  ``format`` (png, jpg, webp, tif or bmp; default the input's) and ``strategy``; answers the filled
-  image. Bad input is a 4xx with JSON ``{"error": "..."}``; a full queue is a 503.
+  ``format`` (png, jpg, webp, tif or bmp; default png, so that only hole pixels change) and
+  ``strategy``; answers the filled image. Bad input is a 4xx with JSON ``{"error": "..."}``; a full
+  queue is a 503; anything else that fails is a 500 with the same JSON.
 - ``GET /api/health``: the model, its runtime and the limits, as JSON.
 - ``GET /``: ``web/index.html``, one self-contained page (no CDN: it works offline).
 
@@ -15,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.resources
+import ipaddress
+import math
+import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from .api import Inpainter
 from .choices import Strategy, values
 from .errors import PconvError, UsageError
-from .images import DEFAULT_MAX_PIXELS, FORMATS, SUFFIX_OF, encode_image, own_pixel_limit, read_image, read_mask
+from .images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
 
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
 
@@ -57,8 +61,8 @@ class Options:
             raise UsageError(f"--port {self.port}: expected 0 (any free port) to 65535")
         if self.queue < 1:
             raise UsageError(f"--queue {self.queue}: expected at least 1")
-        if self.max_upload_mb <= 0:
-            raise UsageError(f"--max-upload-mb {self.max_upload_mb}: expected a positive size")
+        if not math.isfinite(self.max_upload_mb) or self.max_upload_mb < 0.001:
+            raise UsageError(f"--max-upload-mb {self.max_upload_mb}: expected a size of at least 0.001 (1 KiB)")
 
     @property
     def max_upload_bytes(self) -> int:
@@ -101,15 +105,13 @@ class Service:
         }
 
     async def inpaint(self, request: Request) -> Response:
-        try:
-            fields = await _read_form(request, self.options.max_upload_bytes)
-        except BadRequest as exc:
-            return _error(exc.status, str(exc))
+        # Counted from before the upload is read, so the queue also bounds the uploads held in memory.
         if self.queued >= self.options.queue:
             return _error(503, f"busy: {self.queued} requests are queued; try again", **{"Retry-After": "1"})
         self.queued += 1  # the event loop is one thread: no lock needed
         try:
             started = time.perf_counter()
+            fields = await _read_form(request, self.options.max_upload_bytes)
             loop = asyncio.get_running_loop()
             data, fmt, strategy = await loop.run_in_executor(
                 self.worker, _inpaint, self.inpainter, fields, self.options
@@ -118,6 +120,8 @@ class Service:
             return _error(exc.status, str(exc))
         except PconvError as exc:
             return _error(500, str(exc))  # the model failed, not the request
+        except Exception as exc:  # a fault of ours: still one JSON line, and the server goes on
+            return _error(500, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
         finally:
             self.queued -= 1
         self.served += 1
@@ -137,17 +141,18 @@ def create_app(inpainter: Inpainter, options: Options, model_name: str = "") -> 
 
     # No /docs: FastAPI's pages load their scripts from a CDN, and this must work offline.
     app = FastAPI(title="pconv", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.get("/", response_class=HTMLResponse)(lambda: HTMLResponse(page))
-    app.get("/api/health")(service.health)
+    app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)(lambda: HTMLResponse(page))
+    app.api_route("/api/health", methods=["GET", "HEAD"])(service.health)
     app.post("/api/inpaint")(service.inpaint)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc) -> JSONResponse:
-        return _error(404, f"no such endpoint: {request.method} {request.url.path}")
+        return _error(404, f"no such endpoint: {request.method} {request.url.path[:200]}")
 
     @app.exception_handler(405)
     async def wrong_method(request: Request, exc) -> JSONResponse:
-        return _error(405, f"{request.method} is not allowed on {request.url.path}")
+        allow = getattr(exc, "headers", None) or {}
+        return _error(405, f"{request.method} is not allowed on {request.url.path[:200]}", **allow)
 
     return app
 
@@ -155,17 +160,19 @@ def create_app(inpainter: Inpainter, options: Options, model_name: str = "") -> 
 async def _read_form(request: Request, limit: int) -> dict:
     """The multipart fields as {name: bytes or str}, refusing oversized or malformed requests."""
     content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data":
         raise BadRequest(415, f"expected multipart/form-data with image and mask, got {content_type or 'no body'}")
     length = request.headers.get("content-length")
     if length is None:  # multipart parsing would read an unbounded body before any check
         raise BadRequest(411, "the request needs a Content-Length header")
-    if not length.isdigit() or int(length) > limit:
+    if not (length.isascii() and length.isdigit()):
+        raise BadRequest(400, f"Content-Length {length[:40]!r} is not a number of bytes")
+    if int(length) > limit:
         raise BadRequest(413, f"the upload is {length} bytes, over the server's limit of {limit} (--max-upload-mb)")
     try:
         form = await request.form(max_files=2, max_fields=4)
     except Exception as exc:  # the multipart parser's complaints about a malformed body
-        raise BadRequest(400, f"malformed multipart body: {exc}") from None
+        raise BadRequest(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
     fields = {}
     for name, value in form.multi_items():
         fields[name] = await value.read() if hasattr(value, "read") else value
@@ -189,7 +196,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     wanted = str(fields.get("format") or "").lower().lstrip(".")
     if wanted and wanted not in FORMATS:
         raise BadRequest(400, f"format {wanted!r}: expected png, jpg, webp, tif or bmp")
-    fmt = FORMATS[wanted] if wanted else picture.format if picture.format in SUFFIX_OF else "PNG"
+    fmt = FORMATS[wanted or "png"]
     filled = inpainter.fill([picture], [holes], strategy)[0]
     try:
         data = encode_image(picture, filled.pixels, fmt)
@@ -225,10 +232,18 @@ def command(options: Options) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     backend = inpainter.runner.backend
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    # uvicorn stops gracefully on SIGINT and SIGTERM (a running request finishes) and then raises the
+    # signal again for the handlers it found: these ask it to stop, also before it has started, so
+    # a stop is an ordinary exit 0 whenever it comes.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, lambda *_: setattr(server, "should_exit", True))
     print(
         f"pconv: serving {name} ({backend.runtime} on {backend.device}) at http://{shown}:{port}/ (Ctrl-C stops)",
         flush=True,
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    if not ipaddress.ip_address(host).is_loopback:
+        print("pconv: warning: other machines can reach this server, and it asks no one for a password", flush=True)
     server.run(sockets=[sock])
+    print("pconv: server stopped", flush=True)
     return 0
