@@ -227,3 +227,14 @@ def test_pillow_guard_is_a_host_programs_and_pconv_names_it(tmp_path, monkeypatc
         read_image(path, max_pixels=10**6)
     own_pixel_limit()  # what pconv's own processes do
     assert read_image(path, max_pixels=10**6).size == (100, 100)
+
+
+def test_convert_reads_the_modes_the_cli_refuses(tmp_path):
+    path = tmp_path / "p.png"
+    rgb = np.random.default_rng(0).integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    Image.fromarray(rgb).convert("P").save(path)
+    with pytest.raises(PconvError, match="unsupported mode P \\(palette\\)"):
+        read_image(path)
+    picture = read_image(path, convert=True)
+    assert picture.pixels.shape == (6, 8, 3)
+    assert np.array_equal(picture.pixels, np.asarray(Image.open(path).convert("RGB")))

@@ -229,3 +229,20 @@ def test_sigterm_stops_the_server_as_an_ordinary_exit():
     finally:
         server.kill()
     assert server.returncode == 0 and "pconv: server stopped" in out and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("mode", "as_mode"), [("P", "RGB"), ("LA", "RGBA"), ("1", "L"), ("CMYK", "RGB"), ("I;16", "I;16")]
+)
+def test_images_of_other_modes_are_filled_too(client, mode, as_mode):
+    # The CLI refuses these (it keeps each file's own mode); the server answers a new PNG anyway.
+    photo = Image.fromarray(_photo())
+    image = photo.convert("L").convert("I;16") if mode == "I;16" else photo.convert(mode)
+    data = io.BytesIO()
+    image.save(data, "JPEG" if mode == "CMYK" else "PNG")
+    answer = _post(client, data.getvalue(), _encoded(_hole()))
+    assert answer.status_code == 200, answer.text
+    with Image.open(io.BytesIO(answer.content)) as out, Image.open(data) as sent:
+        assert out.mode == as_mode
+        kept = _hole() == 0
+        assert np.array_equal(np.asarray(out)[kept], np.asarray(sent.convert(as_mode))[kept])

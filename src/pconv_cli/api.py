@@ -17,14 +17,11 @@ import numpy as np
 
 from . import strategies
 from .errors import PconvError
-from .images import DEFAULT_MAX_PIXELS, LUMA, Picture, grey_of
+from .images import DEFAULT_MAX_PIXELS, LUMA, Picture, grey_of, pil_pixels
 from .masks import dilate_holes
 from .runner import Runner
 
 _FLOAT_LEVELS = 65535  # float images are filled as 16-bit integers; valid pixels are copied as they were
-# PIL modes taken as they are or converted without loss; 32-bit I and F are refused (no lossless form).
-_PIL_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "RGBA", "P": "RGBA", "PA": "RGBA", "1": "L",
-              "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB"}  # fmt: skip
 
 
 @dataclass
@@ -193,14 +190,7 @@ def _array_of_pil(image: Any) -> np.ndarray:
 
     if not isinstance(image, Image.Image):
         raise ValueError(f"expected a NumPy array or a PIL image, got {type(image).__name__}")
-    if image.mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16)  # native order, whatever the file's
-    if image.mode not in _PIL_MODES:
-        raise ValueError(f"expected a PIL image of mode {', '.join(_PIL_MODES)} or I;16, got mode {image.mode}")
-    mode = _PIL_MODES[image.mode]
-    if image.mode == "P" and "transparency" not in image.info:
-        mode = "RGB"
-    return np.asarray(image.convert(mode) if mode != image.mode else image)
+    return pil_pixels(image)
 
 
 def _holes_of(mask: Any, size: tuple[int, int], threshold: int, invert: bool) -> np.ndarray:

@@ -176,24 +176,52 @@ def _sixteen_bit(img: Image.Image, data: bytes) -> bool:
     return False
 
 
-def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+# PIL modes whose pixels become L, RGB or RGBA without loss (and 16-bit grey, kept as it is);
+# 32-bit integer (I) and float (F) images have no such form.
+LOSSLESS_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "RGBA", "P": "RGBA", "PA": "RGBA", "1": "L",
+                  "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB"}  # fmt: skip
+
+
+def pil_pixels(img: Image.Image) -> np.ndarray:
+    """The pixels of a PIL image of a lossless mode as H×W (grey) or H×W×3/4 uint8, or H×W uint16
+    for 16-bit grey; ValueError naming the modes for any other.
+
+    Example:
+        >>> pil_pixels(Image.new("P", (4, 2))).shape
+        (2, 4, 3)
+    """
+    if img.mode.startswith("I;16"):
+        return np.asarray(img).astype(np.uint16)  # native byte order, whatever the file's
+    if img.mode not in LOSSLESS_MODES:
+        raise ValueError(f"expected a PIL image of mode {', '.join(LOSSLESS_MODES)} or I;16, got mode {img.mode}")
+    mode = "RGB" if img.mode == "P" and "transparency" not in img.info else LOSSLESS_MODES[img.mode]
+    return np.asarray(img.convert(mode) if mode != img.mode else img)
+
+
+def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS, convert: bool = False) -> Picture:
     """Decode an image file (or its bytes) into a Picture; PconvError with one line if it cannot be used.
 
-    Accepted modes: RGB, RGBA, L (8-bit) and 16-bit RGB/RGBA PNG. EXIF orientation is applied.
+    Accepted modes: RGB, RGBA, L (8-bit) and 16-bit RGB/RGBA PNG; with ``convert`` also those that
+    ``pil_pixels`` converts (palette, grey with alpha, 1-bit, CMYK, 16-bit grey, …), for callers
+    that write a new file anyway. EXIF orientation is applied.
     """
     data, name = _read_bytes(source, "image")
     img = _open(data, name, "image", max_pixels)
     with img:
-        if img.mode not in ("RGB", "RGBA", "L"):
+        convertible = convert and (img.mode in LOSSLESS_MODES or img.mode.startswith("I;16"))
+        if img.mode not in ("RGB", "RGBA", "L") and not convertible:
             hint = _MODE_HINTS.get(img.mode, img.mode)
-            raise PconvError(f"image {name}: unsupported mode {img.mode} ({hint}); convert it to RGB or RGBA first")
+            hint = f" ({hint})" if hint != img.mode else ""
+            raise PconvError(f"image {name}: unsupported mode {img.mode}{hint}; convert it to RGB or RGBA first")
         try:
             exif = img.getexif()
             orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
             if _EXIF_ORIENTATION in exif:
                 exif[_EXIF_ORIENTATION] = 1
             # Pillow reads 16-bit RGB PNGs and TIFFs as 8-bit; OpenCV keeps the depth.
-            if img.mode != "L" and _sixteen_bit(img, data):
+            if img.mode not in ("RGB", "RGBA", "L"):
+                pixels = pil_pixels(img)
+            elif img.mode != "L" and _sixteen_bit(img, data):
                 pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
                 if pixels is None:
                     raise OSError("image file is truncated or corrupt")

@@ -188,7 +188,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     if strategy not in values(Strategy):
         raise BadRequest(400, f"strategy {strategy!r}: expected one of {', '.join(values(Strategy))}")
     try:
-        picture = read_image(fields["image"], options.max_pixels)
+        picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
         holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
     except PconvError as exc:
         text = str(exc).replace("<stdin>", "upload").replace(" (pass --resize-mask to scale it)", "")
