@@ -1,3 +1,4 @@
+import asyncio
 import io
 import re
 import signal
@@ -246,3 +247,17 @@ def test_images_of_other_modes_are_filled_too(client, mode, as_mode):
         assert out.mode == as_mode
         kept = _hole() == 0
         assert np.array_equal(np.asarray(out)[kept], np.asarray(sent.convert(as_mode))[kept])
+
+
+def test_a_client_too_slow_with_its_upload_gives_its_place_up(monkeypatch):
+    monkeypatch.setattr(serve, "UPLOAD_TIMEOUT_S", 0.1)
+
+    class Trickle:  # a request whose body arrives slower than the timeout (the test client sends at once)
+        headers = {"content-type": "multipart/form-data; boundary=x", "content-length": "60"}
+
+        async def form(self, **limits):
+            await asyncio.sleep(5)
+
+    with pytest.raises(serve.BadRequest, match="took over 0.1 s") as info:
+        asyncio.run(serve._read_form(Trickle(), 1000))
+    assert info.value.status == 408

@@ -33,6 +33,7 @@ from .choices import Strategy, values
 from .errors import PconvError, UsageError
 from .images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
 
+UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
 
 
@@ -170,7 +171,9 @@ async def _read_form(request: Request, limit: int) -> dict:
     if int(length) > limit:
         raise BadRequest(413, f"the upload is {length} bytes, over the server's limit of {limit} (--max-upload-mb)")
     try:
-        form = await request.form(max_files=2, max_fields=4)
+        form = await asyncio.wait_for(request.form(max_files=2, max_fields=4), UPLOAD_TIMEOUT_S)
+    except TimeoutError:
+        raise BadRequest(408, f"the upload took over {UPLOAD_TIMEOUT_S:g} s; send it again") from None
     except Exception as exc:  # the multipart parser's complaints about a malformed body
         raise BadRequest(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
     fields = {}
