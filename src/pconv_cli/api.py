@@ -102,7 +102,8 @@ class Inpainter:
             threshold: grey level (0–255) above which a mask pixel is hole.
             max_pixels: refuse larger images (ValueError).
 
-        Only hole pixels change; an alpha channel is kept as it was. ValueError says what was got
+        Only hole pixels change; an alpha channel is kept as it was. A PIL image is taken as
+        stored: its EXIF orientation is not applied (``PIL.ImageOps.exif_transpose`` does that). ValueError says what was got
         and what was expected; PconvError when the model fails (out of memory, say).
         """
         _check_keywords(dilate, threshold, max_pixels)
