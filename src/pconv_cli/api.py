@@ -103,7 +103,8 @@ class Inpainter:
             max_pixels: refuse larger images (ValueError).
 
         Only hole pixels change; an alpha channel is kept as it was. A PIL image is taken as
-        stored: its EXIF orientation is not applied (``PIL.ImageOps.exif_transpose`` does that). ValueError says what was got
+        stored: its EXIF orientation is not applied (``PIL.ImageOps.exif_transpose`` does that).
+        ValueError says what was got
         and what was expected; PconvError when the model fails (out of memory, say).
         """
         _check_keywords(dilate, threshold, max_pixels)
