@@ -104,8 +104,8 @@ class Inpainter:
 
         Only hole pixels change; an alpha channel is kept as it was. A PIL image is taken as
         stored: its EXIF orientation is not applied (``PIL.ImageOps.exif_transpose`` does that).
-        ValueError says what was got
-        and what was expected; PconvError when the model fails (out of memory, say).
+        ValueError says what was got and what was expected; PconvError when the model fails
+        (out of memory, say).
         """
         _check_keywords(dilate, threshold, max_pixels)
         single = not isinstance(image, (list, tuple))
