@@ -6,6 +6,7 @@ from pconv_cli.images import Picture
 from pconv_cli.inference import TorchBackend
 from pconv_cli.runner import Runner
 from pconv_cli.strategies import (
+    _relevel,
     choose,
     fill_crops,
     fill_full,
@@ -165,8 +166,9 @@ def test_refine_fills_the_band_natively_and_the_depth_coarsely():
     assert np.array_equal(out[~holes], pixels[~holes])
     checker = {51, 204}  # 0.2 and 0.8 in 8 bits: the model's own pixels, not enlarged
     reach = SCALE // 8
-    assert set(np.unique(out[100 : 100 + reach, 100:500])) <= checker  # the band at native resolution
-    assert set(np.unique(out[550:553, 20:580])) <= checker
+    band = out[100 : 100 + reach, 100:500].astype(int)
+    assert np.median(np.abs(np.diff(band, axis=1))) > 100  # the band at native resolution: the checker's contrast
+    assert set(np.unique(out[550:553, 20:580])) <= checker  # native only: the model's own pixels
     core = out[100 + reach + 4 : 500 - reach - 4, 100 + reach + 4 : 500 - reach - 4]
     assert not set(np.unique(core)) <= checker  # deeper: the coarse fill, enlarged (interpolated)
 
@@ -191,3 +193,17 @@ def test_refine_of_thin_holes_is_tile_and_leaves_a_constant_photo_constant():
     per_tile = fill_tiles(_picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE, overlap=SCALE // 8)
     assert not np.array_equal(per_group, refined)
     assert np.abs(per_group.astype(int) - per_tile).mean() < 1.0
+
+
+def test_relevel_takes_the_guides_level_and_keeps_the_fills_detail():
+    where = np.zeros((64, 64), bool)
+    where[:, 16:48] = True  # a band 32 px wide
+    checker = (np.indices((64, 64)).sum(0) % 2 * 0.2)[..., None].repeat(3, 2).astype(np.float32)
+    fill = 0.35 + checker  # a fill 0.05 too dark on average (0.45 for 0.5), with fine detail
+    guide = np.full((64, 64, 3), 0.5, np.float32)
+    out = _relevel(fill, guide, where, sigma=4)
+    middle = out[:, 28:36]
+    assert abs(middle.mean() - 0.5) < 0.005  # the guide's level in the band's middle
+    assert np.allclose(np.abs(np.diff(middle, axis=1)), 0.2, atol=0.01)  # the checker kept
+    assert np.array_equal(out[:, :16], fill[:, :16])  # only the band changes
+    assert np.abs(out[:, 16] - fill[:, 16]).max() < 0.05 / 3  # faded in from its edge

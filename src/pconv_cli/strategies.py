@@ -17,7 +17,9 @@ image's own integer pixels, so valid pixels stay bit-identical.
   with deeper pixels is first filled as by crop, for structure, and then the band of its hole
   within S/8 of the photo is filled again at native resolution, the coarse fill beyond the
   band standing in for photo. The native pass runs in tiles, so the band gets the photo's
-  own detail and meets the coarse fill without a seam.
+  own detail and meets the coarse fill without a seam; the band's local level (a Gaussian
+  low-pass) then follows the coarse fill's, since a native band alone runs a few levels dark
+  and drew a dark ring inside large holes.
 - auto: full when the image has at most (2S)² pixels, else refine.
 """
 
@@ -258,12 +260,19 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     deep = deeper_than(holes, _reach(scale))
     deep_labels = groups.labels_of(deep)
     out = picture.pixels.copy()
+    height, width = picture.size
     if deep_labels:
         _coarse(picture, holes, groups, deep_labels, run, scale, out)
+    # The coarse fill of each deep group's band, kept to level the native fill by (see _relevel).
+    sigma = _reach(scale) / 4
+    coarse = []
+    for label in deep_labels:
+        y0, y1, x0, x1 = _grown(groups.boxes[label - 1], int(3 * sigma) + 1, height, width)
+        if (y1 - y0) * (x1 - x0) <= _BLEND_BOX:
+            coarse.append((label, (y0, y1, x0, x1), Picture(out[y0:y1, x0:x1].copy(), picture.format)))
     band = np.logical_and(holes, ~deep, out=deep)
     # Seam blending once per group rather than per tile (each tile would solve its overlaps again),
     # where every group's box is small enough to solve whole.
-    height, width = picture.size
     boxes = [_grown(box, blend.MARGIN, height, width) for box in groups.boxes]
     whole = run.blend and all((y1 - y0) * (x1 - x0) <= _BLEND_BOX for y0, y1, x0, x1 in boxes)
     native = Picture(out, picture.format)
@@ -271,6 +280,11 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     # hug a large hole's band.
     tiles_run = dataclasses.replace(run, blend=False) if whole else run
     fill_tiles(native, band, tiles_run, scale, in_place=True, overlap=_reach(scale))
+    for label, (y0, y1, x0, x1), guide in coarse:
+        where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
+        if where.any():
+            levelled = _relevel(native.rgb_float(y0, y1, x0, x1), guide.rgb_float(), where, sigma)
+            _paste(out, y0, x0, where, np.clip(levelled, 0.0, 1.0), picture)
     if whole:
         for label, (y0, y1, x0, x1) in enumerate(boxes, 1):
             where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
@@ -281,6 +295,26 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     for label in deep_labels:
         fills[label - 1] = "coarse+native"
     return out, [(*box, fill) for box, fill in zip(groups.boxes, fills)]
+
+
+def _relevel(fill: np.ndarray, guide: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
+    """``fill`` (h×w×3 float) with the local level of ``guide`` over the pixels ``where``: fill plus a
+    Gaussian low-pass (σ = ``sigma``, normalised over ``where``, so other pixels count for nothing)
+    of guide − fill. The native band of a deep hole comes out a few levels darker than both the
+    photo and the coarse fill (a dark ring along the hole); the coarse fill's level is the better
+    estimate at that scale, and the native fill keeps its finer detail.
+
+    Example: a fill 0.1 darker than a flat guide everywhere comes back at the guide's level.
+        >>> where = np.ones((8, 8), bool)
+        >>> float(_relevel(np.full((8, 8, 3), 0.4, np.float32), np.full((8, 8, 3), 0.5, np.float32), where, 2)[4, 4, 0])
+        0.5
+    """
+    weight = where.astype(np.float32)
+    low = cv2.GaussianBlur((guide - fill) * weight[..., None], (0, 0), sigma)
+    norm = cv2.GaussianBlur(weight, (0, 0), sigma)
+    # Faded in over σ from the band's edges, where the fill already meets the photo and the coarse fill.
+    taper = np.clip(cv2.distanceTransform(where.view(np.uint8), cv2.DIST_L2, 3) / sigma, 0.0, 1.0)
+    return fill + (taper / np.maximum(norm, 1e-6))[..., None] * low
 
 
 def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int) -> tuple[int, int, int, int]:
