@@ -11,3 +11,7 @@ class UsageError(PconvError):
     """Bad arguments or set-up (exit code 2)."""
 
     exit_code = 2
+
+
+class TooManyPixels(PconvError):
+    """An image or mask over the pixel limit (--max-pixels): the server answers 413 for it."""

@@ -33,13 +33,13 @@ DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
 
 @dataclass(eq=False)  # methods compare by identity
 class Method:
-    """A baseline (``run`` on uint8 arrays) or a model (``runner``, a runner.Runner)."""
+    """A baseline (``run`` on uint8 arrays) or a model (``inpainter``, an api.Inpainter)."""
 
     name: str
     label: str
     kind: str  # "baseline" or "model"
     run: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    runner: object | None = None
+    inpainter: object | None = None
 
 
 @dataclass
@@ -60,7 +60,7 @@ class EvalOptions:
     batch_size: int = 8
     figure_pairs: int = 2
     invert_mask: bool = False
-    blend: bool = True  # models' seam blending (runner.Runner)
+    blend: bool = True  # models' seam blending (api.Inpainter)
     strategy: str = "auto"  # how models meet large images (strategies.STRATEGIES)
 
     @classmethod
@@ -151,18 +151,13 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
 
 
 def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], strategy: str):
-    """Composites (uint8) of images by a resolved strategy, as `pconv inpaint` makes them, and the
-    seconds per image; ``full`` runs equal shapes as batches."""
+    """Composites (uint8) of images by a resolved strategy, through the fill `pconv inpaint` uses
+    (``Inpainter.fill``: ``full`` runs equal shapes as batches), and the seconds per image."""
     from .images import Picture
-    from .strategies import fill_full, inpaint_one
 
-    run = method.runner
     pictures = [Picture(image, "PNG") for image in images]
     start = time.perf_counter()
-    if strategy == "full":
-        comps = fill_full(pictures, holes, run)
-    else:
-        comps = [inpaint_one(picture, hole, strategy, run)[0] for picture, hole in zip(pictures, holes)]
+    comps = [filled.pixels for filled in method.inpainter.fill(pictures, holes, strategy)]
     return comps, (time.perf_counter() - start) / len(images)
 
 
@@ -220,7 +215,7 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
 
         weights = [DEFAULT_MODEL]  # by name: it runs on whichever runtime is installed
     if weights:
-        from .runner import Runner
+        from .api import Inpainter
 
         stems = [Path(w).stem for w in weights]
         for w, stem in zip(weights, stems):
@@ -229,8 +224,8 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
                 name += "-noblend"
             if opts.strategy != "auto":  # likewise for a forced strategy
                 name += f"-{opts.strategy}"
-            runner = Runner.open(w, opts.device, opts.precision, opts.batch_size, opts.blend)
-            methods.append(Method(name=name, label=name, kind="model", runner=runner))
+            inpainter = Inpainter(w, opts.device, opts.precision, batch_size=opts.batch_size, blend=opts.blend)
+            methods.append(Method(name=name, label=name, kind="model", inpainter=inpainter))
     for name in opts.baselines:
         reason = bl.unavailable_reason(name)
         if reason is not None:
@@ -281,9 +276,9 @@ def _announce(console, methods: list[Method], skipped: dict[str, str], notes: li
     """What a run will do, said once every option has been checked (so an error stays one line)."""
     from rich.markup import escape  # "[baselines]" in a reason is not markup
 
-    models = [m.runner for m in methods if m.runner is not None]
+    models = [m.inpainter for m in methods if m.inpainter is not None]
     if models:
-        console.print(f"models run on {models[0].backend.device}")
+        console.print(f"models run on {models[0].runner.backend.device}")
     for name, reason in skipped.items():
         console.print(f"[yellow]skipped[/] {name}: {escape(reason)}")
     for note in notes:
@@ -363,7 +358,7 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
         return
     from .strategies import choose
 
-    scale = method.runner.scale
+    scale = method.inpainter.runner.scale
     by_shape: dict[tuple[int, int], list] = {}
     for pair, gt, hole in jobs:
         strategy = choose(gt.shape[:2], opts.strategy, scale)

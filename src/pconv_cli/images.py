@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import PconvError
+from .errors import PconvError, TooManyPixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 # Output formats by suffix (PIL format names).
@@ -112,7 +112,7 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError:  # over twice Pillow's limit: refused before pconv could look
         refused = 2 * Image.MAX_IMAGE_PIXELS
         if max_pixels <= refused:
-            raise PconvError(
+            raise TooManyPixels(
                 f"{what} {name} has over {refused} pixels, over --max-pixels {max_pixels} (raise the limit)"
             ) from None
         raise PconvError(
@@ -125,7 +125,9 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
         raise _one_line(f"cannot read {what} {name}", exc) from exc
     w, h = img.size
     if w * h > max_pixels:
-        raise PconvError(f"{what} {name} is {w}×{h} = {w * h} pixels, over --max-pixels {max_pixels} (raise the limit)")
+        raise TooManyPixels(
+            f"{what} {name} is {w}×{h} = {w * h} pixels, over --max-pixels {max_pixels} (raise the limit)"
+        )
     try:
         frames = _full_frames(img)
     except _DECODE_ERRORS as exc:  # a damaged TIFF page directory

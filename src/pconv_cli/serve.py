@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .api import Inpainter
 from .choices import Strategy, values
-from .errors import PconvError, UsageError
+from .errors import PconvError, TooManyPixels, UsageError
 from .images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
 
 UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
@@ -195,7 +195,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
         holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
     except PconvError as exc:
         text = str(exc).replace("<stdin>", "upload").replace(" (pass --resize-mask to scale it)", "")
-        raise BadRequest(413 if "max-pixels" in text else 422, text) from None
+        raise BadRequest(413 if isinstance(exc, TooManyPixels) else 422, text) from None
     wanted = str(fields.get("format") or "").lower().lstrip(".")
     if wanted and wanted not in FORMATS:
         raise BadRequest(400, f"format {wanted!r}: expected png, jpg, webp, tif or bmp")
