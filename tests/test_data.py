@@ -34,6 +34,13 @@ def test_find_images_is_recursive_and_skips_corrupt_files(tmp_path):
     assert len(good) == 3 and [p.name for p in bad] == ["broken.jpg"]
 
 
+def test_a_folder_named_twice_is_listed_twice(tmp_path):
+    write_images(tmp_path / "big", [(64, 64)] * 3)
+    write_images(tmp_path / "rare", [(64, 64)])
+    good, _ = data.find_images([tmp_path / "big", tmp_path / "rare", tmp_path / "rare"])
+    assert sorted(p.parent.name for p in good) == ["big"] * 3 + ["rare"] * 2
+
+
 def test_find_images_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no images"):

@@ -228,7 +228,9 @@ def make_masks(
 @app.command()
 def train(
     data: list[Path] = typer.Argument(
-        ..., metavar="FOLDER", help="Image folder(s), searched recursively (JPEG/PNG/WebP)."
+        ...,
+        metavar="FOLDER",
+        help="Image folder(s), searched recursively (JPEG/PNG/WebP); one named N times is sampled N times as often.",
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
     arch: Arch = typer.Option(Arch.paper256, help="Network preset (the paper's 512 or 256 network, or smaller)."),
@@ -365,7 +367,7 @@ def evaluate(
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1).
 
-    Example: pconv eval photos/ --masks masks/ -w pconv-small256-v3 --baselines telea,ns
+    Example: pconv eval photos/ --masks masks/ -w pconv-small256-v4 --baselines telea,ns
     """
     from rich.console import Console
 

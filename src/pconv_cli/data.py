@@ -23,7 +23,8 @@ from .images import list_images, read_rgb
 def find_images(folders: Sequence[str | Path], what: str = "training") -> tuple[list[Path], list[Path]]:
     """Readable image files under ``folders`` (recursive) and the unreadable ones skipped.
 
-    Only the header is checked here (cheap); files that fail to decode later are
+    A file is listed once per folder naming it, so a folder named twice is sampled twice as
+    often. Only the header is checked here (cheap); files that fail to decode later are
     skipped when sampled. UsageError when a folder is missing or nothing is readable.
     """
     files: list[Path] = []

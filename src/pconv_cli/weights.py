@@ -44,20 +44,20 @@ REGISTRY: dict[str, Entry] = {
         licence="CC BY 4.0 (Simonyan & Zisserman, VGG, Oxford)",
         recipe="weights/README.md",
     ),
-    "pconv-small256-v3": Entry(
-        file="pconv-small256-v3.safetensors",
-        sha256="062cc0a79398215a87bb8f950cc8d170bc2103719be4d96b9b2ce8c8a2437163",
+    "pconv-small256-v4": Entry(
+        file="pconv-small256-v4.safetensors",
+        sha256="e69eb389e36b7705b6ea1362e2d9f162b84bcfa6e4d8d1912d544cbc2894069a",
         kind="model",
-        description="small preset, CPU-trained on Imagenette+BSDS500: v2 and four relay fine-tunes averaged",
+        description="small preset, trained on Imagenette+BSDS500: v3 (CPU) fine-tuned 6,000 steps on an H200",
         licence="non-commercial research and education use (the training data's terms)",
         scale=256,
         recipe="MODEL_CARD.md",
-        onnx_file="pconv-small256-v3.onnx",
-        onnx_sha256="88b6b534f0b66d0cf549f5c9af910a03dd7698f42656e9dc4fea57080468fe37",
+        onnx_file="pconv-small256-v4.onnx",
+        onnx_sha256="2250d6fc9c5ef4630ec1df63476457f479d09fd115db91b6d74cd3ab1f5a54f4",
     ),
 }
 # The registered model `pconv inpaint` uses when no --weights is given (see MODEL_CARD.md).
-DEFAULT_MODEL = "pconv-small256-v3"
+DEFAULT_MODEL = "pconv-small256-v4"
 VGG_WEIGHTS = "vgg16-caffe-pool3"
 
 
