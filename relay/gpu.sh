@@ -8,7 +8,9 @@
 # weights) with the full paper loss in bf16 + channels_last for MINUTES, exports fp16
 # weights, measures throughput and validates on the packed validation set, and leaves in
 # $OUT (at most 8 files): candidate.safetensors, metrics.jsonl, train.log, eval.md, speed.json.
-# EVAL_PAIRS=N sets the short eval's pairs per bin (default 10; 0 skips it).
+# EVAL_PAIRS=N sets the short eval's pairs per bin (default 10; 0 skips it). RESUME=1 continues
+# the run the previous call left on the same warm machine (its last.pt, the same flags) instead
+# of starting from INIT, to spend what is left of the device time.
 # Without $OUT (a CPU trial run) it writes to .device-data/out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,14 @@ out=${OUT:-.device-data/out}
 data=/tmp/pconv-data
 run=/tmp/pconv-run
 evaldir=/tmp/pconv-eval
-rm -rf "$run" "$evaldir" # a warm machine keeps the last call's run: never export that one by mistake
+if [ "${RESUME:-0}" = 1 ]; then
+  [ -f "$run/last.pt" ] || { echo "relay/gpu.sh: RESUME=1 but no $run/last.pt on this machine" >&2; exit 1; }
+  start=(--resume "$run/last.pt")
+else
+  rm -rf "$run" # a warm machine keeps the last call's run: never export that one by mistake
+  start=(--finetune "$init")
+fi
+rm -rf "$evaldir"
 mkdir -p "$data" "$out"
 for piece in .device-data/pack-*.tar; do
   [ -e "$data/.$(basename "$piece")" ] || { tar -xf "$piece" -C "$data" && touch "$data/.$(basename "$piece")"; }
@@ -31,7 +40,7 @@ cores=$(nproc)
 workers=$((cores > 4 ? cores - 2 : 1))
 echo "data: $(find "$data/train" -type f | wc -l) training photos; $workers loader workers" | tee "$out/train.log"
 # timeout's TERM makes pconv train save last.pt and exit cleanly (tested in tests/test_train.py).
-timeout --signal=TERM "${minutes}m" python3 -m pconv_cli train "$data/train" --finetune "$init" -o "$run" \
+timeout --signal=TERM "${minutes}m" python3 -m pconv_cli train "$data/train" "${start[@]}" -o "$run" \
   --size 256 --batch-size 32 --lr 1e-4 --precision auto --workers "$workers" --steps 1000000 \
   --val "$data/val/bsds500-val" --val-masks "$data/masks/nvidia-irregular-dev" \
   --val-every 500 --save-every 250 --sample-every 100000 --log-every 20 "$@" 2>&1 | tee -a "$out/train.log"
