@@ -86,10 +86,13 @@ def test_crops_fill_large_and_small_holes_without_halo():
     holes[100:700, 100:600] = True  # downscaled window
     holes[800:810, 20:30] = True  # native window
     picture = _picture(pixels)
-    run = Runner(TorchBackend(MeanModel().eval(), "fp32"))
+    model = MeanModel().eval()
+    run = Runner(TorchBackend(model, "fp32"))
     out, groups = fill_crops(picture, holes, run, SCALE)
     assert np.array_equal(out, pixels)  # constant stays constant: no edge mixing artefact
     assert [g[4] for g in groups] == ["coarse", "coarse"]
+    # Both windows reach the model at 2S a side: the large one shrunk from the whole image, the small one native.
+    assert sorted(max(shape[2:]) for shape in model.calls) == [2 * SCALE, 2 * SCALE]
     assert inpaint_one(picture, holes, "crop", run)[0].shape == pixels.shape
 
 

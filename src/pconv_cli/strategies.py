@@ -8,8 +8,8 @@ image's own integer pixels, so valid pixels stay bit-identical.
 - tile: 2S×2S tiles overlapping by S/2 at native resolution, only tiles that hold holes,
   blended with linear ramps, one row of tiles in memory at a time. Sharp, but every
   hole pixel must find context inside a tile: for thin holes (scratches, text, specks).
-- crop: per group of nearby holes, a window twice the group's size (at least S),
-  resized to at most S, inpainted, resized back; only that group's hole pixels are pasted,
+- crop: per group of nearby holes, a window twice the group's size (at least 2S),
+  resized to at most 2S, inpainted, resized back; only that group's hole pixels are pasted,
   so windows never meet and there are no seams. Context for large holes, but the fill is
   enlarged as much as the window was shrunk.
 - refine: per group of nearby holes (hole pixels closer than S/8 join one group). A group
@@ -21,6 +21,11 @@ image's own integer pixels, so valid pixels stay bit-identical.
   low-pass) then follows the coarse fill's, since a native band alone runs a few levels dark
   and drew a dark ring inside large holes.
 - auto: full when the image has at most (2S)² pixels, else refine.
+
+2S is the side the model is fed whole (``_whole``): auto's limit for full, tile's side and
+a coarse window's working size. Coarse windows at 2S rather than S gained 0.01–0.24 dB hole
+PSNR on urban20 at 1× and 3× (4S lost 0.13 dB in one bin at 1×), mostly in the native band,
+whose context beyond S/8 is the coarse fill.
 """
 
 from __future__ import annotations
@@ -49,7 +54,12 @@ def choose(size: tuple[int, int], strategy: str, scale: int) -> str:
         raise ValueError(f"expected strategy in {STRATEGIES}, got {strategy!r}")
     if strategy != "auto":
         return strategy
-    return "full" if size[0] * size[1] <= (2 * scale) ** 2 else "refine"
+    return "full" if size[0] * size[1] <= _whole(scale) ** 2 else "refine"
+
+
+def _whole(scale: int) -> int:
+    """The largest side (px) the model is fed whole: twice its working scale."""
+    return 2 * scale
 
 
 def _reach(scale: int) -> int:
@@ -201,17 +211,18 @@ def group_holes(holes: np.ndarray, scale: int) -> Groups:
 
 
 def _coarse(
-    picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, scale: int, out: np.ndarray
+    picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, side: int, out: np.ndarray
 ) -> None:
-    """Fill the groups ``chosen`` (labels) into ``out`` from windows twice their size, shrunk to at most S."""
+    """Fill the groups ``chosen`` (labels) into ``out`` from windows twice their size (at least
+    ``side``), shrunk to at most ``side``."""
     height, width = picture.size
     jobs: list[tuple[int, int, int, int, int, tuple[int, int]]] = []
     for label in chosen:
         x, y, w, h = groups.boxes[label - 1]
-        side = max(scale, 2 * max(w, h))
-        y0, y1 = _window(y + h // 2, side, height)
-        x0, x1 = _window(x + w // 2, side, width)
-        f = min(1.0, scale / max(y1 - y0, x1 - x0))
+        window = max(side, 2 * max(w, h))
+        y0, y1 = _window(y + h // 2, window, height)
+        x0, x1 = _window(x + w // 2, window, width)
+        f = min(1.0, side / max(y1 - y0, x1 - x0))
         jobs.append((label, y0, y1, x0, x1, (max(1, round((y1 - y0) * f)), max(1, round((x1 - x0) * f)))))
     # Windows of one working size go to the model together, a batch's worth at a time.
     for start in range(0, len(jobs), max(1, run.batch_size)):
@@ -240,13 +251,13 @@ def _coarse(
 
 
 def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
-    """Context windows around groups of nearby holes, at most scale×scale when fed to the model.
+    """Context windows around groups of nearby holes, at most 2·scale a side when fed to the model.
 
     Returns the pixels and, per group, its box and how it was filled (all "coarse").
     """
     groups = group_holes(holes, scale)
     out = picture.pixels.copy()
-    _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, scale, out)
+    _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, _whole(scale), out)
     return out, [(*box, "coarse") for box in groups.boxes]
 
 
@@ -262,7 +273,7 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     out = picture.pixels.copy()
     height, width = picture.size
     if deep_labels:
-        _coarse(picture, holes, groups, deep_labels, run, scale, out)
+        _coarse(picture, holes, groups, deep_labels, run, _whole(scale), out)
     # The coarse fill of each deep group's band, kept to level the native fill by (see _relevel).
     sigma = _reach(scale) / 4
     coarse = []
@@ -350,7 +361,7 @@ def inpaint_one(picture: Picture, holes: np.ndarray, strategy: str, run: Runner)
     scale = run.scale
     fill: dict[str, Callable[[], tuple[np.ndarray, list | None]]] = {
         "full": lambda: (fill_full([picture], [holes], run)[0], None),
-        "tile": lambda: (fill_tiles(picture, holes, run, 2 * scale), None),
+        "tile": lambda: (fill_tiles(picture, holes, run, _whole(scale)), None),
         "crop": lambda: fill_crops(picture, holes, run, scale),
         "refine": lambda: fill_refine(picture, holes, run, scale),
     }
