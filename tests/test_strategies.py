@@ -91,9 +91,22 @@ def test_crops_fill_large_and_small_holes_without_halo():
     out, groups = fill_crops(picture, holes, run, SCALE)
     assert np.array_equal(out, pixels)  # constant stays constant: no edge mixing artefact
     assert [g[4] for g in groups] == ["coarse", "coarse"]
-    # Both windows reach the model at 2S a side: the large one shrunk from the whole image, the small one native.
-    assert sorted(max(shape[2:]) for shape in model.calls) == [2 * SCALE, 2 * SCALE]
+    # The small hole's window reaches the model at 2S a side, native. The large one, shrunk from the whole
+    # image to 2S, would hold hole pixels deeper than S/4 there, so it is shrunk on to S.
+    assert sorted(max(shape[2:]) for shape in model.calls) == [SCALE, 2 * SCALE]
     assert inpaint_one(picture, holes, "crop", run)[0].shape == pixels.shape
+
+
+def test_a_shrunk_window_of_a_stroke_stays_at_2s():
+    # A 40-px band across a 900x700 photo: its window (the whole photo) shrunk to 2S leaves the band
+    # about 6 px wide, no pixel deeper than S/4, so it is not shrunk further as a blob would be.
+    pixels = np.full((900, 700, 3), 90, np.uint8)
+    holes = np.zeros((900, 700), bool)
+    holes[430:470, 20:680] = True
+    model = MeanModel().eval()
+    out, _ = fill_crops(_picture(pixels), holes, Runner(TorchBackend(model, "fp32")), SCALE)
+    assert np.array_equal(out, pixels)
+    assert [max(shape[2:]) for shape in model.calls] == [2 * SCALE]
 
 
 def test_crops_keep_thin_holes_as_holes_when_shrinking():

@@ -73,10 +73,11 @@ def inpaint(
         help="How an image meets the network's working scale S (256 for the shipped model). full: the whole "
         "image at once. tile: 2S×2S tiles at native resolution overlapping by S/2 (sharp; every hole pixel "
         "needs the photo within a tile). crop: per group of nearby holes (closer than S/8) a window twice "
-        "the group's size, shrunk to at most 2S (context for large holes; the fill is enlarged back, so "
-        "softer). refine: per group; groups within S/8 of the photo everywhere are filled at native "
-        "resolution, deeper ones first as by crop, then their band within S/8 of the photo again at native "
-        "resolution. auto: full up to (2S)² pixels, else refine. --json records each group's box and fill.",
+        "the group's size, shrunk to at most 2S, and further until no hole pixel lies over S/4 from the "
+        "photo (context for large holes; the fill is enlarged back, so softer). refine: per group; groups "
+        "within S/8 of the photo everywhere are filled at native resolution, deeper ones first as by crop, "
+        "then their band within S/8 of the photo again at native resolution. auto: full up to (2S)² pixels, "
+        "else refine. --json records each group's box and fill.",
     ),
     weights_file: Path | None = typer.Option(
         None,
