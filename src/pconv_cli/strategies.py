@@ -9,7 +9,7 @@ image's own integer pixels, so valid pixels stay bit-identical.
   blended with linear ramps, one row of tiles in memory at a time. Sharp, but every
   hole pixel must find context inside a tile: for thin holes (scratches, text, specks).
 - crop: per group of nearby holes, a window twice the group's size (at least 2S), resized
-  to at most 2S (less where its holes are deep, see _deepest), inpainted, resized back; only
+  to at most 2S (less where its holes are deep, see _fed_size), inpainted, resized back; only
   that group's hole pixels are pasted, so windows never meet and there are no seams. Context
   for large holes, but the fill is enlarged as much as the window was shrunk.
 - refine: per group of nearby holes (hole pixels closer than S/8 join one group). A group
@@ -214,7 +214,7 @@ def _coarse(
     picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, scale: int, out: np.ndarray
 ) -> None:
     """Fill the groups ``chosen`` (labels) into ``out`` from windows twice their size (at least 2S),
-    shrunk to at most 2S, and further while a hole pixel would lie deeper than S/4 (see _deepest)."""
+    each fed at the size ``_fed_size`` picks."""
     height, width = picture.size
     jobs: list[tuple[int, int, int, int, int, tuple[int, int]]] = []
     for label in chosen:
@@ -222,13 +222,7 @@ def _coarse(
         window = max(_whole(scale), 2 * max(w, h))
         y0, y1 = _window(y + h // 2, window, height)
         x0, x1 = _window(x + w // 2, window, width)
-        longest = max(y1 - y0, x1 - x0)
-        f = min(1.0, _whole(scale) / longest)
-        deepest = _deepest(holes[y0:y1, x0:x1], _scaled(y1 - y0, x1 - x0, f))
-        if deepest > scale / 4:
-            # Never below S a side: the old working size, whose windows held no pixel deeper than S/4.
-            f = max(f * scale / 4 / deepest, min(1.0, scale / longest))
-        jobs.append((label, y0, y1, x0, x1, _scaled(y1 - y0, x1 - x0, f)))
+        jobs.append((label, y0, y1, x0, x1, _fed_size(holes[y0:y1, x0:x1], scale)))
     # Windows of one working size go to the model together, a batch's worth at a time.
     for start in range(0, len(jobs), max(1, run.batch_size)):
         chunk = jobs[start : start + run.batch_size]
@@ -255,21 +249,26 @@ def _coarse(
                     _paste(out, r0, x0, where, strip.reshape(r1 - r0, x1 - x0, -1), picture)
 
 
-def _scaled(height: int, width: int, f: float) -> tuple[int, int]:
-    """A window's (h, w) times ``f``, at least 1 px a side."""
-    return max(1, round(height * f)), max(1, round(width * f))
+def _fed_size(hole: np.ndarray, scale: int) -> tuple[int, int]:
+    """The (h, w) a coarse window with hole map ``hole`` is fed to the network at.
 
-
-def _deepest(hole: np.ndarray, size: tuple[int, int]) -> float:
-    """How far (px) the hole pixel furthest from the photo lies once ``hole`` is shrunk to ``size``.
-
-    A coarse window is fed as large as 2S, but not so large that a hole pixel lies deeper than S/4
-    from the photo in the network's pixels, as deep as a window of side S twice its group's size
-    could hold: deeper, the network invents colour casts (on urban20 with blob masks, 2S windows
-    lost 0.4 dB hole PSNR beyond 64 px from the photo while strokes gained up to 0.24 dB).
+    At most 2S a side, and smaller until no hole pixel lies deeper than S/4 from the photo in
+    the network's pixels, but never below S a side: a window of side S, twice its group's size,
+    holds nothing deeper anyway. Deeper, the network invents colour casts (on urban20 with blob
+    masks, 2S windows lost 0.4 dB hole PSNR beyond 64 px from the photo; strokes, which stay
+    shallow when shrunk, gained up to 0.24 dB from 2S).
     """
-    small = _shrunk_holes(hole, size).astype(np.uint8)
-    return float(cv2.distanceTransform(small, cv2.DIST_L2, 3).max())
+    height, width = hole.shape
+
+    def size(f: float) -> tuple[int, int]:
+        return max(1, round(height * f)), max(1, round(width * f))
+
+    longest = max(height, width)
+    f = min(1.0, _whole(scale) / longest)
+    deepest = float(cv2.distanceTransform(_shrunk_holes(hole, size(f)).astype(np.uint8), cv2.DIST_L2, 3).max())
+    if deepest > scale / 4:
+        f = max(f * scale / 4 / deepest, min(1.0, scale / longest))
+    return size(f)
 
 
 def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
