@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "relay/gpu.sh: $*" | tee -a "$out/train.log" >&2; exit 1; }
 minutes=${1:?usage: relay/gpu.sh MINUTES [INIT] [pconv train flags...]}
-init=${2:-weights/pconv-small256-v4.safetensors}
+init=${2:-weights/pconv-small256-v5.safetensors}
 shift $(($# < 2 ? $# : 2))
 out=${OUT:-.device-data/out}
 data=/tmp/pconv-data

@@ -19,7 +19,7 @@ def test_wheel_installs_and_inpaints_offline_outside_the_checkout(tmp_path):
     subprocess.run(build, check=True, env=env, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("pconv_cli-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {"pconv_cli/weights/pconv-small256-v4.safetensors", "pconv_cli/weights/pconv-small256-v4.onnx"}
+    shipped = {"pconv_cli/weights/pconv-small256-v5.safetensors", "pconv_cli/weights/pconv-small256-v5.onnx"}
     assert shipped | {"pconv_cli/web/index.html"} <= set(names)  # the weights and `pconv serve`'s page
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel), "-q"], check=True, env=env,

@@ -368,7 +368,7 @@ def evaluate(
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1).
 
-    Example: pconv eval photos/ --masks masks/ -w pconv-small256-v4 --baselines telea,ns
+    Example: pconv eval photos/ --masks masks/ -w pconv-small256-v5 --baselines telea,ns
     """
     from rich.console import Console
 

@@ -39,7 +39,7 @@ def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, 
     reproducible from the shipped weights (its sha256 is in ``weights.REGISTRY``).
 
     Example:
-        >>> export_onnx("pconv-small256-v4", "model.onnx", half=True)  # doctest: +SKIP
+        >>> export_onnx("pconv-small256-v5", "model.onnx", half=True)  # doctest: +SKIP
     """
     import torch
     from torch.export import Dim

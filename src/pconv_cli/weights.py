@@ -44,20 +44,20 @@ REGISTRY: dict[str, Entry] = {
         licence="CC BY 4.0 (Simonyan & Zisserman, VGG, Oxford)",
         recipe="weights/README.md",
     ),
-    "pconv-small256-v4": Entry(
-        file="pconv-small256-v4.safetensors",
-        sha256="e69eb389e36b7705b6ea1362e2d9f162b84bcfa6e4d8d1912d544cbc2894069a",
+    "pconv-small256-v5": Entry(
+        file="pconv-small256-v5.safetensors",
+        sha256="c956b94869cd85076a22181e85073ca3d76a51b68a660249145b01a38d62b054",
         kind="model",
-        description="small preset, trained on Imagenette+BSDS500: v3 (CPU) fine-tuned 6,000 steps on an H200",
+        description="small preset, trained on Imagenette+BSDS500: v3 (CPU) fine-tuned 8,000 steps on an H200 (v4, v5)",
         licence="non-commercial research and education use (the training data's terms)",
         scale=256,
         recipe="MODEL_CARD.md",
-        onnx_file="pconv-small256-v4.onnx",
-        onnx_sha256="2250d6fc9c5ef4630ec1df63476457f479d09fd115db91b6d74cd3ab1f5a54f4",
+        onnx_file="pconv-small256-v5.onnx",
+        onnx_sha256="90ff9c54d0520e9893b01fe01cc82bda7b14b5bbe658eece3479c5b4f71d1311",
     ),
 }
 # The registered model `pconv inpaint` uses when no --weights is given (see MODEL_CARD.md).
-DEFAULT_MODEL = "pconv-small256-v4"
+DEFAULT_MODEL = "pconv-small256-v5"
 VGG_WEIGHTS = "vgg16-caffe-pool3"
 
 
