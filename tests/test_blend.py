@@ -87,6 +87,23 @@ def test_removes_a_dark_rim_and_the_seam_step():
     assert seam_excess(got, truth, hole) < seam_excess(composite, truth, hole) - 5
 
 
+def test_default_band_keeps_structure_from_two_px_in():
+    # A 4-px stroke over a flat photo: its two inner rows lie 2 px deep. The default 1-px band keeps
+    # the fill's steps there (the outline it removes is one pixel wide); a 2-px band flattens the
+    # whole stroke into a membrane, and a 2-px stroke is a membrane either way.
+    image = np.full((24, 64, 1), 0.5, np.float32)
+    xx = np.arange(64, dtype=np.float32)
+    fill = np.broadcast_to(0.5 + 0.1 * np.sin(xx / 2.0)[None, :, None], image.shape).copy()
+    stroke = np.zeros((24, 64), bool)
+    stroke[10:14] = True
+    inner = np.s_[11:13, 8:56, 0]
+    assert blend_fill(image, fill, stroke)[inner].std() > 0.02
+    assert blend_fill(image, fill, stroke, band=2)[inner].std() < 1e-3
+    thin = np.zeros((24, 64), bool)
+    thin[10:12] = True
+    assert blend_fill(image, fill, thin)[10:12].std() < 1e-3
+
+
 def test_coarse_start_reaches_the_same_solution(monkeypatch):
     rng = np.random.default_rng(5)
     size = (96, 96)

@@ -23,7 +23,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-DEFAULT_BAND = 2
+# 1 px: the network's dark outline is one pixel wide. Against 2 px (urban20 and BSDS500-val, v5) the
+# seam excess fell by 0.2-0.4 levels at 1x and 3x, for hole PSNR within -0.04 dB.
+DEFAULT_BAND = 1
 # Stop when every pixel's equation, divided by its neighbour count, is off by less than this: measured
 # within 2 levels of 8 bits of the exact (sparse LU) solution, mostly well under 1, on holes up to 350².
 _TOL = 0.01 / 255.0
