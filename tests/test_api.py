@@ -156,6 +156,19 @@ def test_bad_input_is_a_value_error_saying_what_was_expected(inpainter, image, m
     assert words in str(info.value)
 
 
+def test_a_mask_over_the_whole_image_is_refused_not_filled_black(inpainter, monkeypatch):
+    image, everything = _photo(), np.ones((64, 96), bool)
+    with pytest.raises(ValueError, match="the mask covers the whole image: there is nothing to fill the holes from"):
+        inpainter(image, everything)
+    with pytest.raises(ValueError, match="covers the whole image"):
+        inpainter(Image.fromarray(image), Image.new("L", (96, 64), 255))
+    with pytest.raises(ValueError, match="covers the whole image"):
+        inpainter(image, _mask(), dilate=100)  # grown over everything
+    monkeypatch.setattr(inpainter.runner.backend, "forward", lambda *a: pytest.fail("the model ran"))
+    with pytest.raises(ValueError, match="covers the whole image"):  # a list is refused before any work
+        inpainter([image, image], [_mask(), everything], strategy="crop")
+
+
 @pytest.mark.parametrize(
     ("keyword", "value"),
     [("dilate", -1), ("dilate", 2.5), ("dilate", True), ("threshold", 255), ("threshold", "127"), ("max_pixels", 0)],

@@ -194,6 +194,30 @@ def test_glob_and_stdin_stdout(tmp_path, model_file):
     assert pconv("inpaint", "-", "--mask", tmp_path / "m.png", "-w", model_file, stdin=b"").code == 1
 
 
+def test_stdin_is_read_once_and_its_image_on_stdout_is_never_mixed_with_json(tmp_path, model_file):
+    save(tmp_path / "m.png", hole_mask())
+    data = save(tmp_path / "p.png", photo()).read_bytes()
+    args = ["--mask", tmp_path / "m.png", "-w", model_file]
+    twice = pconv("inpaint", "-", "-", *args, stdin=data)
+    assert twice.code == 2 and twice.stdout == b""
+    assert twice.stderr == "- (stdin) is given more than once; it holds one image"
+    for output in ([], ["-o", "-"]):
+        mixed = pconv("inpaint", "-", *args, *output, "--json", stdin=data)
+        assert mixed.code == 2 and mixed.stdout == b"" and "where --json writes too" in mixed.stderr
+    to_file = pconv("inpaint", "-", *args, "-o", tmp_path / "s.png", "--json", stdin=data)
+    assert to_file.code == 0 and to_file.records()[0]["output"] == str(tmp_path / "s.png")
+
+
+def test_a_mask_folder_inside_the_input_folder_holds_no_inputs(tmp_path, model_file):
+    save(tmp_path / "ph" / "a.png", photo())
+    save(tmp_path / "ph" / "masks" / "a.png", hole_mask())
+    result = pconv("inpaint", tmp_path / "ph", "--mask", tmp_path / "ph" / "masks", "-w", model_file, "--json")
+    assert result.code == 0 and [(r["input"], r["status"]) for r in result.records()] == [
+        (str(tmp_path / "ph" / "a.png"), "ok")
+    ]
+    assert not (tmp_path / "ph" / "masks" / "a_inpainted.png").exists()
+
+
 def test_overwrite_skip_and_refusing_to_replace_an_input(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())

@@ -30,6 +30,18 @@ def test_discover_and_find_mask_rules(tmp_path):
     assert find_mask(tmp_path / "masks", Path("deep/b.png")) == tmp_path / "masks" / "b.png"
 
 
+def test_the_mask_folder_or_file_inside_an_input_folder_is_no_input(tmp_path):
+    for name in ("a.png", "m.png", "masks/a.png", "masks/deep/b.png"):
+        _png(tmp_path / "ph" / name)
+    folder = str(tmp_path / "ph")
+    names = [s.rel.as_posix() for s in discover([folder], mask=tmp_path / "ph" / "masks")]
+    assert names == ["a.png", "m.png"]
+    names = [s.rel.as_posix() for s in discover([folder], mask=tmp_path / "ph" / "m.png")]
+    assert names == ["a.png", "masks/a.png", "masks/deep/b.png"]
+    # --mask naming the input folder itself keeps its images, to fail each saying why
+    assert len(discover([folder], mask=tmp_path / "ph")) == 4
+
+
 def test_output_names_and_formats():
     source = Source(Path("in/photo.jpg"), Path("sub/photo.jpg"))
     assert plan_output(source, None, None, False) == Path("in/photo_inpainted.jpg")

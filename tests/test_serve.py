@@ -106,6 +106,7 @@ def _damaged_tiff() -> bytes:
         ({"image": True, "mask": True}, {"strategy": "magic"}, 400, "strategy 'magic': expected one of auto"),
         ({"image": "rgba", "mask": True}, {"format": "jpg"}, 422, "JPEG cannot store the alpha channel"),
         ({"image": "tiff", "mask": "tiny"}, {}, 422, "cannot read image upload"),
+        ({"image": True, "mask": "all"}, {}, 422, "the mask covers the whole image: there is nothing to fill"),
     ],
 )
 def test_a_users_mistake_is_a_4xx_with_one_json_line(client, files, data, status, words):
@@ -116,6 +117,7 @@ def test_a_users_mistake_is_a_4xx_with_one_json_line(client, files, data, status
         "rgba": _encoded(np.dstack([photo, np.full((80, 112), 255, np.uint8)])),
         "tiff": _damaged_tiff(),
         "tiny": _encoded(np.zeros((16, 16), np.uint8)),
+        "all": _encoded(np.full((80, 112), 255, np.uint8)),
     }
     image = files.get("image")
     mask = files.get("mask")

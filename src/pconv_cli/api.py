@@ -18,7 +18,7 @@ import numpy as np
 from . import strategies
 from .errors import PconvError
 from .images import DEFAULT_MAX_PIXELS, LUMA, Picture, grey_of, pil_pixels
-from .masks import dilate_holes
+from .masks import check_fillable, dilate_holes
 from .runner import Runner
 
 _FLOAT_LEVELS = 65535  # float images are filled as 16-bit integers; valid pixels are copied as they were
@@ -104,8 +104,8 @@ class Inpainter:
 
         Only hole pixels change; an alpha channel is kept as it was. A PIL image is taken as
         stored: its EXIF orientation is not applied (``PIL.ImageOps.exif_transpose`` does that).
-        ValueError says what was got and what was expected; PconvError when the model fails
-        (out of memory, say).
+        ValueError says what was got and what was expected (a mask that covers the whole image
+        too: nothing is left to fill from); PconvError when the model fails (out of memory, say).
         """
         _check_keywords(dilate, threshold, max_pixels)
         single = not isinstance(image, (list, tuple))
@@ -131,15 +131,18 @@ class Inpainter:
         """Fill decoded pictures (H×W bool holes each); the one path of the CLI, the server and ``__call__``.
 
         Pictures that resolve to ``full`` run together, batched by size; the others one by one.
-        A failure raises PconvError with one line saying what to try.
+        A mask that covers its whole image raises MaskCoversImage (a ValueError and a PconvError);
+        a failure raises PconvError with one line saying what to try.
         """
         if len(pictures) != len(holes):
             raise ValueError(f"expected one hole map per picture, got {len(holes)} for {len(pictures)}")
+        for picture, hole in zip(pictures, holes):  # all checked before any work, so a list fails whole
+            if hole.shape != picture.size or hole.dtype != bool:
+                raise ValueError(f"expected an {picture.size} bool hole map, got {hole.dtype} of shape {hole.shape}")
+            check_fillable(hole)
         results: list[Filled | None] = [None] * len(pictures)
         whole = []
         for i, (picture, hole) in enumerate(zip(pictures, holes)):
-            if hole.shape != picture.size or hole.dtype != bool:
-                raise ValueError(f"expected an {picture.size} bool hole map, got {hole.dtype} of shape {hole.shape}")
             if not hole.any():
                 results[i] = Filled(picture.pixels, None)
                 continue

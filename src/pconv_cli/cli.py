@@ -117,12 +117,13 @@ def inpaint(
     from . import inpaint as core
 
     options = core.Options.from_flags(
-        mask_color, fmt, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask, threshold=threshold,
-        dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite, skip_existing=skip_existing,
-        strategy=strategy.value, max_pixels=max_pixels, weights=weights_file, runtime=runtime.value, device=device,
-        precision=precision.value, batch_size=batch_size, blend=blend, json_lines=json_lines, quiet=quiet,
+        mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
+        threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite,
+        skip_existing=skip_existing, strategy=strategy.value, max_pixels=max_pixels, weights=weights_file,
+        runtime=runtime.value, device=device, precision=precision.value, batch_size=batch_size, blend=blend,
+        json_lines=json_lines, quiet=quiet,
     )  # fmt: skip
-    raise typer.Exit(core.command(inputs, options))
+    raise typer.Exit(core.command(options))
 
 
 @app.command()

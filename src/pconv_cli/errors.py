@@ -15,3 +15,8 @@ class UsageError(PconvError):
 
 class TooManyPixels(PconvError):
     """An image or mask over the pixel limit (--max-pixels): the server answers 413 for it."""
+
+
+class MaskCoversImage(PconvError, ValueError):
+    """A hole map with no valid pixel (the network would fill it black): one input's failure in the
+    CLI, a ValueError to code (the API's bad input), 422 from the server."""

@@ -35,7 +35,7 @@ from .images import (
     read_mask,
 )
 from .inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output
-from .masks import dilate_holes, hole_ratio
+from .masks import check_fillable, dilate_holes, hole_ratio
 
 RECORD_KEYS = (
     "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
@@ -47,6 +47,7 @@ class Options:
     """Everything `pconv inpaint` was asked; ``from_flags`` parses the flags and ``check``
     refuses contradictions, naming the flags (UsageError)."""
 
+    inputs: list[str] = field(default_factory=list)  # files, folders, globs, or STDIO
     mask: Path | None = None
     mask_color: tuple[int, int, int] | None = None
     color_tolerance: int = 0
@@ -89,8 +90,12 @@ class Options:
             raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
         if self.overwrite and self.skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
-        if self.output == STDIO and self.json_lines:
-            raise UsageError("-o - and --json both write to stdout; pass one")
+        if self.inputs.count(STDIO) > 1:
+            raise UsageError("- (stdin) is given more than once; it holds one image")
+        # stdin's image goes to stdout unless -o names a file or folder: JSON lines would join it there.
+        if self.json_lines and (self.output == STDIO or (self.output is None and STDIO in self.inputs)):
+            given = "-o -" if self.output == STDIO else "- (stdin) without -o"
+            raise UsageError(f"{given} writes the image to stdout, where --json writes too; pass -o FILE or no --json")
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 
@@ -142,8 +147,7 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
         holes = np.ascontiguousarray(holes)
         ratio = hole_ratio(holes)
         job.record.update(mask=mask_name, width=size[1], height=size[0], hole_ratio=round(ratio, 6))
-        if ratio == 1.0:
-            raise PconvError("the mask covers the whole image: there is nothing to fill the holes from")
+        check_fillable(holes)
         if ratio > 0.0:
             picture.data = None  # the file's bytes serve only an image left unchanged
         job.picture, job.holes = picture, holes
@@ -318,7 +322,7 @@ class Driver:
         return dict(job.record)
 
 
-def command(inputs: list[str], options: Options) -> int:
+def command(options: Options) -> int:
     """Run `pconv inpaint`: open the model session, process every input, report on stderr;
     returns the exit code (0, 1 when an input failed, 130 when interrupted)."""
     from rich.console import Console
@@ -344,23 +348,24 @@ def command(inputs: list[str], options: Options) -> int:
     )
     try:
         if options.quiet:
-            return run(inputs, options, inpainter, console, None)
+            return run(options, inpainter, console, None)
         with progress_bar(console, rate="img/s") as progress:
-            return run(inputs, options, inpainter, console, progress, banner)
+            return run(options, inpainter, console, progress, banner)
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so nothing half-written remains.
         console.print("pconv: interrupted; finished outputs are kept, no partial file was left", markup=False)
         return 130
 
 
-def run(inputs: list[str], options: Options, inpainter: Inpainter, console, progress, banner: str | None = None) -> int:
+def run(options: Options, inpainter: Inpainter, console, progress, banner: str | None = None) -> int:
     """Process every input; JSON lines on stdout, failures and a summary on ``console`` (stderr).
 
     ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures;
     ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
-    sources = discover(inputs, options.output)
+    inputs = options.inputs
+    sources = discover(inputs, options.output, options.mask)
     if not sources:
         raise UsageError("no input images found")
     driver = Driver(inpainter, options)

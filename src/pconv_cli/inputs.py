@@ -31,9 +31,13 @@ def is_glob(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def discover(inputs: list[str], output: str | None = None) -> list[Source]:
-    """Expand files, folders (recursive), globs and '-' into sources, in order; missing ones carry an error."""
+def discover(inputs: list[str], output: str | None = None, mask: Path | None = None) -> list[Source]:
+    """Expand files, folders (recursive), globs and '-' into sources, in order; missing ones carry an error.
+
+    A folder's listing leaves out earlier results, the ``output`` folder and the ``mask`` file or folder.
+    """
     out_dir = Path(output).resolve() if output not in (None, STDIO) else None
+    mask_path = Path(mask).resolve() if mask is not None else None
     sources: list[Source] = []
     for text in inputs:
         if text == STDIO:
@@ -41,11 +45,14 @@ def discover(inputs: list[str], output: str | None = None) -> list[Source]:
             continue
         path = Path(text)
         if path.is_dir():
+            # --mask naming this very folder is left to fail per image, saying so.
+            mask_dir = mask_path if mask_path != path.resolve() else None
             for file in list_images(path):
                 # Earlier results of this command are not inputs on a second run.
                 if file.stem.endswith(OUTPUT_TAG):
                     continue
-                if out_dir is not None and out_dir in file.resolve().parents:
+                real = file.resolve()
+                if any(d is not None and d in real.parents for d in (out_dir, mask_dir)) or real == mask_path:
                     continue
                 sources.append(Source(file, file.relative_to(path)))
         elif not path.exists() and is_glob(text):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .choices import Border
-from .errors import PconvError, UsageError
+from .errors import MaskCoversImage, PconvError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -36,6 +36,13 @@ def hole_ratio(mask: torch.Tensor | np.ndarray) -> float:
             raise ValueError(f"expected a bool hole map (True = hole), got {mask.dtype}")
         return float(np.count_nonzero(mask)) / total
     return 1.0 - float((mask > 0.5).sum()) / total
+
+
+def check_fillable(holes: np.ndarray) -> None:
+    """Refuse a hole map (True = hole) that leaves no pixel of the photo: the one check of the CLI,
+    the API and the server, made after any dilation."""
+    if holes.all():
+        raise MaskCoversImage("the mask covers the whole image: there is nothing to fill the holes from")
 
 
 def bin_label(low: float, high: float) -> str:

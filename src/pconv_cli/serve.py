@@ -2,8 +2,9 @@
 
 - ``POST /api/inpaint``: multipart ``image`` and ``mask`` (white = hole, the image's size), optional
   ``format`` (png, jpg, webp, tif or bmp; default png, so that only hole pixels change) and
-  ``strategy``; answers the filled image. Bad input is a 4xx with JSON ``{"error": "..."}``; a full
-  queue is a 503; anything else that fails is a 500 with the same JSON.
+  ``strategy``; answers the filled image. Bad input (a mask over the whole image too) is a 4xx
+  with JSON ``{"error": "..."}``; a full queue is a 503; anything else that fails is a 500 with
+  the same JSON.
 - ``GET /api/health``: the model, its runtime and the limits, as JSON.
 - ``GET /``: ``web/index.html``, one self-contained page (no CDN: it works offline).
 
@@ -32,6 +33,7 @@ from .api import Inpainter
 from .choices import Strategy, values
 from .errors import PconvError, TooManyPixels, UsageError
 from .images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
+from .masks import check_fillable
 
 UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
@@ -193,6 +195,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     try:
         picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
         holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
+        check_fillable(holes)  # a client's mistake (422), not the model's failure (500) it would be in fill
     except PconvError as exc:
         text = str(exc).replace("<stdin>", "upload").replace(" (pass --resize-mask to scale it)", "")
         raise BadRequest(413 if isinstance(exc, TooManyPixels) else 422, text) from None
