@@ -103,6 +103,15 @@ def test_mask_threshold_invert_size_and_resize():
     assert read_mask(_png(grey), (2, 8), resize=True).shape == (2, 8)
 
 
+def test_a_label_map_of_zeros_and_ones_is_a_mask_of_its_ones():
+    labels = np.array([[0, 1, 1, 0]], dtype=np.uint8)
+    assert read_mask(_png(labels), (1, 4)).tolist() == [[False, True, True, False]]
+    assert read_mask(_png(labels.astype(np.uint16)), (1, 4)).tolist() == [[False, True, True, False]]
+    assert read_mask(_png(labels), (1, 4), invert=True).tolist() == [[True, False, False, True]]
+    # Only a map of 0 and 1 is read so: a dim grey mask stays under the threshold.
+    assert not read_mask(_png(np.array([[0, 1, 2, 0]], dtype=np.uint8)), (1, 4)).any()
+
+
 def test_alpha_and_colour_holes():
     rgba = np.zeros((2, 2, 4), np.uint8)
     rgba[..., 3] = [[0, 127], [128, 255]]

@@ -281,10 +281,18 @@ def read_mask(
 
 
 def grey_of(img: Image.Image) -> np.ndarray:
-    """The 8-bit grey levels of a mask image of any mode, H×W uint8 (16-bit and 32-bit greys scaled down)."""
+    """The 8-bit grey levels of a mask image of any mode, H×W uint8 (16-bit and 32-bit greys scaled down).
+
+    A label map of only 0 and 1, as segmentation tools save masks, becomes 0 and 255: read as
+    levels it would hold no hole at any threshold.
+    """
     if img.mode.startswith("I;16") or img.mode == "I":
-        return (np.asarray(img.convert("I"), dtype=np.float32) / 257.0).clip(0, 255).astype(np.uint8)
-    return np.asarray(img.convert("L"))
+        levels = np.asarray(img.convert("I"))
+        if levels.min() >= 0 and levels.max() == 1:
+            return levels.astype(np.uint8) * np.uint8(255)
+        return (levels.astype(np.float32) / 257.0).clip(0, 255).astype(np.uint8)
+    grey = np.asarray(img.convert("L"))
+    return grey * np.uint8(255) if grey.max() == 1 else grey
 
 
 def alpha_holes(picture: Picture, threshold: int = 127) -> np.ndarray:
