@@ -271,6 +271,30 @@ def test_resume_and_run_folder_mistakes_are_one_line_errors(photos, tmp_path):
         assert code == 2 and "run folder" in err and "Traceback" not in err, err
 
 
+def test_a_run_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(photos, masks, tmp_path):
+    run = tmp_path / "run"
+    train.train(options(photos, run, steps=3, val=str(photos), val_masks=str(masks), val_every=3))
+    kept = {name: (run / name).read_bytes() for name in ("last.pt", "best.pt", "metrics.jsonl", "config.json")}
+    code, _, err = run_cli("train", photos, "-o", run, "--arch", "tiny", "--steps", "1", "--workers", "0")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"run folder {run} already holds a run" in err and f"--resume {run / 'last.pt'}" in err
+    assert "--overwrite" in err
+    assert {name: (run / name).read_bytes() for name in kept} == kept
+    # Its own checkpoint's folder, named by -o or not, is where --resume writes.
+    assert train.prepare(options(photos, run, steps=5, resume=str(run / "last.pt"))).out == run
+    assert (run / "best.pt").is_file()
+    # --overwrite takes it, and drops the earlier best.pt (a run without validation writes none).
+    assert train.prepare(options(photos, run, steps=1, overwrite=True)).out == run
+    assert not (run / "best.pt").exists()
+    # A folder holding no run is free: empty, or left by a run that never got to a step.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "early").mkdir()
+    (tmp_path / "early" / "config.json").write_text("{}")
+    (tmp_path / "early" / "metrics.jsonl").write_text("")
+    for free in ("empty", "early"):
+        assert train.prepare(options(photos, tmp_path / free, steps=1)).out == tmp_path / free
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_photos_that_do_not_decode_end_in_one_line_not_a_hang(tmp_path, workers):
     broken = tmp_path / "broken"

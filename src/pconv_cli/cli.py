@@ -261,6 +261,9 @@ def train(
         None, help="Start from these weights (a file or registered name), every layer learning, lr 2e-4."
     ),
     resume: Path | None = typer.Option(None, help="Continue from a checkpoint (last.pt) in its run folder."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Train into a run folder that holds another run, replacing it (its best.pt too)."
+    ),
     workers: int = typer.Option(4, help="DataLoader worker processes per replica."),
     log_every: int = typer.Option(10, help="Steps between metrics lines."),
     val_every: int = typer.Option(1000, help="Steps between validations (best.pt)."),

@@ -22,7 +22,7 @@ from .checkpoint import read_checkpoint
 from .data import find_images, mask_source
 from .devices import pick_device, training_precision
 from .errors import PconvError, UsageError
-from .files import writable_folder
+from .files import same_file, writable_folder
 from .inference import PRECISIONS
 from .loss import LossWeights
 from .replicas import process_group, spawn, under_torchrun
@@ -30,6 +30,7 @@ from .trainer import Trainer
 from .unet import PConvConfig, PConvUNet
 from .weights import load_model, load_state
 
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl")  # what a run has written once it has trained
 MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 GB of activations
 FINETUNE_LR = 5e-5
 TRAIN_LR = 2e-4
@@ -59,6 +60,7 @@ class TrainOptions:
     finetune: str | None = None
     init: str | None = None
     resume: str | None = None
+    overwrite: bool = False
     workers: int = 4
     log_every: int = 10
     val_every: int = 1000
@@ -131,6 +133,13 @@ class Setup:
 def prepare(opts: TrainOptions) -> Setup:
     """Validate every option before any work starts (UsageError -> exit 2)."""
     loss_weights = opts.check()
+    if opts.out:
+        out = Path(opts.out)
+    elif opts.resume:
+        out = Path(opts.resume).parent
+    else:
+        out = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    replaces = _replaces_a_run(out, opts)
     checkpoint, config, init_state, finetune = _starting_point(opts)
     size = config.image_size if opts.size is None else opts.size
     if size < config.multiple or size % config.multiple:
@@ -142,20 +151,30 @@ def prepare(opts: TrainOptions) -> Setup:
     val_files = find_images([opts.val], "validation")[0] if opts.val else []
     masks = mask_source(opts.masks)
     val_masks = mask_source(opts.val_masks, augment=False) if opts.val_masks else None
-    if opts.out:
-        out = Path(opts.out)
-    elif opts.resume:
-        out = Path(opts.resume).parent
-    else:
-        out = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     device_type, world, precision = _device_and_world(opts)
     writable_folder(out, "run folder")  # last: a refused option leaves no folder behind
+    if replaces:  # a run that never validates writes no best.pt: the earlier run's would pass for this one's
+        (out / "best.pt").unlink(missing_ok=True)
     for path in bad:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
     return Setup(
         opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
         checkpoint, init_state, finetune, loss_weights, world, device_type, precision,
     )  # fmt: skip
+
+
+def _replaces_a_run(out: Path, opts: TrainOptions) -> bool:
+    """Whether training into ``out`` replaces another run (its checkpoints or metrics): refused
+    (UsageError) unless --overwrite. A folder without them, or the --resume checkpoint's own, is free."""
+    if opts.resume and same_file(out, Path(opts.resume).parent):
+        return False
+    held = [name for name in RUN_FILES if (out / name).is_file() and (out / name).stat().st_size]
+    if held and not opts.overwrite:
+        resume = f"continue it with --resume {out / 'last.pt'}, or " if "last.pt" in held else ""
+        raise UsageError(
+            f"run folder {out} already holds a run ({', '.join(held)}); {resume}pass --overwrite to replace it"
+        )
+    return bool(held)
 
 
 def _starting_point(opts: TrainOptions) -> tuple[dict | None, PConvConfig, dict | None, bool]:
