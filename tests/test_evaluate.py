@@ -188,8 +188,27 @@ def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
     third = ev.run_eval(_opts(data, tmp_path, baselines=["telea", "ns"], pairs_per_bin=2, resume=True), _quiet())
     assert calls == [] and len(third.rows) == 24
     calls.clear()
-    ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1), _quiet())  # no --resume: start over
+    ev.run_eval(_opts(data, tmp_path, baselines=["telea"], pairs_per_bin=1, overwrite=True), _quiet())  # start over
     assert len(calls) == 4
+
+
+def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
+    images, masks = data
+    out = tmp_path / "out"
+    flags = dict(images=images, masks=masks, out=out, pairs_per_bin=1)
+    ev.run_eval(ev.EvalOptions.from_flags("telea,ns", "1,2", "both", **flags), _quiet())
+    kept = (out / "results.csv").read_text()
+    r = _cli(images, "--masks", masks, "-k", "1", "--bins", "1,2", "--baselines", "telea", "-o", out)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"output folder {out} already holds results (results.csv)" in r.stderr
+    assert "--resume" in r.stderr and "--overwrite" in r.stderr
+    assert (out / "results.csv").read_text() == kept
+    with pytest.raises(UsageError, match="--resume and --overwrite contradict each other"):
+        ev.EvalOptions.from_flags("telea", "1,2", "both", resume=True, overwrite=True, **flags)
+    assert ev.EvalOptions.from_flags("telea", "1,2", "both", resume=True, **flags).resume
+    ev.run_eval(ev.EvalOptions.from_flags("telea", "1,2", "both", overwrite=True, **flags), _quiet())
+    with open(out / "results.csv") as f:
+        assert {r["method"] for r in csv.DictReader(f)} == {DEFAULT_MODEL, "telea"}  # the ns rows are gone
 
 
 def test_raw_fills_are_their_own_method_so_resume_never_mixes_them(data, tmp_path):

@@ -354,6 +354,7 @@ def evaluate(
     out: Path = typer.Option(Path("pconv-eval"), "--out", "-o", help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the aggregate as JSON on stdout."),
     resume: bool = typer.Option(False, "--resume", help="Skip pairs and methods already in OUT/results.csv."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results already in OUT/results.csv."),
     seed: int = typer.Option(0, "--seed", help="Seed of the image × mask pairing."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (models only)."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="Models only; auto: bf16 on CUDA."),
@@ -380,9 +381,9 @@ def evaluate(
 
     opts = EvalOptions.from_flags(
         baselines, bins, border.value, images=images, masks=masks, out=out, weights=weights,
-        pairs_per_bin=pairs_per_bin, size=size, resume=resume, seed=seed, device=device, precision=precision.value,
-        batch_size=batch_size, figure_pairs=figure_pairs, invert_mask=invert_mask, blend=blend,
-        strategy=strategy.value,
+        pairs_per_bin=pairs_per_bin, size=size, resume=resume, overwrite=overwrite, seed=seed, device=device,
+        precision=precision.value, batch_size=batch_size, figure_pairs=figure_pairs, invert_mask=invert_mask,
+        blend=blend, strategy=strategy.value,
     )  # fmt: skip
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     try:

@@ -54,6 +54,7 @@ class EvalOptions:
     borders: Sequence[str] = BORDER_MODES
     size: int | None = None
     resume: bool = False
+    overwrite: bool = False
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -77,6 +78,13 @@ class EvalOptions:
             raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
         if self.size is not None and not 16 <= self.size <= 8192:
             raise UsageError(f"--size must be 16..8192, got {self.size}")
+        if self.resume and self.overwrite:
+            raise UsageError("--resume and --overwrite contradict each other; pass one")
+        if not (self.resume or self.overwrite) and (self.out / "results.csv").exists():
+            raise UsageError(
+                f"output folder {self.out} already holds results (results.csv); "
+                "pass --resume to add to them, or --overwrite to replace them"
+            )
 
 
 @dataclass
