@@ -115,6 +115,9 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     assert code == 1 and "cannot read checkpoint" in err and err.count("\n") == 1
     code, err = pconv("export", bad, "-o", tmp_path / "w.safetensors")
     assert code == 1 and "cannot load weights" in err and "Traceback" not in err
+    (tmp_path / "junk.pt").write_text("junk\n")  # torch.load's own error for this is KeyError(174812789)
+    code, err = pconv("export", tmp_path / "junk.pt", "-o", tmp_path / "w.safetensors")
+    assert code == 1 and "not a readable pconv checkpoint" in err and err.count("\n") == 1
     torch.save({"config": {"levels": 3}, "model": {}}, tmp_path / "weights_only.pt")
     with pytest.raises(PconvError, match="not a resumable"):
         read_checkpoint(tmp_path / "weights_only.pt")

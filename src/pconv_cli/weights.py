@@ -141,8 +141,6 @@ def save_weights(model, path: str | Path, half: bool = False) -> None:
 def load_model(path: str | Path):
     """A PConvUNet (eval mode, float32, CPU) from a registered name (``pconv weights list``), a
     safetensors weights file or a training checkpoint."""
-    import pickle
-
     import torch
 
     from .unet import PConvConfig, PConvUNet
@@ -169,8 +167,9 @@ def load_model(path: str | Path):
         else:
             try:
                 ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError:
-                # torch's own message advises weights_only=False, i.e. running the file's code: never that.
+            except Exception:
+                # torch's own message is a bare number for some junk, and for code in a pickle advises
+                # weights_only=False, i.e. running the file's code: never that.
                 raise ValueError(
                     "not a readable pconv checkpoint (pconv reads only tensors and plain data from .pt files)"
                 ) from None
