@@ -453,6 +453,9 @@ def test_usage_errors(tmp_path, model_file):
     assert nothing.code == 2
     assert pconv("inpaint", tmp_path / "p.png", "--mask", "x.png", "--mask-color", "00ff00", "-w", model_file).code == 2
     assert pconv("inpaint", tmp_path / "p.png", "--strategy", "magic", "-w", model_file).code == 2
+    for holes in (["--mask-color", "00ff00"], []):  # nothing for --invert-mask to flip
+        flipped = pconv("inpaint", tmp_path / "p.png", *holes, "--invert-mask", "-w", model_file)
+        assert flipped.code == 2 and "--invert-mask" in flipped.stderr
     assert pconv("inpaint", tmp_path / "p.png", "--precision", "int8", "-w", model_file).code == 2
     assert pconv("inpaint", tmp_path / "empty_dir_missing", "-w", tmp_path / "nope.safetensors").code == 2
     if not torch.cuda.is_available():

@@ -22,6 +22,9 @@ def test_discover_and_find_mask_rules(tmp_path):
     assert names == ["a.png", "out/b.png"]
     names = [s.rel.as_posix() for s in discover([str(tmp_path / "in")], str(tmp_path / "in" / "out"))]
     assert names == ["a.png"]
+    for out in ("in", "."):  # -o the input folder or above it: every image would be skipped as a result
+        with pytest.raises(UsageError, match="inside the output folder"):
+            discover([str(tmp_path / "in")], str(tmp_path / out))
     _png(tmp_path / "masks" / "a.png")
     _png(tmp_path / "masks" / "a.jpg")
     with pytest.raises(PconvError, match="several masks"):

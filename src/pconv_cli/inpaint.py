@@ -88,6 +88,9 @@ class Options:
     def check(self) -> None:
         if self.mask is not None and self.mask_color is not None:
             raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
+        if self.invert_mask and self.mask is None:
+            given = "--mask-color" if self.mask_color is not None else "an alpha mask (no --mask)"
+            raise UsageError(f"--invert-mask flips the holes of a --mask file; with {given} it would do nothing")
         if self.overwrite and self.skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
         if self.inputs.count(STDIO) > 1:

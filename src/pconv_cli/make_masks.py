@@ -397,7 +397,7 @@ def command(options: Options, console) -> int:
     height, width = options.size
     console.print(
         f"wrote {count} masks ({width}×{height}) and {MANIFEST} to {out_dir} in {seconds:.1f} s "
-        f"({count / seconds:.0f} masks/s, {workers} workers)",
+        f"({count / seconds:.0f} masks/s, {workers} worker{'s' if workers != 1 else ''})",
         highlight=False,
     )
     return 0
