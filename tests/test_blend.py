@@ -25,6 +25,9 @@ def _reference(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int)
             a[i, i] += 1
             if not hole[qy, qx]:
                 b[i] += image[qy, qx]
+                ry, rx = 2 * qy - y, 2 * qx - x  # the photo's step beyond q, continued into the hole
+                if 0 <= ry < h and 0 <= rx < w and not hole[ry, rx]:
+                    b[i] += blend.SLOPE * (image[qy, qx] - image[ry, rx])
                 continue
             a[i, where[(qy, qx)]] -= 1
             if depth(y, x) > band and depth(qy, qx) > band:
@@ -83,7 +86,9 @@ def test_removes_a_dark_rim_and_the_seam_step():
     composite = np.where(hole[..., None], fill, truth)
     assert rim_bias(composite, truth, hole).mean() < -10
     got = blend_fill(truth, fill, hole)
-    assert abs(rim_bias(got, truth, hole).mean()) < 1.0
+    # The membrane is smooth and the photo is noise of σ 12.75 levels: its rim is off by a level or two
+    # per channel either way (seeds 0-3: up to 4), the outline's −12 is gone.
+    assert abs(rim_bias(got, truth, hole).mean()) < 1.5
     assert seam_excess(got, truth, hole) < seam_excess(composite, truth, hole) - 5
 
 
@@ -102,6 +107,20 @@ def test_default_band_keeps_structure_from_two_px_in():
     thin = np.zeros((24, 64), bool)
     thin[10:12] = True
     assert blend_fill(image, fill, thin)[10:12].std() < 1e-3
+
+
+def test_a_thin_slit_follows_the_photos_curvature():
+    # A 1-px slit across a parabola: a flat membrane takes the mean of its two neighbours, one
+    # unit of curvature too high; continuing the photo's slope from both sides takes 3 × SLOPE of it back.
+    xx = np.arange(32, dtype=np.float64)
+    image = np.broadcast_to((1e-3 * (xx - 4.0) ** 2)[None, :, None], (16, 32, 1)).astype(np.float32)
+    slit = np.zeros((16, 32), bool)
+    slit[:, 20] = True
+    got = blend_fill(image, np.zeros_like(image), slit)[:, 20, 0]
+    membrane = (image[0, 19, 0] + image[0, 21, 0]) / 2
+    assert abs(membrane - image[0, 20, 0]) == pytest.approx(1e-3, rel=1e-3)
+    np.testing.assert_allclose(got - image[:, 20, 0], (1 - 3 * blend.SLOPE) * 1e-3, atol=2e-5)
+    assert np.abs(got - image[:, 20, 0]).max() < 0.5e-3  # closer than the membrane
 
 
 def test_coarse_start_reaches_the_same_solution(monkeypatch):
