@@ -138,22 +138,30 @@ def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
     def rows(a: np.ndarray) -> np.ndarray:
         return np.concatenate([a[ys, xs], np.zeros((1, a.shape[2]))])
 
-    solved = _cg(apply, rows(rhs) + _photo_slope(start, hole, ys, xs), rows(x), inv_d)
+    b = rows(rhs)
+    _add_photo_slope(b, start, hole, index)
+    solved = _cg(apply, b, rows(x), inv_d)
     out = start.copy()
     out[ys, xs] = solved[:n]
     return out.astype(np.float32)
 
 
-def _photo_slope(start: np.ndarray, hole: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """The guidance towards valid neighbours, as N×C rows (and a 0 row) for the hole pixels (ys, xs):
-    SLOPE × the sum over directions d with photo at p + d and p + 2d of photo(p + d) − photo(p + 2d)."""
-    valid = np.pad(~hole, 2)  # False beyond the image: no step is read from outside it
-    out = np.zeros((len(ys) + 1, start.shape[2]))
+def _add_photo_slope(rows: np.ndarray, start: np.ndarray, hole: np.ndarray, index: np.ndarray) -> None:
+    """Add the guidance towards valid neighbours to the hole pixels' right-hand sides ``rows`` (N×C; pixel
+    (y, x) is row ``index[y + 1, x + 1]``): SLOPE × (photo(q) − photo(r)) for every valid 4-neighbour
+    q = p + d whose next pixel r = p + 2d is valid too. Only the edge pixels are gathered (a huge hole's
+    rows stay one array)."""
+    h, w = hole.shape
+    valid = ~hole
     for dy, dx in _STEPS:
-        y1, x1, y2, x2 = ys + dy, xs + dx, ys + 2 * dy, xs + 2 * dx
-        ok = np.flatnonzero(valid[y1 + 2, x1 + 2] & valid[y2 + 2, x2 + 2])
-        out[ok] += start[y1[ok], x1[ok]] - start[y2[ok], x2[ok]]
-    return SLOPE * out
+        # p, q and r as three windows of the box shifted by 0, d and 2d; steps from beyond the box are none.
+        y0, y1, x0, x1 = max(0, -2 * dy), h - max(0, 2 * dy), max(0, -2 * dx), w - max(0, 2 * dx)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        p, q, r = ((slice(y0 + k * dy, y1 + k * dy), slice(x0 + k * dx, x1 + k * dx)) for k in range(3))
+        ok = hole[p] & valid[q] & valid[r]
+        py, px = np.nonzero(ok)
+        rows[index[py + y0 + 1, px + x0 + 1]] += SLOPE * (start[q][ok] - start[r][ok])
 
 
 def _coarse_correction(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
