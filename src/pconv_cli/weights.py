@@ -153,7 +153,10 @@ def load_model(path: str | Path):
     if not path.is_file():
         raise UsageError(f"weights file not found: {path} (registered names: {', '.join(sorted(REGISTRY))})")
     if path.suffix.lower() == ".onnx":
-        raise UsageError(f"{path} is an ONNX model: torch cannot run it; use --runtime onnx")
+        raise UsageError(
+            f"{path} is an ONNX model: torch cannot load it (run it with --runtime onnx; "
+            "training and export need .safetensors or .pt)"
+        )
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
