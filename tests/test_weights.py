@@ -104,7 +104,7 @@ def test_load_averaged_is_the_uniform_mean_of_one_architecture(tmp_path):
             assert torch.equal(value, parts[0])
     assert weights.load_averaged(paths[0]).state_dict().keys() == soup.state_dict().keys()
     weights.save_weights(PConvUNet(PConvConfig(levels=3, width=4, image_size=64)), tmp_path / "other.safetensors")
-    with pytest.raises(UsageError, match="another architecture"):
+    with pytest.raises(UsageError, match=r"configs differ \(width 4 vs 8\)"):
         weights.load_averaged([paths[0], tmp_path / "other.safetensors"])
     result = CliRunner().invoke(app, ["export", *map(str, paths), "-o", str(tmp_path / "soup.safetensors")])
     assert result.exit_code == 0

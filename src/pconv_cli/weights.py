@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
@@ -200,7 +200,9 @@ def load_averaged(sources: str | Path | Sequence[str | Path]):
     for path in paths[1:]:
         other = load_model(path)
         if other.config != model.config:
-            raise UsageError(f"cannot average {path} with {paths[0]}: another architecture ({other.config})")
+            a, b = asdict(model.config), asdict(other.config)
+            differ = ", ".join(f"{k} {b[k]} vs {a[k]}" for k in a if a[k] != b[k])
+            raise UsageError(f"cannot average {path} with {paths[0]}: their configs differ ({differ})")
         states.append(other.state_dict())
     average = {
         k: (sum(s[k].double() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
