@@ -192,6 +192,26 @@ def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_resumed_reports_cover_every_method_in_the_file(data, tmp_path):
+    out = tmp_path / "out"
+    first = _opts(data, tmp_path, baselines=["telea"], bins=[0], pairs_per_bin=1, figure_pairs=1)
+    ev.write_reports(ev.run_eval(first, _quiet()), first, _quiet())
+    second = replace(first, baselines=["ns"], resume=True)
+    console = Console(record=True, width=300)
+    summary = ev.write_reports(ev.run_eval(second, console), second, console)
+    everything = [DEFAULT_MODEL, "telea", "ns"]  # the earlier run's telea as well as this run's methods
+    assert [m["name"] for m in summary["methods"]] == everything and summary["pairs"] == 2
+    assert {c["method"] for c in summary["aggregate"]} == set(everything) == set(summary["overall"])
+    saved = json.loads((out / "results.json").read_text())
+    assert [m["name"] for m in saved["methods"]] == everything
+    with open(out / "results.csv") as f:
+        assert sorted((r["method"], r["image"], r["mask"]) for r in csv.DictReader(f)) == sorted(
+            (r["method"], r["image"], r["mask"]) for r in saved["per_pair"]
+        )
+    assert "| Telea |" in (out / "results.md").read_text() and "Telea" in console.export_text()
+    assert Image.open(out / "comparison.png").size[0] > 5 * 192  # input | 3 methods | truth
+
+
 def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
     images, masks = data
     out = tmp_path / "out"

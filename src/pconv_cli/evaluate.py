@@ -94,6 +94,21 @@ class EvalResult:
     pairs: list[Pair]
     skipped: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    aside: list[dict] = field(default_factory=list)  # rows of results.csv this run did not ask for
+    earlier_methods: list[str] = field(default_factory=list)  # methods of results.csv before the run, in file order
+
+    def reported(self) -> tuple[list[Method], list[dict]]:
+        """Every method and row of results.csv after the run, so the reports agree with the file."""
+        names = dict.fromkeys([*self.earlier_methods, *(m.name for m in self.methods)])
+        ours = {m.name: m for m in self.methods}
+        return [ours.get(name) or _listed_method(name) for name in names], self.aside + self.rows
+
+
+def _listed_method(name: str) -> Method:
+    """A method known only by its name in results.csv (an earlier run's): a baseline or a model."""
+    if name in bl.BASELINES:
+        return Method(name=name, label=bl.BASELINES[name].label, kind="baseline")
+    return Method(name=name, label=name, kind="model")
 
 
 # --- arguments -------------------------------------------------------------------------
@@ -309,7 +324,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
 
     wanted = {(p.key, m.name) for p in pairs for m in methods}
     rows: list[dict] = []
-    aside: list[dict] = []  # other methods' or pairs' rows: kept in the file, not in this run's reports
+    aside: list[dict] = []  # other methods' or pairs' rows: kept in the file and its reports, not run again
     if earlier:
         for row in earlier:
             (rows if ((row["image"], row["mask"]), row["method"]) in wanted else aside).append(row)
@@ -350,7 +365,15 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
             write_results(csv_path, aside + rows)
     if not todo:
         write_results(csv_path, aside + rows)
-    return EvalResult(rows=rows, methods=methods, pairs=pairs, skipped=skipped, failures=failures)
+    return EvalResult(
+        rows=rows,
+        methods=methods,
+        pairs=pairs,
+        skipped=skipped,
+        failures=failures,
+        aside=aside,
+        earlier_methods=list(dict.fromkeys(r["method"] for r in earlier)),
+    )
 
 
 def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[str]):
@@ -387,13 +410,14 @@ def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
 
     from . import eval_report as rep
 
-    names = [m.name for m in result.methods]
-    labels = {m.name: m.label for m in result.methods}
-    agg = rep.aggregate(result.rows, names)
-    used = len({(r["image"], r["mask"]) for r in rep.common_rows(result.rows, names)})
+    methods, rows = result.reported()
+    names = [m.name for m in methods]
+    labels = {m.name: m.label for m in methods}
+    agg = rep.aggregate(rows, names)
+    used = len({(r["image"], r["mask"]) for r in rep.common_rows(rows, names)})
     note = f"{used} image × mask pairs, every method on each; pairs per bin and border mode: {opts.pairs_per_bin}."
     summary = {
-        "methods": [{"name": m.name, "label": m.label, "kind": m.kind} for m in result.methods],
+        "methods": [{"name": m.name, "label": m.label, "kind": m.kind} for m in methods],
         "skipped": result.skipped,
         "pairs": used,
         "aggregate": agg["cells"],
@@ -410,7 +434,7 @@ def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:
         "seed": opts.seed,
         "blend": opts.blend,
     }
-    rep.write_json(opts.out / "results.json", {"config": config, **summary, "per_pair": result.rows})
+    rep.write_json(opts.out / "results.json", {"config": config, **summary, "per_pair": rows})
     rep.write_text(opts.out / "results.md", rep.markdown_table(agg, labels, note))
     shown = figure_tags(result.pairs, opts.figure_pairs)
     by_tag = {p.tag: p for p in result.pairs}
