@@ -231,6 +231,30 @@ def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
         assert {r["method"] for r in csv.DictReader(f)} == {DEFAULT_MODEL, "telea"}  # the ns rows are gone
 
 
+def test_resume_refuses_rows_measured_with_other_settings(data, tmp_path):
+    images, masks = data
+    out = tmp_path / "out"
+    run = ("--baselines", "telea", "-k", "1", "--bins", "1", "-o", out)
+    assert _cli(images, "--masks", masks, "--size", "64", *run).returncode == 0
+    kept = (out / "results.csv").read_text()
+    r = _cli(images, "--masks", masks, "--size", "128", "--seed", "3", *run, "--resume")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "--size 64 then, 128 now; --seed 0 then, 3 now" in r.stderr
+    assert (out / "results.csv").read_text() == kept
+    other = tmp_path / "other-masks"
+    other.mkdir()
+    for name in ("a.png", "c.png"):
+        (other / name).write_bytes((masks / name).read_bytes())
+    opts = _opts(data, tmp_path, baselines=["telea"], bins=[0], pairs_per_bin=1, size=64, resume=True)
+    for changed, flag in ((dict(masks=other), "--masks"), (dict(invert_mask=True), "--invert-mask")):
+        with pytest.raises(UsageError, match=f"other settings \\({flag} "):
+            ev.run_eval(replace(opts, **changed), _quiet())
+    ev.run_eval(replace(opts, bins=[0, 1], pairs_per_bin=2), _quiet())  # more pairs, measured the same way
+    (out / "settings.json").unlink()  # a folder from before the record: resumed as before
+    assert ev.run_eval(replace(opts, size=None), _quiet()).rows
+    assert json.loads((out / "settings.json").read_text())["size"] is None
+
+
 def test_raw_fills_are_their_own_method_so_resume_never_mixes_them(data, tmp_path):
     blended = ev.run_eval(_opts(data, tmp_path, baselines=[], bins=[0], pairs_per_bin=1), _quiet())
     raw = ev.run_eval(

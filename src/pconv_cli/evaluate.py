@@ -8,6 +8,7 @@ be, before the metrics see it.
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from PIL import Image
 
 from . import baselines as bl
 from .errors import PconvError, UsageError
-from .eval_report import AVERAGED
+from .eval_report import AVERAGED, write_json
 from .files import atomic_write, writable_folder
 from .images import IMAGE_SUFFIXES
 from .masks import BINS, BORDER_MODES, bin_label, hole_ratio
@@ -210,6 +211,41 @@ def read_results(path: Path) -> list[dict]:
     return rows
 
 
+# What a row measures beyond its image × mask × method names, as the option that sets it. --bins,
+# --border and --pairs-per-bin only choose which pairs run: a cell's pairs do not depend on them.
+SETTINGS = {"images": "IMAGES", "masks": "--masks", "size": "--size", "invert_mask": "--invert-mask", "seed": "--seed"}
+
+
+def run_settings(opts: EvalOptions) -> dict:
+    folders = {"images": str(opts.images.resolve()), "masks": str(opts.masks.resolve())}
+    return {**folders, "size": opts.size, "invert_mask": opts.invert_mask, "seed": opts.seed}
+
+
+def check_settings(opts: EvalOptions) -> None:
+    """UsageError when --resume would add rows measured otherwise than those in the folder.
+
+    A folder from before settings.json was written has no record: it is resumed as before.
+    """
+    path = opts.out / "settings.json"
+    if not (opts.resume and path.is_file()):
+        return
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot resume from {path}: {exc}".splitlines()[0]) from exc
+    now = run_settings(opts)
+    differ = [
+        f"{flag} {recorded[key]} then, {now[key]} now"
+        for key, flag in SETTINGS.items()
+        if key in recorded and recorded[key] != now[key]
+    ]
+    if differ:
+        raise UsageError(
+            f"cannot resume {opts.out}: its results were made with other settings ({'; '.join(differ)}); "
+            "pass the same ones, another --out, or --overwrite"
+        )
+
+
 def write_results(path: Path, rows: list[dict]) -> None:
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="") as f:
@@ -313,6 +349,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
 
     from .console import progress_bar
 
+    check_settings(opts)
     pairs, failures, notes = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
     methods, skipped = build_methods(opts, console)
     if not methods:
@@ -320,6 +357,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
     writable_folder(opts.out, "output folder")
     csv_path = opts.out / "results.csv"
     earlier = read_results(csv_path) if opts.resume and csv_path.exists() else []
+    write_json(opts.out / "settings.json", run_settings(opts))  # before any row: what they measure
     _announce(console, methods, skipped, notes)
 
     wanted = {(p.key, m.name) for p in pairs for m in methods}
