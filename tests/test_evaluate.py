@@ -255,6 +255,14 @@ def test_resume_refuses_rows_measured_with_other_settings(data, tmp_path):
     assert json.loads((out / "settings.json").read_text())["size"] is None
 
 
+def test_the_same_weights_twice_are_refused(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.safetensors").write_bytes(b"")
+    with pytest.raises(UsageError, match=f"--weights given twice: {tmp_path / 'm.safetensors'}$"):
+        _opts(data, tmp_path, weights=[Path("m.safetensors"), tmp_path / "m.safetensors"]).check()
+    _opts(data, tmp_path, weights=[Path("m.safetensors"), Path(DEFAULT_MODEL)]).check()
+
+
 def test_raw_fills_are_their_own_method_so_resume_never_mixes_them(data, tmp_path):
     blended = ev.run_eval(_opts(data, tmp_path, baselines=[], bins=[0], pairs_per_bin=1), _quiet())
     raw = ev.run_eval(

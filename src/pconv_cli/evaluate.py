@@ -79,6 +79,10 @@ class EvalOptions:
             raise UsageError("--pairs-per-bin and --batch-size must be at least 1, --figure-pairs at least 0")
         if self.size is not None and not 16 <= self.size <= 8192:
             raise UsageError(f"--size must be 16..8192, got {self.size}")
+        given = [Path(w).resolve() for w in self.weights]  # registered names resolve apart too
+        twice = [str(w) for i, (w, r) in enumerate(zip(self.weights, given)) if r in given[:i]]
+        if twice:  # one model would be two methods of one name
+            raise UsageError(f"--weights given twice: {', '.join(twice)}")
         if self.resume and self.overwrite:
             raise UsageError("--resume and --overwrite contradict each other; pass one")
         if not (self.resume or self.overwrite) and (self.out / "results.csv").exists():
