@@ -46,7 +46,7 @@ def save(path: Path, **changes) -> dict:
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     state = checkpoint_state(
         model, optimizer, scaler, step=7, best_val=0.5, nonfinite=2, loss_weights=LossWeights(),
-        finetune=False, rngs=[rng_state(CPU)], world=1,
+        finetune=False, rngs=[rng_state(CPU)], world=1, options={},
     )  # fmt: skip
     state.update(changes)
     save_checkpoint(path, state)
@@ -60,7 +60,7 @@ def test_a_checkpoint_restores_the_optimiser_counters_and_generators(tmp_path):
     drawn_next = torch.rand(3)
     state = checkpoint_state(
         model, optimizer, torch.amp.GradScaler("cpu", enabled=False), step=7, best_val=0.5, nonfinite=2,
-        loss_weights=LossWeights(), finetune=False, rngs=rngs, world=1,
+        loss_weights=LossWeights(), finetune=False, rngs=rngs, world=1, options={},
     )  # fmt: skip
     save_checkpoint(tmp_path / "last.pt", state)
     ckpt = read_checkpoint(tmp_path / "last.pt")

@@ -387,3 +387,29 @@ def test_loss_curve_draws_both_series():
     red = ((img[..., 0] > 180) & (img[..., 1] < 80)).sum()
     assert blue > 100 and red > 10
     assert np.asarray(draw_loss_curve([])).std() > 0  # says there is nothing yet
+
+
+def test_resume_continues_with_the_runs_own_options_unless_given_again(photos, masks, tmp_path):
+    run = tmp_path / "run"
+    pixel = "perceptual=0,style=0"
+    first = ["--seed", "3", "--batch-size", "3", "--loss-weights", pixel, "--val", photos, "--val-masks", masks]
+    first += ["--arch", "tiny", "--val-every", "2", "--log-every", "1", "--save-every", "7", "--workers", "0"]
+    code, _, err = run_cli("train", photos, "-o", run, "--steps", "2", *first)
+    assert code == 0, err
+    started = json.loads((run / "config.json").read_text())
+    # As the README shows it: the data, the checkpoint and a new total.
+    code, _, err = run_cli("train", photos, "--resume", run / "last.pt", "--steps", "4", "--workers", "0")
+    assert code == 0, err
+    assert "resuming with the run's" in err and "--seed 3" in err and f"--loss-weights {pixel}" in err
+    config = json.loads((run / "config.json").read_text())
+    kept = set(started) - {"out", "steps", "resume", "started_at_step"}
+    assert {k: config[k] for k in kept} == {k: started[k] for k in kept}
+    assert config["steps"] == 4 and config["batch_size"] == 3 and config["val"] == str(photos)
+    assert [r["perceptual"] for r in metrics(run) if "loss" in r] == [0.0] * 4
+    assert [r["step"] for r in metrics(run) if "val_loss" in r] == [2, 4]  # validation goes on
+    # A flag given again wins; the rest still come from the run.
+    code, _, err = run_cli("train", photos, "--resume", run / "last.pt", "--steps", "5", "--batch-size", "2")
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["batch_size"] == 2 and config["seed"] == 3 and config["loss_weights"] == pixel
+    assert read_checkpoint(run / "last.pt")["options"]["batch_size"] == 2

@@ -28,10 +28,11 @@ _RESUMABLE = ("config", "model", "optimizer", "step")
 
 def checkpoint_state(
     model, optimizer, scaler, *, step: int, best_val: float, nonfinite: int, loss_weights: LossWeights,
-    finetune: bool, rngs: list[dict], world: int,
+    finetune: bool, rngs: list[dict], world: int, options: dict,
 ) -> dict:  # fmt: skip
     """The checkpoint of a run at ``step``; ``rngs`` holds the generator states (``rng_state``) of
-    every rank, or of rank 0 alone where gathering them would need every rank (best.pt)."""
+    every rank, or of rank 0 alone where gathering them would need every rank (best.pt); ``options``
+    the run's (``TrainOptions.record``), which --resume continues with."""
     return {
         "format_version": FORMAT_VERSION,
         "config": model.config.to_dict(),
@@ -45,6 +46,7 @@ def checkpoint_state(
         "finetune": finetune,
         "rng": rngs,
         "world": world,
+        "options": options,
     }
 
 

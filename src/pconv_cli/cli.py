@@ -229,6 +229,7 @@ def make_masks(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     data: list[Path] = typer.Argument(
         ...,
         metavar="FOLDER",
@@ -281,10 +282,14 @@ def train(
     Example: pconv train photos/ --arch paper256 --val val/ --val-masks masks/ -o runs/a
     """
     flags = dict(locals())  # first: exactly the flags, named as TrainOptions' fields
+    del flags["ctx"]
     from .train import TrainOptions
     from .train import train as run_training
 
-    options = TrainOptions.from_flags(**flags)
+    # Which flags were typed (or set in the environment): a resumed run takes the others from its own
+    # options. By name: typer ships its own click, whose ParameterSource is not click's.
+    given = [name for name in flags if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")]
+    options = TrainOptions.from_flags(given, **flags)
     summary = run_training(options)
     if summary["interrupted"]:
         raise typer.Exit(130)

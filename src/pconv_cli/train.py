@@ -9,8 +9,10 @@ variables are set. Rank 0 alone writes the run folder.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -34,6 +36,9 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl")  # what a run has written on
 MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 GB of activations
 FINETUNE_LR = 5e-5
 TRAIN_LR = 2e-4
+# Options a resumed run takes from this invocation even when not given: they describe the machine
+# (or, for the data folders, are required), not the run.
+NOT_RESUMED = ("data", "out", "device", "gpus", "precision", "compile", "sync_bn", "workers", "resume", "overwrite")
 
 
 @dataclass
@@ -69,17 +74,32 @@ class TrainOptions:
     max_nonfinite: int = 20
     vgg_weights: str | None = None
     loss_weights: str = ""  # LossWeights.parse spec; empty = the paper's weights
+    # The options the command line gave; on --resume the others come from the run. None: all given.
+    given: frozenset[str] | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
-    def from_flags(cls, **flags) -> TrainOptions:
-        """Options from the CLI's values: paths become text (config.json is JSON), enums their values."""
+    def from_flags(cls, given: Iterable[str] | None = None, **flags) -> TrainOptions:
+        """Options from the CLI's values: paths become text (config.json is JSON), enums their values;
+        ``given`` names those typed on the command line."""
 
         def plain(value):
             if isinstance(value, list):
                 return [plain(v) for v in value]
             return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
 
-        return cls(**{name: plain(value) for name, value in flags.items()})
+        given = None if given is None else frozenset(given)
+        return cls(**{name: plain(value) for name, value in flags.items()}, given=given)
+
+    def record(self) -> dict:
+        """The options as config.json and the checkpoints keep them."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "given"}
+
+    def resumed(self, saved: dict) -> TrainOptions:
+        """These options with every run-defining one not given taken from ``saved`` (the run's)."""
+        if self.given is None:
+            return self
+        taken = {name: saved[name] for name in self.record() if name in saved}
+        return dataclasses.replace(self, **{k: v for k, v in taken.items() if k not in {*NOT_RESUMED, *self.given}})
 
     def check(self) -> LossWeights:
         """Refuse bad values and options that exclude or need each other (UsageError, one line);
@@ -132,6 +152,10 @@ class Setup:
 
 def prepare(opts: TrainOptions) -> Setup:
     """Validate every option before any work starts (UsageError -> exit 2)."""
+    checkpoint, taken = None, []
+    if opts.resume and not (opts.finetune or opts.init):  # check() refuses those together
+        checkpoint = read_checkpoint(opts.resume)
+        opts, taken = _continuing(opts, checkpoint)
     loss_weights = opts.check()
     if opts.out:
         out = Path(opts.out)
@@ -140,7 +164,7 @@ def prepare(opts: TrainOptions) -> Setup:
     else:
         out = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     replaces = _replaces_a_run(out, opts)
-    checkpoint, config, init_state, finetune = _starting_point(opts)
+    checkpoint, config, init_state, finetune = _starting_point(opts, checkpoint)
     size = config.image_size if opts.size is None else opts.size
     if size < config.multiple or size % config.multiple:
         raise UsageError(f"--size must be a multiple of 2**levels = {config.multiple} for this network, got {size}")
@@ -155,6 +179,8 @@ def prepare(opts: TrainOptions) -> Setup:
     writable_folder(out, "run folder")  # last: a refused option leaves no folder behind
     if replaces:  # a run that never validates writes no best.pt: the earlier run's would pass for this one's
         (out / "best.pt").unlink(missing_ok=True)
+    if taken:
+        print(f"resuming with the run's {', '.join(taken)}", file=sys.stderr)
     for path in bad:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
     return Setup(
@@ -177,11 +203,27 @@ def _replaces_a_run(out: Path, opts: TrainOptions) -> bool:
     return bool(held)
 
 
-def _starting_point(opts: TrainOptions) -> tuple[dict | None, PConvConfig, dict | None, bool]:
-    """Where the run starts: the --resume checkpoint, or --finetune/--init weights, or the --arch
-    preset; returns (checkpoint, config, initial weights, finetune)."""
-    if opts.resume:
-        checkpoint = read_checkpoint(opts.resume)
+def _continuing(opts: TrainOptions, checkpoint: dict) -> tuple[TrainOptions, list[str]]:
+    """The options of a resumed run: those not given come from the run, as its checkpoint saved them
+    (or, from before checkpoints held them, its config.json); and those taken that differ from this
+    call's, as flags."""
+    saved = checkpoint.get("options")
+    config_json = Path(opts.resume).parent / "config.json"
+    if saved is None and config_json.is_file():
+        try:
+            saved = json.loads(config_json.read_text())
+        except (OSError, ValueError) as exc:
+            raise PconvError(f"cannot read the run's options from {config_json}: {exc}") from None
+    if not isinstance(saved, dict):
+        return opts, []
+    resumed = opts.resumed(saved)
+    return resumed, [f"--{k.replace('_', '-')} {v}" for k, v in resumed.record().items() if v != getattr(opts, k)]
+
+
+def _starting_point(opts: TrainOptions, checkpoint: dict | None) -> tuple[dict | None, PConvConfig, dict | None, bool]:
+    """Where the run starts: the --resume checkpoint (read by prepare), or --finetune/--init weights,
+    or the --arch preset; returns (checkpoint, config, initial weights, finetune)."""
+    if checkpoint is not None:
         config = PConvConfig.from_dict(checkpoint["config"])
         try:
             load_state(PConvUNet(config), checkpoint["model"])

@@ -7,7 +7,6 @@ states); rank 0 alone writes the run folder.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -304,13 +303,13 @@ class Trainer:
             state = checkpoint_state(
                 self.model, self.optimizer, self.scaler, step=self.step, best_val=self.best_val,
                 nonfinite=self.nonfinite, loss_weights=self.loss_fn.weights, finetune=self.setup.finetune,
-                rngs=rngs, world=self.world,
+                rngs=rngs, world=self.world, options=self.opts.record(),
             )  # fmt: skip
             save_checkpoint(self.setup.out / name, state)
 
     def _write_config(self) -> None:
         setup = self.setup
-        config = dataclasses.asdict(self.opts) | {
+        config = self.opts.record() | {
             "model": setup.config.to_dict(),
             "size": setup.size,
             "lr": setup.lr,
