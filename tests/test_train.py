@@ -375,6 +375,9 @@ def test_prepare_checks_before_any_work(photos, tmp_path):
         train.prepare(options(photos, tmp_path, init="a.pt", finetune="b.pt"))
     with pytest.raises(UsageError, match="--batch-size must be at least 1"):
         train.prepare(options(photos, tmp_path, batch_size=0))
+    for count in (0, -1):  # once the run stopped after its first step, finite or not
+        with pytest.raises(UsageError, match=f"--max-nonfinite must be at least 1, got {count}"):
+            train.prepare(options(photos, tmp_path, max_nonfinite=count))
 
 
 def test_loss_curve_draws_both_series():

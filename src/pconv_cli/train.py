@@ -106,7 +106,8 @@ class TrainOptions:
         returns the parsed --loss-weights."""
         if self.precision not in PRECISIONS:
             raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        for name in ("steps", "batch_size", "grad_accum", "log_every", "val_every", "sample_every", "save_every"):
+        counts = ("steps", "batch_size", "grad_accum", "log_every", "val_every", "sample_every", "save_every")
+        for name in (*counts, "max_nonfinite"):  # 0 would stop the run after its first step
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.lr is not None and not 0 < self.lr < 1:  # also refuses NaN
