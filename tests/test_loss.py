@@ -98,6 +98,9 @@ def test_parse_replaces_named_weights_and_refuses_bad_ones():
     for spec, message in [("styl=1", "NAME one of"), ("hole", "NAME=VALUE"), ("tv=x", "a number"), ("tv=-1", ">= 0")]:
         with pytest.raises(ValueError, match=message):
             LossWeights.parse(spec)
+    for spec in ("hole=inf", "style=+Infinity", "tv=nan"):  # inf once skipped every step, exit 0
+        with pytest.raises(ValueError, match="expected a finite weight >= 0"):
+            LossWeights.parse(spec)
 
 
 def test_pixel_only_weights_skip_vgg_and_keep_the_pixel_terms(loss_fn):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,9 @@ class LossWeights:
                 values[name] = float(value)
             except ValueError:
                 raise ValueError(f"expected a number for {name}, got {value.strip()!r}") from None
-            if not values[name] >= 0:  # also refuses nan
-                raise ValueError(f"expected a weight >= 0 for {name}, got {value.strip()}")
+            # nan fails both; inf would make every loss non-finite, every step skipped
+            if not 0 <= values[name] < math.inf:
+                raise ValueError(f"expected a finite weight >= 0 for {name}, got {value.strip()}")
         return cls(**values)
 
     @property
