@@ -416,3 +416,12 @@ def test_resume_continues_with_the_runs_own_options_unless_given_again(photos, m
     config = json.loads((run / "config.json").read_text())
     assert config["batch_size"] == 2 and config["seed"] == 3 and config["loss_weights"] == pixel
     assert read_checkpoint(run / "last.pt")["options"]["batch_size"] == 2
+
+
+def test_an_undecodable_validation_image_is_skipped_with_a_warning(photos, masks, tmp_path, capsys):
+    val = write_photos(tmp_path / "val", 2)
+    data = (val / "p0.png").read_bytes()
+    (val / "cut.png").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
+    summary = train.train(options(photos, tmp_path / "run", steps=2, val=str(val), val_masks=str(masks), val_every=2))
+    assert summary["step"] == 2 and summary["best_val"] is not None  # once "cannot read image", exit 1
+    assert f"warning: skipping unreadable validation image {val / 'cut.png'}" in capsys.readouterr().err

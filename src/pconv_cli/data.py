@@ -47,6 +47,21 @@ def find_images(folders: Sequence[str | Path], what: str = "training") -> tuple[
     return good, bad
 
 
+def decodable(files: Sequence[Path], what: str = "validation") -> tuple[list[Path], list[Path]]:
+    """The files that decode whole and those that do not: for a fixed set read at every validation,
+    found once at start-up rather than crashing the run mid-way. UsageError when none decodes."""
+    good, bad = [], []
+    for path in files:
+        try:
+            read_rgb(path)
+            good.append(path)
+        except PconvError:
+            bad.append(path)
+    if files and not good:
+        raise UsageError(f"none of the {len(files)} {what} images decodes")
+    return good, bad
+
+
 def mask_source(masks: str | Path | None, augment: bool = True):
     """The make-masks generator (masks=None) or a folder of mask files; both have .sample(rng, (h, w))."""
     from .masks import FolderMasks, GeneratedMasks

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import read_checkpoint
-from .data import find_images, mask_source
+from .data import decodable, find_images, mask_source
 from .devices import pick_device, training_precision
 from .errors import PconvError, UsageError
 from .files import same_file, writable_folder
@@ -173,7 +173,8 @@ def prepare(opts: TrainOptions) -> Setup:
     config = dataclasses.replace(config, image_size=size)
     lr = opts.lr if opts.lr is not None else (FINETUNE_LR if finetune else TRAIN_LR)
     files, bad = find_images(opts.data)
-    val_files = find_images([opts.val], "validation")[0] if opts.val else []
+    val_files, val_bad = find_images([opts.val], "validation") if opts.val else ([], [])
+    val_files, broken = decodable(val_files)
     masks = mask_source(opts.masks)
     val_masks = mask_source(opts.val_masks, augment=False) if opts.val_masks else None
     device_type, world, precision = _device_and_world(opts)
@@ -184,6 +185,8 @@ def prepare(opts: TrainOptions) -> Setup:
         print(f"resuming with the run's {', '.join(taken)}", file=sys.stderr)
     for path in bad:
         print(f"warning: skipping unreadable image {path}", file=sys.stderr)
+    for path in val_bad + broken:
+        print(f"warning: skipping unreadable validation image {path}", file=sys.stderr)
     return Setup(
         opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
         checkpoint, init_state, finetune, loss_weights, world, device_type, precision,
