@@ -418,6 +418,17 @@ def test_resume_continues_with_the_runs_own_options_unless_given_again(photos, m
     assert read_checkpoint(run / "last.pt")["options"]["batch_size"] == 2
 
 
+def test_a_finetuned_run_resumes_from_its_checkpoint_not_its_start(photos, tmp_path):
+    train.train(options(photos, tmp_path / "base", steps=1))
+    code, _, err = run_cli("train", photos, "-o", tmp_path / "ft", "--finetune", tmp_path / "base" / "last.pt",
+                           "--arch", "tiny", "--batch-size", "2", "--workers", "0", "--steps", "1")  # fmt: skip
+    assert code == 0, err
+    code, _, err = run_cli("train", photos, "--resume", tmp_path / "ft" / "last.pt", "--steps", "2", "--workers", "0")
+    assert code == 0, err  # not "--resume, --finetune and --init exclude each other"
+    ckpt = read_checkpoint(tmp_path / "ft" / "last.pt")
+    assert ckpt["step"] == 2 and ckpt["finetune"]  # still a fine-tune: encoder BatchNorm stays frozen
+
+
 def test_an_undecodable_validation_image_is_skipped_with_a_warning(photos, masks, tmp_path, capsys):
     val = write_photos(tmp_path / "val", 2)
     data = (val / "p0.png").read_bytes()

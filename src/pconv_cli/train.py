@@ -37,8 +37,12 @@ MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 G
 FINETUNE_LR = 5e-5
 TRAIN_LR = 2e-4
 # Options a resumed run takes from this invocation even when not given: they describe the machine
-# (or, for the data folders, are required), not the run.
-NOT_RESUMED = ("data", "out", "device", "gpus", "precision", "compile", "sync_bn", "workers", "resume", "overwrite")
+# (or, for the data folders, are required), not the run; --finetune and --init say where a run started,
+# and a resumed run starts from its checkpoint.
+NOT_RESUMED = (
+    "data", "out", "device", "gpus", "precision", "compile", "sync_bn", "workers", "resume", "overwrite",
+    "finetune", "init",
+)  # fmt: skip
 
 
 @dataclass
