@@ -429,6 +429,17 @@ def test_a_finetuned_run_resumes_from_its_checkpoint_not_its_start(photos, tmp_p
     assert ckpt["step"] == 2 and ckpt["finetune"]  # still a fine-tune: encoder BatchNorm stays frozen
 
 
+def test_a_closed_stderr_does_not_stop_the_run(photos, tmp_path):
+    # `pconv train … 2>&1 | head -2`: rich would exit on the broken pipe; the run goes on and saves.
+    proc = cli("train", photos, "-o", tmp_path / "run", "--arch", "tiny", "--batch-size", "2", "--workers", "0",
+               "--loss-weights", "perceptual=0,style=0", "--steps", "12", "--log-every", "1")  # fmt: skip
+    proc.stderr.readline()
+    proc.stderr.close()
+    proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 12
+
+
 def test_an_undecodable_validation_image_is_skipped_with_a_warning(photos, masks, tmp_path, capsys):
     val = write_photos(tmp_path / "val", 2)
     data = (val / "p0.png").read_bytes()

@@ -1,4 +1,5 @@
-"""The progress bar every command draws on stderr: one look, shown only on a terminal."""
+"""The progress bar every command draws on stderr: one look, shown only on a terminal; and the stderr
+console of a training run."""
 
 from __future__ import annotations
 
@@ -23,3 +24,21 @@ def progress_bar(console, rate: str | None = None, info: bool = False, transient
         columns.append(TextColumn("{task.fields[info]}"))
     columns.append(TimeRemainingColumn())
     return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
+
+
+def lasting_stderr_console():
+    """A rich Console on stderr that goes quiet when stderr's reader goes away (``pconv train … 2>&1 |
+    head``) instead of exiting as rich does: a training run keeps going and saving its checkpoints."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    class Lasting(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())  # what is still buffered, and later warnings, go nowhere
+            os.close(devnull)
+
+    return Lasting(stderr=True)

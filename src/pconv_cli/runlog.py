@@ -48,9 +48,9 @@ class RunLog:
             self.tb = SummaryWriter(str(out / "tensorboard"))
         except ImportError:  # tensorboard is optional
             pass
-        from rich.console import Console
+        from .console import lasting_stderr_console
 
-        self.console = Console(stderr=True)
+        self.console = lasting_stderr_console()
 
     def message(self, text: str) -> None:
         if self.enabled:
