@@ -434,7 +434,8 @@ def test_a_closed_stderr_does_not_stop_the_run(photos, tmp_path):
     # `pconv train … 2>&1 | head -2`: rich would exit on the broken pipe; the run goes on and saves.
     proc = cli("train", photos, "-o", tmp_path / "run", "--arch", "tiny", "--batch-size", "2", "--workers", "0",
                "--loss-weights", "perceptual=0,style=0", "--steps", "12", "--log-every", "1")  # fmt: skip
-    proc.stderr.readline()
+    banner = proc.stderr.readline().decode()
+    assert banner.startswith("training a ") and banner.rstrip().endswith(str(tmp_path / "run"))  # not wrapped
     proc.stderr.close()
     proc.communicate(timeout=300)
     assert proc.returncode == 0

@@ -224,7 +224,7 @@ def make_masks(
     options = core.Options.from_flags(
         paths or [], size, bins, overwrite=overwrite, preview=preview, stats=stats, **flags
     )
-    raise typer.Exit(core.command(options, Console(stderr=True)))
+    raise typer.Exit(core.command(options, Console(stderr=True, soft_wrap=True)))
 
 
 @app.command()

@@ -41,4 +41,4 @@ def lasting_stderr_console():
             os.dup2(devnull, sys.stderr.fileno())  # what is still buffered, and later warnings, go nowhere
             os.close(devnull)
 
-    return Lasting(stderr=True)
+    return Lasting(stderr=True, soft_wrap=True)  # one message, one line: a log is read with grep
