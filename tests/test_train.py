@@ -424,7 +424,7 @@ def test_a_finetuned_run_resumes_from_its_checkpoint_not_its_start(photos, tmp_p
     code, _, err = run_cli("train", photos, "-o", tmp_path / "ft", "--finetune", tmp_path / "base" / "last.pt",
                            "--arch", "tiny", "--batch-size", "2", "--workers", "0", "--steps", "1")  # fmt: skip
     assert code == 0, err
-    code, _, err = run_cli("train", photos, "--resume", tmp_path / "ft" / "last.pt", "--steps", "2", "--workers", "0")
+    code, _, err = run_cli("train", photos, "--resume", tmp_path / "ft", "--steps", "2", "--workers", "0")  # the folder
     assert code == 0, err  # not "--resume, --finetune and --init exclude each other"
     ckpt = read_checkpoint(tmp_path / "ft" / "last.pt")
     assert ckpt["step"] == 2 and ckpt["finetune"]  # still a fine-tune: encoder BatchNorm stays frozen

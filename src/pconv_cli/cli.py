@@ -261,7 +261,7 @@ def train(
     init: Path | None = typer.Option(
         None, help="Start from these weights (a file or registered name), every layer learning, lr 2e-4."
     ),
-    resume: Path | None = typer.Option(None, help="Continue from a checkpoint (last.pt) in its run folder."),
+    resume: Path | None = typer.Option(None, help="Continue a run from its checkpoint (last.pt, or the run folder)."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Train into a run folder that holds another run, replacing it (its best.pt too)."
     ),

@@ -158,6 +158,8 @@ class Setup:
 def prepare(opts: TrainOptions) -> Setup:
     """Validate every option before any work starts (UsageError -> exit 2)."""
     checkpoint, taken = None, []
+    if opts.resume and Path(opts.resume).is_dir():  # a run folder: its last.pt
+        opts = dataclasses.replace(opts, resume=str(Path(opts.resume) / "last.pt"))
     if opts.resume and not (opts.finetune or opts.init):  # check() refuses those together
         checkpoint = read_checkpoint(opts.resume)
         opts, taken = _continuing(opts, checkpoint)
