@@ -104,6 +104,7 @@ def _damaged_tiff() -> bytes:
         ({"image": True, "mask": "small"}, {}, 422, "mask upload is 56×40 but its image is 112×80"),
         ({"image": True, "mask": True}, {"format": "gif"}, 400, "format 'gif': expected png, jpg"),
         ({"image": True, "mask": True}, {"strategy": "magic"}, 400, "strategy 'magic': expected one of auto"),
+        ({"image": True, "mask": True}, {"fmt": "jpg"}, 400, "unknown field 'fmt': expected image, mask, format"),
         ({"image": "rgba", "mask": True}, {"format": "jpg"}, 422, "JPEG cannot store the alpha channel"),
         ({"image": "tiff", "mask": "tiny"}, {}, 422, "cannot read image upload"),
         ({"image": True, "mask": "all"}, {}, 422, "the mask covers the whole image: there is nothing to fill"),

@@ -35,6 +35,7 @@ from .errors import PconvError, TooManyPixels, UsageError
 from .images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
 from .masks import check_fillable
 
+FIELDS = ("image", "mask", "format", "strategy")  # of POST /api/inpaint
 UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
 
@@ -189,6 +190,9 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     for name in ("image", "mask"):
         if not isinstance(fields.get(name), bytes) or not fields[name]:
             raise BadRequest(400, f"missing the file field {name!r} (multipart: image and mask, white = hole)")
+    unknown = sorted(set(fields) - {*FIELDS})
+    if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
+        raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
     strategy = str(fields.get("strategy", "auto"))
     if strategy not in values(Strategy):
         raise BadRequest(400, f"strategy {strategy!r}: expected one of {', '.join(values(Strategy))}")
