@@ -88,6 +88,7 @@ def test_count_window_agrees_with_every_ratio_formula():
     for c in (lo, hi):
         assert bin_index(c / total) == 2 and bin_index(1 - (total - c) / total) == 2
     assert bin_index((lo - 1) / total) == 1 or bin_index(1 - (total - lo + 1) / total) == 1
+    assert count_window(0.95, 1.0, 100) == (96, 99)  # never all hole: nothing would be left to fill from
 
 
 @pytest.mark.parametrize("style", ["strokes", "blobs", "scratches", "text"])

@@ -326,7 +326,8 @@ _SHAPES = {"strokes": _stroke_shape, "blobs": _blob_shape, "scratches": _scratch
 
 
 def count_window(low: float, high: float, total: int) -> tuple[int, int]:
-    """Smallest and largest hole counts c with low < c/total <= high, however it is computed.
+    """Smallest and largest hole counts c with low < c/total <= high, however it is computed, and
+    c < total: a mask that leaves no photo has nothing to fill from (inpaint refuses it).
 
     The ratio is checked as c/total (masks.hole_ratio of a NumPy hole map), as 1 − (total − c)/total
     (of a tensor) and as written to a manifest (6 decimals), so every reader puts the mask in the same bin.
@@ -339,7 +340,7 @@ def count_window(low: float, high: float, total: int) -> tuple[int, int]:
     lo = max(0, math.floor(low * total) - 2)
     while lo <= total and not inside(lo):
         lo += 1
-    hi = min(total, math.ceil(high * total) + 2)
+    hi = min(total - 1, math.ceil(high * total) + 2)
     while hi >= 0 and not inside(hi):
         hi -= 1
     return lo, hi
