@@ -45,11 +45,12 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
             continue
         path = Path(text)
         if path.is_dir():
-            if out_dir is not None and (out_dir == path.resolve() or out_dir in path.resolve().parents):
+            root = path.resolve()
+            if out_dir is not None and (out_dir == root or out_dir in root.parents):
                 # Files under -o are never inputs (results of an earlier run), so this folder would give none.
                 raise UsageError(f"the input folder {text} is inside the output folder -o {output}; pass another -o")
             # --mask naming this very folder is left to fail per image, saying so.
-            mask_dir = mask_path if mask_path != path.resolve() else None
+            mask_dir = mask_path if mask_path != root else None
             for file in list_images(path):
                 # Earlier results of this command are not inputs on a second run.
                 if file.stem.endswith(OUTPUT_TAG):
