@@ -54,3 +54,15 @@ def test_output_names_and_formats():
     assert output_format(STDIO, None) == "PNG" and output_format(Path("x.tif"), None) == "TIFF"
     with pytest.raises(UsageError, match="cannot tell the output format of x.raw"):
         output_format(Path("x.raw"), None)
+
+
+def test_a_glob_leaves_out_earlier_results_the_output_folder_and_masks(tmp_path):
+    # A quoted glob run twice (--skip-existing) took the first run's a_inpainted.png for an input,
+    # so a.png's output "would replace an input" and a_inpainted_inpainted.png was written.
+    for name in ("a.png", "a_inpainted.png", "m.png", "done/b.png", "masks/a.png"):
+        _png(tmp_path / name)
+    pattern = str(tmp_path / "**" / "*.png")
+    names = [s.rel.as_posix() for s in discover([pattern], str(tmp_path / "done"), tmp_path / "m.png")]
+    assert names == ["a.png", "a.png"]  # the top one and masks/a.png: only a --mask folder is left out
+    names = [s.rel.as_posix() for s in discover([pattern], None, tmp_path / "masks")]
+    assert names == ["a.png", "b.png", "m.png"]

@@ -34,7 +34,8 @@ def is_glob(text: str) -> bool:
 def discover(inputs: list[str], output: str | None = None, mask: Path | None = None) -> list[Source]:
     """Expand files, folders (recursive), globs and '-' into sources, in order; missing ones carry an error.
 
-    A folder's listing leaves out earlier results, the ``output`` folder and the ``mask`` file or folder.
+    A folder's listing and a glob's matches leave out earlier results, the ``output`` folder and the
+    ``mask`` file or folder.
     """
     out_dir = Path(output).resolve() if output not in (None, STDIO) else None
     mask_path = Path(mask).resolve() if mask is not None else None
@@ -52,16 +53,15 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
             # --mask naming this very folder is left to fail per image, saying so.
             mask_dir = mask_path if mask_path != root else None
             for file in list_images(path):
-                # Earlier results of this command are not inputs on a second run.
-                if file.stem.endswith(OUTPUT_TAG):
-                    continue
-                real = file.resolve()
-                if any(d is not None and d in real.parents for d in (out_dir, mask_dir)) or real == mask_path:
-                    continue
-                sources.append(Source(file, file.relative_to(path)))
+                if _is_input(file, out_dir, mask_dir, mask_path):
+                    sources.append(Source(file, file.relative_to(path)))
         elif not path.exists() and is_glob(text):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
+            files = [
+                m
+                for m in matches
+                if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES and _is_input(m, out_dir, mask_path, mask_path)
+            ]
             if not files:
                 sources.append(Source(path, Path(path.name), f"no image matches the pattern {text}"))
             sources.extend(Source(m, Path(m.name)) for m in files)
@@ -70,6 +70,15 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
         else:
             sources.append(Source(path, Path(path.name)))
     return sources
+
+
+def _is_input(file: Path, out_dir: Path | None, mask_dir: Path | None, mask_path: Path | None) -> bool:
+    """Whether a file found in a folder or by a glob is an input: earlier results of this command (so
+    that a second run, --skip-existing too, does not fill them again), files under -o and masks are not."""
+    if file.stem.endswith(OUTPUT_TAG):
+        return False
+    real = file.resolve()
+    return real != mask_path and not any(d is not None and d in real.parents for d in (out_dir, mask_dir))
 
 
 def output_format(path: Path | str, fmt: str | None) -> str:
