@@ -282,6 +282,9 @@ def test_formats_and_output_file(tmp_path, model_file):
     assert pconv("inpaint", tmp_path / "p.jpg", tmp_path / "p.jpg", *args, "-o", tmp_path / "one.png").code == 2
     assert pconv("inpaint", tmp_path / "p.jpg", *args, "--format", "gif").code == 2
     assert pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "x.xyz").code == 2
+    mismatch = pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "y.png", "--format", "jpg")
+    assert mismatch.code == 2 and "does not match" in mismatch.stderr and not (tmp_path / "y.png").exists()
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "y.jpeg", "--format", "jpg").code == 0
     rgba = tmp_path / "t.png"
     save(rgba, photo(channels=4))
     no_alpha = pconv("inpaint", rgba, *args, "--format", "jpg", "--json")

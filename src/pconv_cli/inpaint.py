@@ -99,6 +99,11 @@ class Options:
         if self.json_lines and (self.output == STDIO or (self.output is None and STDIO in self.inputs)):
             given = "-o -" if self.output == STDIO else "- (stdin) without -o"
             raise UsageError(f"{given} writes the image to stdout, where --json writes too; pass -o FILE or no --json")
+        # -o x.png --format jpg would write JPEG bytes under a .png name.
+        named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
+        if self.format and named and named != self.format and not self.output.endswith(("/", os.sep)):
+            if not Path(self.output).is_dir():
+                raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 
