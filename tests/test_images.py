@@ -53,6 +53,9 @@ def test_16_bit_png_keeps_depth_and_icc_round_trip(tmp_path):
     tiff = read_image(tmp_path / "d.tif")
     assert tiff.format == "TIFF" and np.array_equal(tiff.pixels, array)
     assert np.array_equal(read_image(encode_image(tiff, tiff.pixels, "TIFF")).pixels, array)
+    tiff.icc = icc  # OpenCV's 16-bit TIFF had no profile: colours were read as sRGB
+    again = read_image(encode_image(tiff, tiff.pixels, "TIFF"))
+    assert again.icc == icc and np.array_equal(again.pixels, array)
 
 
 def test_exif_orientation_applied_and_reset():

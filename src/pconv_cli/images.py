@@ -327,6 +327,30 @@ def _png_with_icc(png: bytes, icc: bytes) -> bytes:
     return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
 
 
+def _tiff_with_icc(tiff: bytes, icc: bytes) -> bytes:
+    """Add an ICC profile tag (34675) to the first IFD of a classic TIFF (OpenCV writes 16-bit TIFFs
+    but drops profiles): the profile and a copy of the IFD with the tag go at the end, and the
+    header points to that copy; every other offset stays valid."""
+    order = "<" if tiff[:2] == b"II" else ">"
+    if struct.unpack(order + "H", tiff[2:4])[0] != 42:  # BigTIFF, which OpenCV writes only past 4 GiB
+        return tiff
+    ifd = struct.unpack(order + "I", tiff[4:8])[0]
+    count = struct.unpack(order + "H", tiff[ifd : ifd + 2])[0]
+    entries = [tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i] for i in range(count)]
+    next_ifd = tiff[ifd + 2 + 12 * count : ifd + 6 + 12 * count]
+    out = bytearray(tiff) + b"\0" * (len(tiff) % 2)  # TIFF offsets are even
+    if len(icc) <= 4:  # a value of up to 4 bytes is stored in the entry itself
+        value = icc.ljust(4, b"\0")
+    else:
+        value = struct.pack(order + "I", len(out))
+        out += icc + b"\0" * (len(icc) % 2)
+    entries.append(struct.pack(order + "HHI", 34675, 7, len(icc)) + value)  # type 7: UNDEFINED bytes
+    entries.sort(key=lambda entry: struct.unpack(order + "H", entry[:2])[0])  # tags in ascending order
+    out[4:8] = struct.pack(order + "I", len(out))
+    out += struct.pack(order + "H", len(entries)) + b"".join(entries) + next_ifd
+    return bytes(out)
+
+
 def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
     """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can."""
     channels = pixels.shape[2]
@@ -337,8 +361,8 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
         ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
         if not ok:
             raise PconvError(f"OpenCV could not encode the 16-bit {fmt}")
-        if picture.icc and fmt == "PNG":
-            return _png_with_icc(buf.tobytes(), picture.icc)
+        if picture.icc:
+            return (_png_with_icc if fmt == "PNG" else _tiff_with_icc)(buf.tobytes(), picture.icc)
         return buf.tobytes()
     if channels == 4 and fmt in ("JPEG", "BMP"):
         raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
