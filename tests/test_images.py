@@ -92,6 +92,9 @@ def test_icc_kept_for_8_bit_and_alpha_refused_by_jpeg():
     assert read_image(encode_image(picture, picture.pixels, "WEBP")).icc == icc
     with pytest.raises(PconvError, match="alpha"):
         encode_image(picture, picture.pixels, "JPEG")
+    array[..., 3] = 255  # all opaque: JPEG and BMP drop the alpha, losing nothing
+    for fmt in ("JPEG", "BMP"):
+        assert read_image(encode_image(picture, array, fmt)).pixels.shape == (4, 4, 3)
 
 
 def test_mask_threshold_invert_size_and_resize():

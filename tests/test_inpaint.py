@@ -289,6 +289,12 @@ def test_formats_and_output_file(tmp_path, model_file):
     save(rgba, photo(channels=4))
     no_alpha = pconv("inpaint", rgba, *args, "--format", "jpg", "--json")
     assert no_alpha.code == 1 and "alpha" in no_alpha.records()[0]["error"]
+    cutout = photo(channels=4)
+    cutout[..., 3] = 255
+    cutout[10:20, 20:30, 3] = 0  # transparent holes, filled opaque: a JPEG loses nothing
+    save(tmp_path / "cut.png", cutout)
+    assert pconv("inpaint", tmp_path / "cut.png", "-w", model_file, "-o", tmp_path / "cut.jpg").code == 0
+    assert Image.open(tmp_path / "cut.jpg").mode == "RGB"
 
 
 def test_bad_inputs_each_fail_alone_and_the_batch_goes_on(tmp_path, model_file):

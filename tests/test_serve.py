@@ -115,7 +115,7 @@ def test_a_users_mistake_is_a_4xx_with_one_json_line(client, files, data, status
     forms = {
         True: None,
         "small": _encoded(hole[::2, ::2]),
-        "rgba": _encoded(np.dstack([photo, np.full((80, 112), 255, np.uint8)])),
+        "rgba": _encoded(np.dstack([photo, np.full((80, 112), 200, np.uint8)])),  # see-through: JPEG would lose it
         "tiff": _damaged_tiff(),
         "tiny": _encoded(np.zeros((16, 16), np.uint8)),
         "all": _encoded(np.full((80, 112), 255, np.uint8)),

@@ -365,7 +365,10 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
             return (_png_with_icc if fmt == "PNG" else _tiff_with_icc)(buf.tobytes(), picture.icc)
         return buf.tobytes()
     if channels == 4 and fmt in ("JPEG", "BMP"):
-        raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
+        # An opaque alpha (an RGBA export, or a cutout whose transparent holes were filled) loses nothing.
+        if not (pixels[..., 3] == 255).all():  # 8-bit here: 16-bit went to PNG or TIFF above
+            raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
+        pixels, channels = pixels[..., :3], 3
     img = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
     options: dict = {}
     if picture.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
