@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from pconv_cli.api import Inpainter
 from pconv_cli.cli import app
 from pconv_cli.errors import PconvError
 from pconv_cli.unet import PConvConfig, PConvUNet
@@ -337,10 +338,11 @@ def test_unreadable_input_and_unwritable_output(tmp_path, model_file, monkeypatc
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())
     (tmp_path / "file").write_text("a file, not a folder")
-    blocked = pconv(
-        "inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "file" / "o.png"
-    )
-    assert blocked.code == 1 and "cannot write" in blocked.stderr
+    with monkeypatch.context() as patch:  # an output folder that cannot be written is known before any fill
+        patch.setattr(Inpainter, "fill", lambda *args: pytest.fail("filled an image whose output cannot be written"))
+        for out in (tmp_path / "file" / "o.png", f"{tmp_path / 'file' / 'sub'}/"):
+            blocked = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", out)
+            assert blocked.code == 1 and "cannot write" in blocked.stderr
     real = Path.read_bytes
 
     def deny(self):
@@ -551,6 +553,8 @@ def test_a_write_cut_short_leaves_no_file_under_the_final_name(tmp_path, model_f
 
     def half_then_full_disk(self, data):
         real(self, data[: len(data) // 2])
+        if not data:  # the output folder's probe: an empty file takes no space
+            return
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Path, "write_bytes", half_then_full_disk)

@@ -24,8 +24,10 @@ def writable_folder(path: Path, what: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".pconv-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        try:
+            probe.write_bytes(b"")
+        finally:  # also when the write failed after creating it
+            probe.unlink(missing_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot write to {what} {path}: {exc.strerror or exc}") from None
     return path

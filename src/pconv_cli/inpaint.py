@@ -20,7 +20,7 @@ import numpy as np
 from . import strategies
 from .api import Inpainter
 from .errors import PconvError, UsageError
-from .files import atomic_write, same_file, write_stdout
+from .files import atomic_write, same_file, writable_folder, write_stdout
 from .images import (
     DEFAULT_MAX_PIXELS,
     FORMATS,
@@ -204,6 +204,22 @@ class Driver:
             error = source.error or self._refusal(source, job, output_is_dir, inputs, planned)
             if error:
                 job.record.update(status="failed", error=error)
+        # Each output folder is made and proven writable before any decoding: a read-only one
+        # would otherwise fail every image only after its fill.
+        folders: dict[Path, str | None] = {}
+        for job in jobs:
+            if job.output in (None, STDIO):
+                continue
+            folder = Path(job.output).parent
+            if folder not in folders:
+                try:
+                    writable_folder(folder, "output folder")
+                    folders[folder] = None
+                except UsageError as exc:
+                    folders[folder] = str(exc)
+            if folders[folder]:
+                job.output = None
+                job.record.update(status="failed", error=f"cannot write {job.record['output']}: {folders[folder]}")
         return jobs
 
     def _refusal(self, source: Source, job: Job, output_is_dir: bool, inputs: list[Path], planned: set) -> str | None:
