@@ -219,7 +219,7 @@ def test_a_mask_folder_inside_the_input_folder_holds_no_inputs(tmp_path, model_f
     assert not (tmp_path / "ph" / "masks" / "a_inpainted.png").exists()
 
 
-def test_overwrite_skip_and_refusing_to_replace_an_input(tmp_path, model_file):
+def test_overwrite_skip_and_refusing_to_replace_an_input(tmp_path, model_file, monkeypatch):
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())
     args = ["--mask", tmp_path / "m.png", "-w", model_file, "--json"]
@@ -234,6 +234,10 @@ def test_overwrite_skip_and_refusing_to_replace_an_input(tmp_path, model_file):
     assert pconv("inpaint", tmp_path / "p.png", *args, "--overwrite").code == 0
     assert (tmp_path / "p_inpainted.png").read_bytes() == first
     assert pconv("inpaint", tmp_path / "p.png", *args, "--overwrite", "--skip-existing").code == 2
+    monkeypatch.chdir(tmp_path)  # "" (an unset variable) named the current folder: every image in it
+    for empty in (["", *args], [tmp_path / "p.png", *args, "-o", ""]):
+        unset = pconv("inpaint", *empty, "--overwrite")
+        assert unset.code == 2 and "empty name" in unset.stderr
     before = (tmp_path / "p.png").read_bytes()
     for target in (tmp_path / "p.png", tmp_path / "m.png", tmp_path):
         refused = pconv("inpaint", tmp_path / "p.png", *args, "--overwrite", "-o", target)

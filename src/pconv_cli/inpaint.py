@@ -93,6 +93,11 @@ class Options:
             raise UsageError(f"--invert-mask flips the holes of a --mask file; with {given} it would do nothing")
         if self.overwrite and self.skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
+        # An empty name (an unset shell variable) is a path to the current folder: it would inpaint it all.
+        if "" in self.inputs:
+            raise UsageError("an input is an empty name; give a file, folder, glob or - (stdin)")
+        if self.output == "":
+            raise UsageError("-o is an empty name; give a file, folder or - (stdout)")
         if self.inputs.count(STDIO) > 1:
             raise UsageError("- (stdin) is given more than once; it holds one image")
         # stdin's image goes to stdout unless -o names a file or folder: JSON lines would join it there.
