@@ -27,6 +27,13 @@ def test_atomic_write_takes_a_name_near_the_file_system_limit(tmp_path):
     assert target.read_bytes() == b"ok" and [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names there are Unicode, not bytes")
+def test_atomic_write_takes_a_name_that_is_no_valid_utf8(tmp_path):
+    target = tmp_path / os.fsdecode(b"caf\xe9.png")  # Latin-1, as names from old archives are
+    atomic_write(target, lambda tmp: open(tmp, "wb").write(b"ok"))  # was a UnicodeEncodeError traceback
+    assert target.read_bytes() == b"ok" and os.listdir(os.fsencode(tmp_path)) == [b"caf\xe9.png"]
+
+
 @pytest.mark.parametrize(
     "failure",
     [OSError(errno.ENOSPC, "No space left on device"), RuntimeError("PytorchStreamWriter failed writing file data/0")],

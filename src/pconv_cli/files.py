@@ -42,7 +42,8 @@ def atomic_write(path: Path, write) -> None:
     """
     path = Path(path)
     # The name is cut so that the temporary's stays within 255 bytes when the final name is close to it.
-    stem = path.name.encode()[:200].decode(errors="ignore")
+    # (os.fsencode: a name that is no valid UTF-8, as from an old archive, still has its bytes.)
+    stem = os.fsencode(path.name)[:200].decode(errors="ignore")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent or ".")
     except OSError as exc:
