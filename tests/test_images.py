@@ -97,6 +97,16 @@ def test_icc_kept_for_8_bit_and_alpha_refused_by_jpeg():
         assert read_image(encode_image(picture, array, fmt)).pixels.shape == (4, 4, 3)
 
 
+def test_metadata_an_encoder_cannot_store_is_one_line():
+    array = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 70_000  # an ImageDescription over the 64 KiB of a JPEG's EXIF segment
+    picture = read_image(_png(array, exif=exif))
+    with pytest.raises(PconvError, match="cannot encode JPEG: EXIF data is too long"):  # was a ValueError
+        encode_image(picture, picture.pixels, "JPEG")
+    assert read_image(encode_image(picture, picture.pixels, "PNG")).exif == picture.exif
+
+
 def test_mask_threshold_invert_size_and_resize():
     grey = np.array([[0, 127, 128, 255]], dtype=np.uint8)
     assert read_mask(_png(grey), (1, 4)).tolist() == [[False, False, True, True]]

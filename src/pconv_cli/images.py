@@ -382,7 +382,10 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
     elif fmt == "PNG":  # zlib level 1, OpenCV's default: 2.5-4.5x faster than Pillow's 6 for about 15 % more bytes
         options.update(compress_level=PNG_LEVEL)
     out = io.BytesIO()
-    img.save(out, format=fmt, **options)
+    try:
+        img.save(out, format=fmt, **options)
+    except (ValueError, OSError, struct.error) as exc:  # e.g. EXIF over the 64 KiB a JPEG segment holds
+        raise _one_line(f"cannot encode {fmt}", exc) from exc
     return out.getvalue()
 
 
