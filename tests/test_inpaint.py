@@ -209,6 +209,22 @@ def test_stdin_is_read_once_and_its_image_on_stdout_is_never_mixed_with_json(tmp
     assert to_file.code == 0 and to_file.records()[0]["output"] == str(tmp_path / "s.png")
 
 
+def test_a_closed_stdin_or_stdout_is_one_line(tmp_path, model_file):
+    save(tmp_path / "m.png", hole_mask())
+    save(tmp_path / "p.png", photo())
+    args = ["--mask", tmp_path / "m.png", "-w", model_file, "-q"]
+    for fd, command in ((0, ["-", *args, "-o", tmp_path / "s.png"]), (1, [tmp_path / "p.png", *args, "-o", "-"])):
+        closed = subprocess.run(  # as from `pconv … <&-` or `>&-`: Python starts with sys.stdin or sys.stdout None
+            [sys.executable, "-m", "pconv_cli", "inpaint", *map(str, command)],
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda fd=fd: os.close(fd),
+        )
+        assert closed.returncode == 1 and "Traceback" not in closed.stderr
+        assert closed.stderr.startswith("pconv: error: ") and len(closed.stderr.splitlines()) == 1
+
+
 def test_a_mask_folder_inside_the_input_folder_holds_no_inputs(tmp_path, model_file):
     save(tmp_path / "ph" / "a.png", photo())
     save(tmp_path / "ph" / "masks" / "a.png", hole_mask())

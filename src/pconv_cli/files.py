@@ -4,6 +4,7 @@ whole writes to stdout."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -67,6 +68,8 @@ def atomic_write(path: Path, write) -> None:
 def write_stdout(data: bytes) -> None:
     """All of ``data`` to stdout. An unbuffered stdout (PYTHONUNBUFFERED=1) is a raw stream whose
     write may take only part of it; a reader that went away raises OSError (BrokenPipeError)."""
+    if sys.stdout is None:  # started with it closed (>&-)
+        raise OSError(errno.EBADF, "stdout is closed")
     out = sys.stdout.buffer
     view = memoryview(data)
     while view:

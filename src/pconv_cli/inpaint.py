@@ -253,7 +253,7 @@ class Driver:
         """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
         stdin = None
         if any(j.source.path is None and j.output is not None for j in jobs):
-            stdin = sys.stdin.buffer.read()
+            stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
         ahead = max(2, self.run.batch_size + 1)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
             pending: list[tuple[Job, Future | None]] = []
