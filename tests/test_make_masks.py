@@ -160,6 +160,17 @@ def test_refuses_non_empty_or_unwritable_folders(tmp_path):
         prepare_out_dir(tmp_path / "file", overwrite=True)
 
 
+def test_overwrite_replaces_the_earlier_mask_set_and_leaves_other_files(tmp_path):
+    out = tmp_path / "masks"
+    assert run(str(out), "--count", "3", "--size", "32", "-j", "1").returncode == 0
+    (out / "mine.png").write_bytes(b"not a listed mask")
+    result = run(str(out), "--count", "2", "--size", "32", "-j", "1", "--bins", "paper", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in out.glob("*.png"))
+    assert files == sorted([r["file"] for r in manifest(out)] + ["mine.png"])  # no r01-60_ mask left unlisted
+    assert (out / "mine.png").read_bytes() == b"not a listed mask"
+
+
 def test_preview_is_a_contact_sheet(tmp_path):
     sheet = tmp_path / "sheet.png"
     result = run(str(tmp_path / "m"), "--count", "12", "--size", "32", "--preview", str(sheet), "-j", "1")

@@ -208,7 +208,9 @@ def make_masks(
     count: int = typer.Option(100, "--count", "-n", help="Number of masks (all bins and border modes together)."),
     seed: int = typer.Option(0, "--seed", help="Same seed and arguments: byte-identical files on any machine."),
     workers: int = typer.Option(0, "--workers", "-j", help="Processes; 0 = one per core."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder (same names replaced)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Write into a non-empty folder, replacing the masks its manifest lists."
+    ),
     preview: Path = typer.Option(None, "--preview", metavar="FILE.png", help="Also write a contact sheet."),
     stats: Path = typer.Option(None, "--stats", metavar="DIR", help="Print the hole-ratio histogram of a mask folder."),
 ) -> None:

@@ -143,10 +143,24 @@ def _render_chunk(job: Job, tasks: list[Task]) -> list[dict[str, str]]:
 
 
 def prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Create the output folder; UsageError if it is not writable or holds files (unless overwrite)."""
+    """Create the output folder; UsageError if it is not writable or holds files (unless overwrite).
+    Overwriting replaces an earlier mask set: the masks its manifest lists are removed, other files stay."""
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise UsageError(f"output folder {out_dir} is not empty; pass --overwrite to write into it anyway")
     writable_folder(out_dir, "output folder")
+    if overwrite:  # kept, they would be masks the new manifest does not list, yet training and eval read
+        for name in _listed_masks(out_dir):
+            (out_dir / name).unlink(missing_ok=True)
+
+
+def _listed_masks(out_dir: Path) -> list[str]:
+    """The mask files an earlier manifest.csv in ``out_dir`` lists: plain PNG names in the folder only."""
+    try:
+        with open(out_dir / MANIFEST, newline="", encoding="utf-8") as f:
+            names = [row.get("file") or "" for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error):  # none, or not ours: nothing is removed
+        return []
+    return [n for n in names if Path(n).name == n and n.endswith(".png") and (out_dir / n).is_file()]
 
 
 def write_manifest(out_dir: Path, rows: list[dict[str, str]]) -> None:
