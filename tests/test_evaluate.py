@@ -231,6 +231,17 @@ def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
         assert {r["method"] for r in csv.DictReader(f)} == {DEFAULT_MODEL, "telea"}  # the ns rows are gone
 
 
+def test_overwrite_leaves_no_picture_of_the_replaced_run(data, tmp_path):
+    out = tmp_path / "out"
+    first = _opts(data, tmp_path, bins=[0], pairs_per_bin=1, figure_pairs=1)
+    ev.write_reports(ev.run_eval(first, _quiet()), first, _quiet())
+    assert list(out.glob("samples/*/ns.png"))
+    again = replace(first, baselines=["telea"], overwrite=True, figure_pairs=0)
+    ev.run_eval(again, _quiet())
+    assert not list(out.glob("samples/*/*.png"))  # ns's, and the pairs no longer drawn
+    assert not (out / "comparison.png").exists() and not (out / "results.json").exists()
+
+
 def test_resume_refuses_rows_measured_with_other_settings(data, tmp_path):
     images, masks = data
     out = tmp_path / "out"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,10 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
     if not methods:
         raise UsageError("nothing to evaluate: no model and no available baseline")
     writable_folder(opts.out, "output folder")
+    if opts.overwrite:  # the replaced run's pictures and reports would pass for this run's
+        shutil.rmtree(opts.out / "samples", ignore_errors=True)
+        for name in ("results.json", "results.md", "comparison.png"):
+            (opts.out / name).unlink(missing_ok=True)
     csv_path = opts.out / "results.csv"
     earlier = read_results(csv_path) if opts.resume and csv_path.exists() else []
     write_json(opts.out / "settings.json", run_settings(opts))  # before any row: what they measure
