@@ -449,3 +449,13 @@ def test_an_undecodable_validation_image_is_skipped_with_a_warning(photos, masks
     summary = train.train(options(photos, tmp_path / "run", steps=2, val=str(val), val_masks=str(masks), val_every=2))
     assert summary["step"] == 2 and summary["best_val"] is not None  # once "cannot read image", exit 1
     assert f"warning: skipping unreadable validation image {val / 'cut.png'}" in capsys.readouterr().err
+
+
+def test_overwrite_leaves_none_of_the_replaced_runs_sample_grids(photos, tmp_path):
+    run = tmp_path / "run"
+    train.train(options(photos, run, steps=3, sample_every=1))
+    (run / "tensorboard").mkdir()
+    (run / "tensorboard" / "events.out.tfevents.1.host.1.0").write_bytes(b"old run")
+    train.train(options(photos, run, steps=1, sample_every=1, overwrite=True))
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000001.png"]
+    assert not (run / "tensorboard" / "events.out.tfevents.1.host.1.0").exists()

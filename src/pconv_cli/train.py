@@ -187,6 +187,9 @@ def prepare(opts: TrainOptions) -> Setup:
     writable_folder(out, "run folder")  # last: a refused option leaves no folder behind
     if replaces:  # a run that never validates writes no best.pt: the earlier run's would pass for this one's
         (out / "best.pt").unlink(missing_ok=True)
+        # Nor are its sample grids and TensorBoard events all written again: they would mix with this run's.
+        for stale in (*out.glob("samples/step_*.png"), *out.glob("tensorboard/events.out.tfevents.*")):
+            stale.unlink()
     if taken:
         print(f"resuming with the run's {', '.join(taken)}", file=sys.stderr)
     for path in bad:
