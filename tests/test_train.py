@@ -459,3 +459,16 @@ def test_overwrite_leaves_none_of_the_replaced_runs_sample_grids(photos, tmp_pat
     train.train(options(photos, run, steps=1, sample_every=1, overwrite=True))
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000001.png"]
     assert not (run / "tensorboard" / "events.out.tfevents.1.host.1.0").exists()
+
+
+def test_a_run_with_relative_folders_resumes_from_another_directory(photos, masks, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    val = dict(val="photos", val_masks="masks", masks="masks", val_every=1)
+    train.train(options(Path("photos"), Path("run"), steps=1, **val))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    given = frozenset({"data", "steps", "resume"})  # as the command line: the rest comes from the run
+    resumed = train.train(options(photos, None, steps=2, resume="../run/last.pt", given=given))
+    assert resumed["step"] == 2 and resumed["best_val"] is not None
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert [config[k] for k in ("val", "val_masks", "masks")] == [str(photos), str(masks), str(masks)]

@@ -43,6 +43,8 @@ NOT_RESUMED = (
     "data", "out", "device", "gpus", "precision", "compile", "sync_bn", "workers", "resume", "overwrite",
     "finetune", "init",
 )  # fmt: skip
+# Paths a resumed run takes from its checkpoint: recorded absolute, so that it resumes from any directory.
+RESUMED_PATHS = ("masks", "val", "val_masks", "vgg_weights")
 
 
 @dataclass
@@ -163,6 +165,8 @@ def prepare(opts: TrainOptions) -> Setup:
     if opts.resume and not (opts.finetune or opts.init):  # check() refuses those together
         checkpoint = read_checkpoint(opts.resume)
         opts, taken = _continuing(opts, checkpoint)
+    absolute = {name: os.path.abspath(getattr(opts, name)) for name in RESUMED_PATHS if getattr(opts, name)}
+    opts = dataclasses.replace(opts, data=[os.path.abspath(d) for d in opts.data], **absolute)
     loss_weights = opts.check()
     if opts.out:
         out = Path(opts.out)
