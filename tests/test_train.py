@@ -472,3 +472,10 @@ def test_a_run_with_relative_folders_resumes_from_another_directory(photos, mask
     assert resumed["step"] == 2 and resumed["best_val"] is not None
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert [config[k] for k in ("val", "val_masks", "masks")] == [str(photos), str(masks), str(masks)]
+
+
+def test_config_records_the_architecture_trained_not_the_arch_default(photos, tmp_path):
+    train.train(options(photos, tmp_path / "base", steps=1))  # tiny
+    train.train(options(photos, tmp_path / "init", steps=1, arch="paper256", init=str(tmp_path / "base" / "last.pt")))
+    assert json.loads((tmp_path / "init" / "config.json").read_text())["arch"] == "tiny"
+    assert read_checkpoint(tmp_path / "init" / "last.pt")["options"]["arch"] == "tiny"

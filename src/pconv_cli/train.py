@@ -176,6 +176,7 @@ def prepare(opts: TrainOptions) -> Setup:
         out = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     replaces = _replaces_a_run(out, opts)
     checkpoint, config, init_state, finetune = _starting_point(opts, checkpoint)
+    opts = dataclasses.replace(opts, arch=config.preset_name())  # the network trained, not --arch's default
     size = config.image_size if opts.size is None else opts.size
     if size < config.multiple or size % config.multiple:
         raise UsageError(f"--size must be a multiple of 2**levels = {config.multiple} for this network, got {size}")

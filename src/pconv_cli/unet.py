@@ -59,6 +59,14 @@ class PConvConfig:
             raise ValueError(f"unknown architecture preset {name!r}; expected one of {', '.join(cls.PRESETS)}")
         return presets[name]
 
+    def preset_name(self) -> str | None:
+        """The preset this network is, at any working scale; None for one of its own."""
+
+        def shape(config: PConvConfig) -> dict:
+            return dict(config.to_dict(), image_size=None)
+
+        return next((name for name in self.PRESETS if shape(self.preset(name)) == shape(self)), None)
+
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
 
