@@ -231,6 +231,16 @@ def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
         assert {r["method"] for r in csv.DictReader(f)} == {DEFAULT_MODEL, "telea"}  # the ns rows are gone
 
 
+def test_an_output_folder_inside_the_image_folder_adds_no_images(data, tmp_path):
+    images, _ = data
+    first = _opts(data, tmp_path, out=images / "eval", baselines=["telea"], bins=[0], pairs_per_bin=1)
+    ev.write_reports(ev.run_eval(first, _quiet()), first, _quiet())
+    assert list((images / "eval").rglob("*.png"))  # samples and comparison.png
+    again = ev.run_eval(replace(first, resume=True), _quiet())
+    assert {p.image_name for p in again.pairs} <= {f"img{i}.png" for i in range(5)}
+    assert again.aside == [] and len(again.rows) == 4  # every earlier row kept, none run again
+
+
 def test_overwrite_leaves_no_picture_of_the_replaced_run(data, tmp_path):
     out = tmp_path / "out"
     first = _opts(data, tmp_path, bins=[0], pairs_per_bin=1, figure_pairs=1)

@@ -479,3 +479,11 @@ def test_config_records_the_architecture_trained_not_the_arch_default(photos, tm
     train.train(options(photos, tmp_path / "init", steps=1, arch="paper256", init=str(tmp_path / "base" / "last.pt")))
     assert json.loads((tmp_path / "init" / "config.json").read_text())["arch"] == "tiny"
     assert read_checkpoint(tmp_path / "init" / "last.pt")["options"]["arch"] == "tiny"
+
+
+def test_a_run_folder_inside_the_data_folder_adds_no_training_images(photos, masks, tmp_path):
+    train.train(options(photos, photos / "run", steps=1, sample_every=1))
+    assert list((photos / "run").rglob("*.png"))  # the sample grid and the loss curve
+    val = dict(val=str(photos), val_masks=str(masks))
+    setup = train.prepare(options(photos, None, steps=2, resume=str(photos / "run" / "last.pt"), **val))
+    assert setup.files == setup.val_files == sorted(photos.glob("*.png"))

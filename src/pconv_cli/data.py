@@ -20,8 +20,11 @@ from .errors import PconvError, UsageError
 from .images import list_images, read_rgb
 
 
-def find_images(folders: Sequence[str | Path], what: str = "training") -> tuple[list[Path], list[Path]]:
-    """Readable image files under ``folders`` (recursive) and the unreadable ones skipped.
+def find_images(
+    folders: Sequence[str | Path], what: str = "training", out: Path | None = None
+) -> tuple[list[Path], list[Path]]:
+    """Readable image files under ``folders`` (recursive; none under the run folder ``out``) and the
+    unreadable ones skipped.
 
     A file is listed once per folder naming it, so a folder named twice is sampled twice as
     often. Only the header is checked here (cheap); files that fail to decode later are
@@ -31,7 +34,7 @@ def find_images(folders: Sequence[str | Path], what: str = "training") -> tuple[
     for folder in folders:
         if not Path(folder).is_dir():
             raise UsageError(f"{what} folder not found: {folder}")
-        files += list_images(folder)
+        files += list_images(folder, out)
     if not files:
         raise UsageError(f"no images (JPEG/PNG/WebP) found in {what} folder(s) {', '.join(map(str, folders))}")
     good, bad = [], []

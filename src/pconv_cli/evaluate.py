@@ -302,10 +302,10 @@ def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, s
 
 def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str], list[str]]:
     """Measure the masks, pair them with the images; unreadable masks are failures."""
-    images = files_of(opts.images, "image folder")
+    images = files_of(opts.images, "image folder", opts.out)
     if not images:
         raise UsageError(f"no image files ({' '.join(IMAGE_SUFFIXES)}) in {opts.images}")
-    mask_files = files_of(opts.masks, "mask folder")
+    mask_files = files_of(opts.masks, "mask folder", opts.out)
     if not mask_files:
         raise UsageError(f"the mask folder {opts.masks} holds no image files")
     failures: list[str] = []

@@ -389,9 +389,14 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursive, sorted), by suffix."""
-    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def list_images(folder: str | Path, leave_out: str | Path | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursive, sorted), by suffix; none under ``leave_out``, a command's
+    output folder inside this one (its pictures are no input of the next run)."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    out = Path(leave_out).resolve() if leave_out is not None else None
+    if out is None or Path(folder).resolve() not in out.parents:
+        return files
+    return [p for p in files if out not in p.resolve().parents]
 
 
 def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

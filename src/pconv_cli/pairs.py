@@ -96,13 +96,14 @@ def make_pairs(
     return pairs
 
 
-def files_of(path: Path, what: str) -> list[tuple[Path, str]]:
-    """(path, name relative to ``path``) of the image files of a folder, or of a single file."""
+def files_of(path: Path, what: str, out: Path | None = None) -> list[tuple[Path, str]]:
+    """(path, name relative to ``path``) of the image files of a folder (none under the output folder
+    ``out``), or of a single file."""
     if path.is_file():
         return [(path, path.name)]
     if not path.is_dir():
         raise UsageError(f"{what} not found: {path}")
-    return [(p, p.relative_to(path).as_posix()) for p in list_images(path)]
+    return [(p, p.relative_to(path).as_posix()) for p in list_images(path, out)]
 
 
 def center_square(image: np.ndarray, size: int) -> np.ndarray:

@@ -183,8 +183,8 @@ def prepare(opts: TrainOptions) -> Setup:
     # The working scale inference uses (strategies) is the crop side the weights last trained at.
     config = dataclasses.replace(config, image_size=size)
     lr = opts.lr if opts.lr is not None else (FINETUNE_LR if finetune else TRAIN_LR)
-    files, bad = find_images(opts.data)
-    val_files, val_bad = find_images([opts.val], "validation") if opts.val else ([], [])
+    files, bad = find_images(opts.data, out=out)
+    val_files, val_bad = find_images([opts.val], "validation", out) if opts.val else ([], [])
     val_files, broken = decodable(val_files)
     masks = mask_source(opts.masks)
     val_masks = mask_source(opts.val_masks, augment=False) if opts.val_masks else None
