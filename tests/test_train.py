@@ -487,3 +487,10 @@ def test_a_run_folder_inside_the_data_folder_adds_no_training_images(photos, mas
     val = dict(val=str(photos), val_masks=str(masks))
     setup = train.prepare(options(photos, None, steps=2, resume=str(photos / "run" / "last.pt"), **val))
     assert setup.files == setup.val_files == sorted(photos.glob("*.png"))
+
+
+def test_a_run_resumed_over_another_keeps_none_of_its_metrics(photos, tmp_path):
+    train.train(options(photos, tmp_path / "a", steps=2))
+    train.train(options(photos, tmp_path / "b", steps=3, seed=5))
+    train.train(options(photos, tmp_path / "b", steps=3, resume=str(tmp_path / "a" / "last.pt"), overwrite=True))
+    assert [r["step"] for r in metrics(tmp_path / "b")] == [3]  # not b's own steps 1 and 2 before it

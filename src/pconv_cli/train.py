@@ -192,7 +192,9 @@ def prepare(opts: TrainOptions) -> Setup:
     writable_folder(out, "run folder")  # last: a refused option leaves no folder behind
     if replaces:  # a run that never validates writes no best.pt: the earlier run's would pass for this one's
         (out / "best.pt").unlink(missing_ok=True)
-        # Nor are its sample grids and TensorBoard events all written again: they would mix with this run's.
+        # Nor are its sample grids and TensorBoard events all written again, and a run resumed into its folder
+        # would keep its metrics up to the resumed step: they would mix with this run's.
+        (out / "metrics.jsonl").unlink(missing_ok=True)
         for stale in (*out.glob("samples/step_*.png"), *out.glob("tensorboard/events.out.tfevents.*")):
             stale.unlink()
     if taken:
