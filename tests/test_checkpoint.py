@@ -118,6 +118,9 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "junk.pt").write_text("junk\n")  # torch.load's own error for this is KeyError(174812789)
     code, err = pconv("export", tmp_path / "junk.pt", "-o", tmp_path / "w.safetensors")
     assert code == 1 and "not a readable pconv checkpoint" in err and err.count("\n") == 1
+    torch.save({"step": Path("code, to torch")}, tmp_path / "pickled.pt")  # torch advises weights_only=False
+    code, err = pconv("train", tmp_path, "--resume", tmp_path / "pickled.pt")
+    assert code == 1 and "not a readable pconv checkpoint" in err and "weights_only" not in err, err
     torch.save({"config": {"levels": 3}, "model": {}}, tmp_path / "weights_only.pt")
     with pytest.raises(PconvError, match="not a resumable"):
         read_checkpoint(tmp_path / "weights_only.pt")

@@ -20,7 +20,7 @@ import torch
 from .errors import PconvError, UsageError
 from .files import atomic_write
 from .loss import LossWeights
-from .weights import load_averaged, save_weights
+from .weights import load_averaged, load_plain, save_weights
 
 FORMAT_VERSION = 1
 _RESUMABLE = ("config", "model", "optimizer", "step")
@@ -70,9 +70,9 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise UsageError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file is a one-line error
-        raise PconvError(f"cannot read checkpoint {path}: {exc}".splitlines()[0]) from exc
+        ckpt = load_plain(path)
+    except ValueError as exc:  # a truncated or foreign file is a one-line error
+        raise PconvError(f"cannot read checkpoint {path}: {exc}") from exc
     if isinstance(ckpt, dict) and (version := ckpt.get("format_version", 1)) != FORMAT_VERSION:
         raise PconvError(
             f"{path} has checkpoint format version {version!r}; this pconv reads version {FORMAT_VERSION} "

@@ -138,10 +138,24 @@ def save_weights(model, path: str | Path, half: bool = False) -> None:
     atomic_write(Path(path), lambda tmp: save_file(state, tmp, metadata=metadata))
 
 
+def load_plain(path: str | Path):
+    """``torch.load`` of a file's tensors and plain data only (weights_only, on the CPU); ValueError otherwise.
+
+    torch's own message is a bare number for some junk, and for code in a pickle advises
+    weights_only=False, i.e. running the file's code: never that."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise ValueError(
+            "not a readable pconv checkpoint (pconv reads only tensors and plain data from .pt files)"
+        ) from None
+
+
 def load_model(path: str | Path):
     """A PConvUNet (eval mode, float32, CPU) from a registered name (``pconv weights list``), a
     safetensors weights file or a training checkpoint."""
-    import torch
 
     from .unet import PConvConfig, PConvUNet
 
@@ -168,14 +182,7 @@ def load_model(path: str | Path):
                 config = json.loads(meta["config"])
                 state = {k: f.get_tensor(k) for k in f.keys()}
         else:
-            try:
-                ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception:
-                # torch's own message is a bare number for some junk, and for code in a pickle advises
-                # weights_only=False, i.e. running the file's code: never that.
-                raise ValueError(
-                    "not a readable pconv checkpoint (pconv reads only tensors and plain data from .pt files)"
-                ) from None
+            ckpt = load_plain(path)
             if not isinstance(ckpt, dict) or "config" not in ckpt or "model" not in ckpt:
                 raise ValueError("not a pconv checkpoint (expected the keys 'config' and 'model')")
             config, state = ckpt["config"], ckpt["model"]
