@@ -137,6 +137,8 @@ def test_finetune_freezes_exactly_the_encoder_bn_and_lowers_lr(photos, tmp_path)
     assert all(not torch.equal(base[k], tuned[k]) for k in dec_bn)
     assert not torch.equal(base["encoder.0.conv.conv.weight"], tuned["encoder.0.conv.conv.weight"])
     assert {r["lr"] for r in metrics(tmp_path / "ft")} == {train.FINETUNE_LR}
+    config = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert config["finetune"] == str(tmp_path / "base" / "last.pt") and config["finetuning"]  # where it started
     assert ckpt["optimizer"]["param_groups"][0]["lr"] == train.FINETUNE_LR
     # the frozen parameters are not even in the optimiser
     trainable = sum(p.numel() for k, p in base.items() if k.endswith(("weight", "bias")) and k not in enc_bn)

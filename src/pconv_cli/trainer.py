@@ -315,7 +315,7 @@ class Trainer:
             "lr": setup.lr,
             "resolved_precision": setup.precision,
             "world_size": self.world,
-            "finetune": setup.finetune,
+            "finetuning": setup.finetune,  # also for a resumed fine-tune; "finetune" keeps the option's weights
             "torch": torch.__version__,
             "started_at_step": self.step,
         }
