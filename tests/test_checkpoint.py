@@ -167,3 +167,7 @@ def test_export_writes_safetensors_with_config(tmp_path):
         torch.testing.assert_close(a, b, atol=2e-3, rtol=2e-3, msg=k)
     code, err = pconv("export", tmp_path / "last.pt", "-o", tmp_path / "w.pt")
     assert code == 2 and ".safetensors" in err
+    # Suffixes are matched whatever their case, as the CLI does: written and read back as safetensors.
+    code, err = pconv("export", tmp_path / "last.pt", "-o", tmp_path / "W.SAFETENSORS", "--half")
+    assert code == 0, err
+    torch.testing.assert_close(load_model(tmp_path / "W.SAFETENSORS").state_dict(), exported.state_dict())

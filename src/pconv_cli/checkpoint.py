@@ -118,7 +118,7 @@ def export(checkpoint: str | Path | Sequence[str | Path], output: str | Path, ha
     """Write the weights of a checkpoint (or weights file), or the average of several
     (``weights.load_averaged``), as shippable safetensors with its config."""
     output = Path(output)
-    if output.suffix != ".safetensors":
+    if output.suffix.lower() != ".safetensors":
         raise UsageError(f"export writes safetensors: the output name must end in .safetensors, got {output}")
     save_weights(load_averaged(checkpoint), output, half=half)
     return output

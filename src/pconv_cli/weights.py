@@ -172,7 +172,7 @@ def load_model(path: str | Path):
             "training and export need .safetensors or .pt)"
         )
     try:
-        if path.suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             from safetensors import safe_open
 
             with safe_open(str(path), framework="pt") as f:
