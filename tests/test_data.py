@@ -51,6 +51,9 @@ def test_find_images_errors(tmp_path):
         data.find_images([tmp_path / "bad"])
     with pytest.raises(UsageError, match="not found"):
         data.find_images([tmp_path / "missing"])
+    # One photo given where a folder is expected: said so, not "not found".
+    with pytest.raises(UsageError, match="x.png: is a file; expected a folder"):
+        data.find_images([tmp_path / "bad" / "x.png"])
 
 
 def test_random_crop_upscales_small_images_and_flips():

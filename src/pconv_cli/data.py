@@ -33,7 +33,8 @@ def find_images(
     files: list[Path] = []
     for folder in folders:
         if not Path(folder).is_dir():
-            raise UsageError(f"{what} folder not found: {folder}")
+            found = "is a file; expected a folder of images" if Path(folder).is_file() else "not found"
+            raise UsageError(f"{what} folder {folder}: {found}")
         files += list_images(folder, out)
     if not files:
         raise UsageError(f"no images (JPEG/PNG/WebP) found in {what} folder(s) {', '.join(map(str, folders))}")
