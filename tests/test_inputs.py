@@ -66,3 +66,18 @@ def test_a_glob_leaves_out_earlier_results_the_output_folder_and_masks(tmp_path)
     assert names == ["a.png", "a.png"]  # the top one and masks/a.png: only a --mask folder is left out
     names = [s.rel.as_posix() for s in discover([pattern], None, tmp_path / "masks")]
     assert names == ["a.png", "b.png", "m.png"]
+
+
+def test_a_file_named_twice_is_one_input(tmp_path):
+    for name in ("a.png", "sub/b.png"):
+        _png(tmp_path / "in" / name)
+    folder, sub = str(tmp_path / "in"), str(tmp_path / "in" / "sub")
+    given = [
+        folder,
+        sub,
+        str(tmp_path / "in" / "sub" / "b.png"),
+        str(tmp_path / "in" / "*.png"),
+        folder + "/../in/a.png",
+    ]
+    assert [s.rel.as_posix() for s in discover(given)] == ["a.png", "sub/b.png"]
+    assert [s.rel.as_posix() for s in discover([STDIO, STDIO])] == ["stdin.png", "stdin.png"]  # refused elsewhere

@@ -69,7 +69,16 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
             sources.append(Source(path, Path(path.name), f"{text}: no such file or folder"))
         else:
             sources.append(Source(path, Path(path.name)))
-    return sources
+    # A file named twice (a folder and its subfolder, overlapping globs) is one input, filled once
+    # under its first name: the second would only fail as writing the first one's output.
+    seen: set[Path] = set()
+    unique = []
+    for source in sources:
+        real = source.path.resolve() if source.path is not None and source.error is None else None
+        if real is None or real not in seen:
+            unique.append(source)
+            seen.add(real)
+    return unique
 
 
 def _is_input(file: Path, out_dir: Path | None, mask_dir: Path | None, mask_path: Path | None) -> bool:
