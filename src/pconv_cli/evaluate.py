@@ -269,27 +269,23 @@ def _save_png(path: Path, array: np.ndarray) -> None:
 # --- the run ---------------------------------------------------------------------------
 
 
-def build_methods(opts: EvalOptions, console) -> tuple[list[Method], dict[str, str]]:
+def build_methods(opts: EvalOptions) -> tuple[list[Method], dict[str, str]]:
     """Models (loaded onto the device) and available baselines; skipped ones with the reason."""
+    from .api import Inpainter
+    from .weights import DEFAULT_MODEL
+
     skipped: dict[str, str] = {}
     methods: list[Method] = []
-    weights: list = list(opts.weights)
-    if not weights:
-        from .weights import DEFAULT_MODEL
-
-        weights = [DEFAULT_MODEL]  # by name: it runs on whichever runtime is installed
-    if weights:
-        from .api import Inpainter
-
-        stems = [Path(w).stem for w in weights]
-        for w, stem in zip(weights, stems):
-            name = stem if stems.count(stem) == 1 else str(w)
-            if not opts.blend:  # its own name: --resume never mixes raw and blended rows of one model
-                name += "-noblend"
-            if opts.strategy != "auto":  # likewise for a forced strategy
-                name += f"-{opts.strategy}"
-            inpainter = Inpainter(w, opts.device, opts.precision, batch_size=opts.batch_size, blend=opts.blend)
-            methods.append(Method(name=name, label=name, kind="model", inpainter=inpainter))
+    weights: list = list(opts.weights) or [DEFAULT_MODEL]  # by name: it runs on whichever runtime is installed
+    stems = [Path(w).stem for w in weights]
+    for w, stem in zip(weights, stems):
+        name = stem if stems.count(stem) == 1 else str(w)
+        if not opts.blend:  # its own name: --resume never mixes raw and blended rows of one model
+            name += "-noblend"
+        if opts.strategy != "auto":  # likewise for a forced strategy
+            name += f"-{opts.strategy}"
+        inpainter = Inpainter(w, opts.device, opts.precision, batch_size=opts.batch_size, blend=opts.blend)
+        methods.append(Method(name=name, label=name, kind="model", inpainter=inpainter))
     for name in opts.baselines:
         reason = bl.unavailable_reason(name)
         if reason is not None:
@@ -356,7 +352,7 @@ def run_eval(opts: EvalOptions, console) -> EvalResult:
 
     check_settings(opts)
     pairs, failures, notes = collect_pairs(opts, console)  # first: bad inputs fail before any model loads
-    methods, skipped = build_methods(opts, console)
+    methods, skipped = build_methods(opts)
     if not methods:
         raise UsageError("nothing to evaluate: no model and no available baseline")
     writable_folder(opts.out, "output folder")
