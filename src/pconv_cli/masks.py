@@ -190,8 +190,6 @@ class FolderMasks:
 
     def sample(self, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
         """One (h, w) bool mask, True = hole: a random file, augmented if asked."""
-        import cv2
-
         from .images import read_mask
 
         h, w = int(size[0]), int(size[1])
@@ -211,8 +209,5 @@ class FolderMasks:
             hole = np.rot90(hole, int(rng.integers(4)))
         hole = resize_holes(np.ascontiguousarray(hole), (h, w))
         if self.augment:
-            pixels = int(rng.integers(0, max(1, round(2 * min(h, w) / 512)) + 1))
-            if pixels:
-                kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
-                hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+            hole = dilate_holes(hole, int(rng.integers(0, max(1, round(2 * min(h, w) / 512)) + 1)))
         return np.ascontiguousarray(hole)
