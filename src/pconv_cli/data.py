@@ -75,14 +75,20 @@ def mask_source(masks: str | Path | None, augment: bool = True):
     return FolderMasks(masks, augment=augment)  # UsageError when it holds no readable mask
 
 
+def _at_least(image: np.ndarray, size: int) -> np.ndarray:
+    """An H×W×3 image upscaled (bicubic, aspect kept) so that its shorter side is at least ``size``."""
+    h, w = image.shape[:2]
+    if min(h, w) >= size:
+        return image
+    scale = size / min(h, w)
+    h, w = max(size, round(h * scale)), max(size, round(w * scale))
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, flip: bool = True) -> np.ndarray:
     """A size×size crop of an H×W×3 image at a random place, upscaled first when a side is shorter; random h-flip."""
+    image = _at_least(image, size)
     h, w = image.shape[:2]
-    if min(h, w) < size:
-        scale = size / min(h, w)
-        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_CUBIC)
-        h, w = nh, nw
     top = int(rng.integers(0, h - size + 1))
     left = int(rng.integers(0, w - size + 1))
     crop = image[top : top + size, left : left + size]
@@ -93,11 +99,8 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator, flip: bo
 
 def center_crop(image: np.ndarray, size: int) -> np.ndarray:
     """The central size×size crop of an H×W×3 image (upscaled first when a side is shorter)."""
+    image = _at_least(image, size)
     h, w = image.shape[:2]
-    if min(h, w) < size:
-        scale = size / min(h, w)
-        h, w = max(size, round(h * scale)), max(size, round(w * scale))
-        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_CUBIC)
     top, left = (h - size) // 2, (w - size) // 2
     return np.array(image[top : top + size, left : left + size], order="C")
 
