@@ -31,7 +31,7 @@ from .data import Positions, TrainSet, ValSet, to_device
 from .devices import describe
 from .errors import PconvError
 from .files import atomic_write
-from .inference import composite
+from .inference import autocast_dtype, composite
 from .loss import InpaintingLoss
 from .replicas import StopFlag, ignore_stop_signals, one_line
 from .runlog import RunLog
@@ -55,7 +55,7 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=setup.lr)
         self.scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == "fp16")
-        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[setup.precision]
+        self.dtype = autocast_dtype(device, setup.precision)
         weights = setup.loss_weights
         self.loss_fn = InpaintingLoss(weights, opts.vgg_weights).to(device, memory_format=self.memory_format)
         self.step, self.best_val, self.nonfinite = 0, math.inf, 0
