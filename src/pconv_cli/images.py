@@ -26,7 +26,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
 SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 DEFAULT_MAX_PIXELS = 100_000_000
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_LEVEL = 1
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
