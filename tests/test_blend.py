@@ -1,3 +1,5 @@
+import doctest
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,7 @@ def test_edge_cases_and_bad_input():
         blend_fill(image, fill, no_hole.astype(np.uint8))
     with pytest.raises(ValueError, match="band"):
         blend_fill(image, fill, no_hole, band=-1)
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(blend, raise_on_error=False).failed == 0

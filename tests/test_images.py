@@ -1,3 +1,4 @@
+import doctest
 import io
 import os
 import struct
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
+from pconv_cli import images
 from pconv_cli.errors import PconvError
 from pconv_cli.images import (
     alpha_holes,
@@ -263,3 +265,7 @@ def test_convert_reads_the_modes_the_cli_refuses(tmp_path):
     picture = read_image(path, convert=True)
     assert picture.pixels.shape == (6, 8, 3)
     assert np.array_equal(picture.pixels, np.asarray(Image.open(path).convert("RGB")))
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(images, raise_on_error=False).failed == 0

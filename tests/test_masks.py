@@ -1,3 +1,4 @@
+import doctest
 import pickle
 
 import numpy as np
@@ -5,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from pconv_cli import masks
 from pconv_cli.errors import UsageError
 from pconv_cli.images import read_mask
 from pconv_cli.maskgen import count_window, ellipses, generate, polyline, seeded_draw
@@ -239,3 +241,7 @@ def test_resize_holes_is_nearest_and_keeps_bool():
     assert resize_holes(holes, (4, 6)) is holes
     with pytest.raises(ValueError, match="bool hole map"):
         resize_holes(holes.astype(np.uint8), (8, 12))
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(masks, raise_on_error=False).failed == 0

@@ -1,9 +1,11 @@
+import doctest
 import importlib.util
 
 import numpy as np
 import pytest
 import torch
 
+from pconv_cli import runner
 from pconv_cli.blend import blend_fill
 from pconv_cli.errors import PconvError
 from pconv_cli.inference import TorchBackend
@@ -152,3 +154,7 @@ def test_an_allocators_failure_is_a_memory_error(raised, becomes):
     with pytest.raises(becomes) as info:
         Runner(backend)([np.zeros((8, 8, 3), np.float32)], [np.eye(8, dtype=bool)])
     assert info.type is becomes
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(runner, raise_on_error=False).failed == 0

@@ -1,7 +1,10 @@
+import doctest
+
 import numpy as np
 import pytest
 import torch
 
+from pconv_cli import strategies
 from pconv_cli.images import Picture
 from pconv_cli.inference import TorchBackend
 from pconv_cli.runner import Runner
@@ -223,3 +226,7 @@ def test_relevel_takes_the_guides_level_and_keeps_the_fills_detail():
     assert np.allclose(np.abs(np.diff(middle, axis=1)), 0.2, atol=0.01)  # the checker kept
     assert np.array_equal(out[:, :16], fill[:, :16])  # only the band changes
     assert np.abs(out[:, 16] - fill[:, 16]).max() < 0.05 / 3  # faded in from its edge
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(strategies, raise_on_error=False).failed == 0
