@@ -1,7 +1,10 @@
+import doctest
+
 import numpy as np
 import pytest
 import torch
 
+from pconv_cli import inference
 from pconv_cli.inference import TorchBackend, autocast_dtype, composite
 from pconv_cli.unet import PConvConfig, PConvUNet
 
@@ -38,3 +41,11 @@ def test_composite_and_precision_choice():
     assert autocast_dtype(torch.device("cpu"), "bf16") == torch.bfloat16
     with pytest.raises(ValueError, match="precision"):
         autocast_dtype(torch.device("cpu"), "int8")
+    with pytest.raises(ValueError, match=r"mask N×1×H×W, got \(1, 3, 2, 2\), \(1, 3, 2, 2\) and \(1, 2, 2\)"):
+        composite(image, output, mask[0])
+    with pytest.raises(ValueError, match="alike"):
+        composite(image, output[..., :1], mask)
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(inference, raise_on_error=False).failed == 0

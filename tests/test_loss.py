@@ -1,7 +1,10 @@
+import doctest
+
 import pytest
 import torch
 from torch import nn
 
+from pconv_cli import loss
 from pconv_cli.loss import InpaintingLoss, LossWeights, VGG16Features, gram, total_variation
 
 
@@ -146,3 +149,16 @@ def test_vgg_weights_and_caffe_input_convention():
     # pooled activations are reported per unit of image intensity (the raw ones are ~255× larger)
     raw_pool1 = vgg.features[:5](seen["x"])
     torch.testing.assert_close(feats[0], raw_pool1 / 255.0)
+
+
+def test_gram_and_tv_refuse_tensors_of_other_shapes():
+    with pytest.raises(ValueError, match=r"expected N×C×H×W features, got shape \(2, 3\)"):
+        gram(torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"got \(1, 3, 4, 4\) and \(1, 1, 4, 5\)"):
+        total_variation(torch.ones(1, 3, 4, 4), torch.ones(1, 1, 4, 5))
+    with pytest.raises(ValueError, match="mask N×1×H×W"):
+        total_variation(torch.ones(1, 3, 4, 4), torch.ones(1, 3, 4, 4))
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(loss, raise_on_error=False).failed == 0

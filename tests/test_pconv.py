@@ -1,10 +1,12 @@
+import doctest
 import itertools
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from pconv_cli.pconv import PartialConv2d
+from pconv_cli import pconv
+from pconv_cli.pconv import PartialConv2d, valid_count
 
 
 def naive_pconv(x, mask, weight, bias, stride, padding):
@@ -161,3 +163,12 @@ def test_reference_holds_on_every_device_and_dtype(device, dtype):
     ref, ref_mask = naive_pconv(x, mask, layer.weight.cpu(), layer.bias.cpu(), 2, 2)
     assert out.device.type == device.type and torch.equal(new_mask.cpu(), ref_mask.float())
     assert (out.cpu().double() - ref).abs().max() <= (1e-5 if dtype == torch.float32 else 1e-12)
+
+
+def test_valid_count_wants_one_channel_count_per_part():
+    with pytest.raises(ValueError, match="got 2 for 1 parts"):
+        valid_count(torch.ones(1, 1, 3, 3), [2, 3], (3, 3), (1, 1), (1, 1))
+
+
+def test_the_docstring_examples_run():
+    assert doctest.testmod(pconv, raise_on_error=False).failed == 0

@@ -26,7 +26,17 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def composite(image: torch.Tensor, output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """I_comp = M·I + (1−M)·clamp(I_out): N×C×H×W images, N×1×H×W mask (1 = valid)."""
+    """I_comp = M·I + (1−M)·clamp(I_out): N×C×H×W images, N×1×H×W mask (1 = valid).
+
+    Example:
+        >>> composite(torch.zeros(1, 1, 1, 2), torch.full((1, 1, 1, 2), 2.0), torch.tensor([[[[1.0, 0.0]]]]))
+        tensor([[[[0., 1.]]]])
+    """
+    if image.dim() != 4 or output.shape != image.shape or mask.shape != (image.shape[0], 1, *image.shape[2:]):
+        raise ValueError(
+            f"expected image and output N×C×H×W alike and mask N×1×H×W, got {tuple(image.shape)}, "
+            f"{tuple(output.shape)} and {tuple(mask.shape)}"
+        )
     return torch.where(mask > 0.5, image, output.clamp(0.0, 1.0))
 
 

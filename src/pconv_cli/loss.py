@@ -103,7 +103,15 @@ class LossWeights:
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """K_p Ψᵀ Ψ with K_p = 1/(C·H·W): N×C×H×W -> N×C×C (computed in float32)."""
+    """K_p Ψᵀ Ψ with K_p = 1/(C·H·W): N×C×H×W -> N×C×C (computed in float32).
+
+    Example:
+        >>> gram(torch.ones(1, 2, 1, 2))
+        tensor([[[0.5000, 0.5000],
+                 [0.5000, 0.5000]]])
+    """
+    if features.dim() != 4:
+        raise ValueError(f"expected N×C×H×W features, got shape {tuple(features.shape)}")
     n, c, h, w = features.shape
     f = features.float().reshape(n, c, h * w)
     with torch.autocast(features.device.type, enabled=False):  # bf16 Gram sums lose too much
@@ -114,7 +122,16 @@ def total_variation(comp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """L_tv over the 1-pixel dilated hole region P; a pair counts only if both pixels are in P.
 
     comp: N×C×H×W, mask: N×1×H×W (1 = valid). Normalised by N_Icomp = C·H·W, averaged over N.
+
+    Example: one hole pixel in a 3×3 ramp; its dilation P is the whole image.
+        >>> mask = torch.ones(1, 1, 3, 3)
+        >>> mask[..., 1, 1] = 0
+        >>> total_variation(torch.arange(9.0).view(1, 1, 3, 3), mask)  # (6 · 1 + 6 · 3) / 9
+        tensor(2.6667)
     """
+    if comp.dim() != 4 or mask.shape != (comp.shape[0], 1, *comp.shape[2:]):
+        got = f"{tuple(comp.shape)} and {tuple(mask.shape)}"
+        raise ValueError(f"expected comp N×C×H×W and mask N×1×H×W of its size, got {got}")
     region = 1.0 - dilate_holes(mask.float(), 1)
     pairs_h = region[..., :, 1:] * region[..., :, :-1]
     pairs_v = region[..., 1:, :] * region[..., :-1, :]

@@ -58,8 +58,14 @@ def valid_count(
 
     mask: one N×1×H×W or N×C_i×H×W tensor per part; channels: C_i per part.
     Returns N×1×H'×W' counts (exact integers), float32 or float64 if the masks are.
+
+    Example: a 2-channel input with no hole, 3×3 windows, zero padding.
+        >>> valid_count(torch.ones(1, 1, 3, 3), [2], (3, 3), (1, 1), (1, 1))[0, 0].tolist()
+        [[8.0, 12.0, 8.0], [12.0, 18.0, 12.0], [8.0, 12.0, 8.0]]
     """
     ms = [mask] if isinstance(mask, torch.Tensor) else list(mask)
+    if len(ms) != len(channels) or not ms:
+        raise ValueError(f"expected one channel count per mask part, got {len(channels)} for {len(ms)} parts")
     plane = None
     for m, c in zip(ms, channels):
         m = m.to(_accumulate(m.dtype))
