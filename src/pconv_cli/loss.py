@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +29,7 @@ class VGG16Features(nn.Module):
     Input: N×3×H×W RGB in [0, 1]. The module stays in eval mode and has no trainable parameters.
     """
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         cin = 3
@@ -43,17 +42,16 @@ class VGG16Features(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pools = [i for i, layer in enumerate(layers) if isinstance(layer, nn.MaxPool2d)]
         self.register_buffer("mean", torch.tensor(_VGG_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
-        self._load(weights)
+        self._load()
         self.requires_grad_(False)
         self.eval()
 
-    def _load(self, weights: str | Path | None) -> None:
+    def _load(self) -> None:
         from safetensors.torch import load_file
 
         from .weights import VGG_WEIGHTS, registered_path
 
-        path = registered_path(VGG_WEIGHTS) if weights is None else Path(weights)
-        self.load_state_dict(load_file(str(path)), strict=True)
+        self.load_state_dict(load_file(str(registered_path(VGG_WEIGHTS))), strict=True)
 
     def train(self, mode: bool = True) -> VGG16Features:
         return super().train(False)  # a frozen feature extractor never leaves eval mode
@@ -149,11 +147,11 @@ class InpaintingLoss(nn.Module):
     perceptual and style 0, VGG is neither loaded nor run and those terms are 0.
     """
 
-    def __init__(self, weights: LossWeights | None = None, vgg_weights: str | Path | None = None) -> None:
+    def __init__(self, weights: LossWeights | None = None) -> None:
         super().__init__()
         self.weights = weights or LossWeights()
         # Without perceptual and style terms there is no VGG pass: ~5x faster steps on CPU.
-        self.vgg = VGG16Features(vgg_weights) if self.weights.needs_vgg else None
+        self.vgg = VGG16Features() if self.weights.needs_vgg else None
 
     def forward(
         self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor

@@ -44,7 +44,7 @@ NOT_RESUMED = (
     "finetune", "init",
 )  # fmt: skip
 # Paths a resumed run takes from its checkpoint: recorded absolute, so that it resumes from any directory.
-RESUMED_PATHS = ("masks", "val", "val_masks", "vgg_weights")
+RESUMED_PATHS = ("masks", "val", "val_masks")
 
 
 @dataclass
@@ -78,7 +78,6 @@ class TrainOptions:
     sample_every: int = 1000
     save_every: int = 500
     max_nonfinite: int = 20
-    vgg_weights: str | None = None
     loss_weights: str = ""  # LossWeights.parse spec; empty = the paper's weights
     # The options the command line gave; on --resume the others come from the run. None: all given.
     given: frozenset[str] | None = dataclasses.field(default=None, repr=False)

@@ -57,7 +57,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == "fp16")
         self.dtype = autocast_dtype(device, setup.precision)
         weights = setup.loss_weights
-        self.loss_fn = InpaintingLoss(weights, opts.vgg_weights).to(device, memory_format=self.memory_format)
+        self.loss_fn = InpaintingLoss(weights).to(device, memory_format=self.memory_format)
         self.step, self.best_val, self.nonfinite = 0, math.inf, 0
         if ckpt is not None:
             restored = restore_training(ckpt, self.optimizer, self.scaler, setup.lr, weights)
