@@ -29,6 +29,7 @@ from .files import atomic_write
 INPUTS = ("image", "mask")
 OUTPUT = "output"
 OPSET = 18
+STACK_TRACE = "pkg.torch.onnx.stack_trace"  # node metadata: source file paths and lines
 
 
 def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, half: bool = False) -> Path:
@@ -75,6 +76,12 @@ def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, 
         _store_half(proto)
     # The exporter's graph metadata prints sets of symbolic ranges in no fixed order: not reproducible.
     del proto.graph.metadata_props[:], proto.metadata_props[:]
+    # Each node's stack trace names this checkout's absolute path and line numbers: the bytes would
+    # depend on where pconv lies and on edits to its source.
+    for node in proto.graph.node:
+        kept = [entry for entry in node.metadata_props if entry.key != STACK_TRACE]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
     for key, value in (("format", "pconv"), ("config", json.dumps(cfg.to_dict()))):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
