@@ -36,8 +36,9 @@ def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, 
     """Write ``weights`` (a registered name, safetensors file or checkpoint, or several to
     average: ``weights.load_averaged``) as an ONNX model.
 
-    Deterministic: the same weights give the same bytes, so the shipped ONNX model is
-    reproducible from the shipped weights (its sha256 is in ``weights.REGISTRY``).
+    Deterministic: the same weights give the same bytes, wherever the checkout lies. The shipped
+    ONNX model (its sha256 is in ``weights.REGISTRY``) is reproduced up to the per-node stack
+    traces it holds and exports now leave out.
 
     Example:
         >>> export_onnx("pconv-small256-v5", "model.onnx", half=True)  # doctest: +SKIP
