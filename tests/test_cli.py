@@ -41,6 +41,15 @@ def test_no_arguments_shows_the_help():
     assert result.returncode == 2 and "inpaint" in result.stdout and result.stderr == ""
 
 
+def test_eval_help_says_it_runs_onnx_models_and_the_shipped_one_by_default():
+    import os
+
+    args = [sys.executable, "-m", "pconv_cli", "eval", "--help"]
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"})
+    weights = next(line for line in done.stdout.splitlines() if "--weights" in line)
+    assert ".onnx" in weights and "(default: the shipped model)" in weights
+
+
 def test_export_refuses_a_format_its_output_name_contradicts():
     result = run("export", "x.pt", "-o", "m.onnx", "--format", "safetensors")
     assert result.returncode == 2

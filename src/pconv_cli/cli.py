@@ -347,7 +347,8 @@ def evaluate(
         [],
         "--weights",
         "-w",
-        help="A registered name, model weights (.safetensors) or training checkpoint; repeat for several.",
+        help="A registered name, model weights (.safetensors or .onnx) or training checkpoint; repeat for several"
+        " (default: the shipped model).",
     ),
     baselines: str = typer.Option(
         "telea,ns,biharmonic,patchmatch", "--baselines", "-b", help="Comma-separated baselines, or 'none'."
