@@ -10,21 +10,18 @@ def test_explicit_training_precision_is_kept():
         assert training_precision(torch.device("cpu"), precision) == precision
 
 
-@pytest.mark.parametrize("amx", [True, False])
-def test_auto_on_cpu_takes_bf16_only_with_amx(monkeypatch, amx):
-    monkeypatch.setattr(devices, "_cpu_has_amx", lambda: amx)
-    assert training_precision(torch.device("cpu"), "auto") == ("bf16" if amx else "fp32")
+@pytest.mark.parametrize("faster", [True, False])
+def test_auto_on_cpu_takes_bf16_only_where_the_probe_finds_it_faster(monkeypatch, faster):
+    monkeypatch.setattr(devices, "_cpu_bf16_faster", lambda: faster)
+    assert training_precision(torch.device("cpu"), "auto") == ("bf16" if faster else "fp32")
     assert training_precision(torch.device("mps"), "auto") == "fp32"
 
 
-def test_amx_is_read_from_the_cpu_flags():
-    epyc = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n"
-    xeon = "processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu avx512_bf16 amx_bf16 amx_tile amx_int8\n"
-    assert not devices.amx_in_cpuinfo(epyc)  # bf16 dot products without tiles: measured 1.5x slower
-    assert devices.amx_in_cpuinfo(xeon)
-    assert not devices.amx_in_cpuinfo("model name\t: amx_bf16 lookalike\n")  # only the flags line counts
-    devices._cpu_has_amx.cache_clear()
-    assert isinstance(devices._cpu_has_amx(), bool) and devices._cpu_has_amx.cache_info().misses == 1
+def test_the_cpu_probe_runs_and_is_cached():
+    devices._cpu_bf16_faster.cache_clear()
+    first = devices._cpu_bf16_faster()
+    assert isinstance(first, bool) and devices._cpu_bf16_faster() is first
+    assert devices._cpu_bf16_faster.cache_info().hits == 1
 
 
 def test_pick_device_cpu():

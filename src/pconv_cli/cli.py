@@ -252,8 +252,8 @@ def train(
     seed: int = typer.Option(0, help="Seed of weights, data order, crops and masks."),
     precision: Precision = typer.Option(
         Precision.auto,
-        help="fp16 is GPU only, with gradient scaling. auto: bf16 on CUDA, and on a CPU only with AMX "
-        "(elsewhere bf16 is slower than fp32).",
+        help="fp16 is GPU only, with gradient scaling. auto: bf16 on CUDA, and on a CPU only where a short "
+        "probe finds it faster than fp32.",
     ),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),

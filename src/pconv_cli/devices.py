@@ -4,7 +4,7 @@ training precision ``auto`` resolves to on it."""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+import time
 
 import torch
 
@@ -53,18 +53,16 @@ def describe(device: torch.device) -> str:
 def training_precision(device: torch.device, precision: str) -> str:
     """The precision a training run uses: ``precision`` itself, or for 'auto' bf16 where it is faster.
 
-    CUDA: bf16 where the GPU supports it (tensor cores), else fp32. CPU: bf16 only with AMX
-    (Intel since Sapphire Rapids), where it is faster. Without AMX bf16 autocast was measured
-    1.5× (an AMD EPYC with AVX512-BF16) to 8× (one without) slower than fp32 for a training step.
-    A timing probe decided this before session 18; on a CPU shared with other work it picked bf16
-    in 2 of 5 tries. MPS: fp32.
+    CUDA: bf16 where the GPU supports it (tensor cores), else fp32. CPU: bf16 only when a short
+    probe times a bf16 convolution step (channels_last, as training runs it) faster than fp32;
+    AMX makes it faster, while on CPUs without it bf16 autocast was measured 8× slower. MPS: fp32.
     """
     if precision != "auto":
         return precision
     if device.type == "cuda":
         return "bf16" if cuda_bf16_native(device) else "fp32"
     if device.type == "cpu":
-        return "bf16" if _cpu_has_amx() else "fp32"
+        return "bf16" if _cpu_bf16_faster() else "fp32"
     return "fp32"
 
 
@@ -73,19 +71,19 @@ def cuda_bf16_native(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device)[0] >= 8
 
 
-def amx_in_cpuinfo(cpuinfo: str) -> bool:
-    """Whether /proc/cpuinfo's text lists AMX's bf16 tiles (``amx_bf16``) among a CPU's flags.
-
-    Example: ``amx_in_cpuinfo("flags\t: fpu avx512_bf16 amx_bf16 amx_tile")`` is True; with
-    ``avx512_bf16`` alone (bf16 dot products, no tiles) it is False.
-    """
-    return any(line.startswith("flags") and "amx_bf16" in line.split() for line in cpuinfo.splitlines())
-
-
 @functools.lru_cache(maxsize=1)
-def _cpu_has_amx() -> bool:
-    """AMX on this CPU (Linux; elsewhere no: macOS and Windows x86 CPUs run fp32)."""
-    try:
-        return amx_in_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"))
-    except OSError:
-        return False
+def _cpu_bf16_faster() -> bool:
+    """Time a 3×3 convolution's forward and backward in fp32 and under bf16 autocast (about a second)."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 64, 64, 64).to(memory_format=torch.channels_last)
+
+    def best_of(dtype: torch.dtype | None) -> float:
+        times = []
+        for _ in range(4):  # the first call warms the kernels up
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+                conv(x.requires_grad_()).float().square().mean().backward()
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    return best_of(torch.bfloat16) < 0.9 * best_of(None)
