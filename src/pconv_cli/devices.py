@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -71,19 +72,35 @@ def cuda_bf16_native(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device)[0] >= 8
 
 
+def interleaved_best(runs: Sequence[Callable[[], object]], rounds: int = 6, clock=time.perf_counter) -> list[float]:
+    """The fastest time of each of ``runs`` over ``rounds`` rounds that run each once, the first
+    round a warm-up. Interleaved, every run sees the same load: timed one block after the other,
+    a process that starts or stops in between decides the comparison."""
+    best = [float("inf")] * len(runs)
+    for round_ in range(rounds):
+        for i, run in enumerate(runs):
+            start = clock()
+            run()
+            if round_:
+                best[i] = min(best[i], clock() - start)
+    return best
+
+
 @functools.lru_cache(maxsize=1)
 def _cpu_bf16_faster() -> bool:
-    """Time a 3×3 convolution's forward and backward in fp32 and under bf16 autocast (about a second)."""
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
-    x = torch.randn(4, 64, 64, 64).to(memory_format=torch.channels_last)
+    """Time a 3×3 convolution's forward and backward in fp32 and under bf16 autocast (about half a
+    second). 128 channels at 32²: on an EPYC with AVX512-BF16 its bf16/fp32 time ratio (0.6)
+    matched a whole training step's (18.0 against 10.5 img/s), where 64 channels at 64² read
+    0.7–0.9 and, timed in two blocks instead of interleaved, picked fp32 in one of five tries."""
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1).to(memory_format=torch.channels_last)
+    x = torch.randn(8, 128, 32, 32).to(memory_format=torch.channels_last)
 
-    def best_of(dtype: torch.dtype | None) -> float:
-        times = []
-        for _ in range(4):  # the first call warms the kernels up
-            start = time.perf_counter()
+    def step(dtype: torch.dtype | None) -> Callable[[], None]:
+        def run() -> None:
             with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
                 conv(x.requires_grad_()).float().square().mean().backward()
-            times.append(time.perf_counter() - start)
-        return min(times[1:])
 
-    return best_of(torch.bfloat16) < 0.9 * best_of(None)
+        return run
+
+    bf16, fp32 = interleaved_best([step(torch.bfloat16), step(None)])
+    return bf16 < 0.9 * fp32
