@@ -24,24 +24,6 @@ def test_the_cpu_probe_runs_and_is_cached():
     assert devices._cpu_bf16_faster.cache_info().hits == 1
 
 
-def test_interleaved_timing_is_fair_to_runs_under_a_changing_load():
-    # A clock where each run costs 1 (fast) or 2 (slow) units times a load that grows 10x a round:
-    # timed one block after the other, the run timed later would pay the heavier load and lose.
-    now, load = [0.0], [1.0]
-
-    def cost(units: float):
-        def run() -> None:
-            now[0] += units * load[0]
-
-        return run
-
-    def grow() -> None:
-        load[0] *= 10.0
-
-    best = devices.interleaved_best([cost(2.0), cost(1.0), grow], rounds=4, clock=lambda: now[0])
-    assert best[:2] == [2.0 * 10.0, 1.0 * 10.0]  # the fast one wins; the warm-up round (load 1) is not counted
-
-
 def test_pick_device_cpu():
     assert pick_device("cpu").type == "cpu" and pick_device(" CPU ").type == "cpu"
 

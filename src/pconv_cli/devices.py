@@ -4,12 +4,12 @@ training precision ``auto`` resolves to on it."""
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 
 from .errors import UsageError
+from .timing import interleaved
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -55,8 +55,10 @@ def training_precision(device: torch.device, precision: str) -> str:
     """The precision a training run uses: ``precision`` itself, or for 'auto' bf16 where it is faster.
 
     CUDA: bf16 where the GPU supports it (tensor cores), else fp32. CPU: bf16 only when a short
-    probe times a bf16 convolution step (channels_last, as training runs it) faster than fp32;
-    AMX makes it faster, while on CPUs without it bf16 autocast was measured 8× slower. MPS: fp32.
+    probe times a bf16 convolution step (channels_last, as training runs it) faster than fp32:
+    with AMX or AVX512-BF16 it can be (1.7× on an EPYC with AVX512-BF16, when alone on the CPU),
+    on CPUs without either bf16 autocast was 8× slower, and under another process's load the same
+    EPYC trained faster in fp32 (the probe reads the load of the moment). MPS: fp32.
     """
     if precision != "auto":
         return precision
@@ -70,20 +72,6 @@ def training_precision(device: torch.device, precision: str) -> str:
 def cuda_bf16_native(device: torch.device) -> bool:
     """bf16 in the GPU's own tensor cores (compute capability 8.0, Ampere, and later), not emulated."""
     return torch.cuda.get_device_capability(device)[0] >= 8
-
-
-def interleaved_best(runs: Sequence[Callable[[], object]], rounds: int = 6, clock=time.perf_counter) -> list[float]:
-    """The fastest time of each of ``runs`` over ``rounds`` rounds that run each once, the first
-    round a warm-up. Interleaved, every run sees the same load: timed one block after the other,
-    a process that starts or stops in between decides the comparison."""
-    best = [float("inf")] * len(runs)
-    for round_ in range(rounds):
-        for i, run in enumerate(runs):
-            start = clock()
-            run()
-            if round_:
-                best[i] = min(best[i], clock() - start)
-    return best
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,5 +90,5 @@ def _cpu_bf16_faster() -> bool:
 
         return run
 
-    bf16, fp32 = interleaved_best([step(torch.bfloat16), step(None)])
-    return bf16 < 0.9 * fp32
+    times = interleaved({"bf16": step(torch.bfloat16), "fp32": step(None)}, repeats=5)
+    return min(times["bf16"]) < 0.9 * min(times["fp32"])
