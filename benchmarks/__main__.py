@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = {
         "layer": lambda: layers.run(repeats=2 if q else 3),
         "network": lambda: network.run({1: 3} if q else {1: 4, 4: 2}) + network.blend_cost(2 if q else 5),
-        "training": lambda: training.run(repeats=1 if q else 3),
+        "training": lambda: [training.precision(repeats=2 if q else 5)] + training.run(repeats=1 if q else 3),
         "commands": lambda: commands.run(quick=q),
         "serve": lambda: serve.run(quick=q),
     }
