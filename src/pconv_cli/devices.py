@@ -57,7 +57,7 @@ def training_precision(device: torch.device, precision: str) -> str:
     CUDA: bf16 where the GPU supports it (tensor cores), else fp32. CPU: bf16 only when a short
     probe times a bf16 convolution step (channels_last, as training runs it) faster than fp32:
     with AMX or AVX512-BF16 it can be (1.7× on an EPYC with AVX512-BF16, when alone on the CPU),
-    on CPUs without either bf16 autocast was 8× slower, and under another process's load the same
+    on an earlier EPYC bf16 autocast was 8× slower, and under another process's load the same
     EPYC trained faster in fp32 (the probe reads the load of the moment). MPS: fp32.
     """
     if precision != "auto":
