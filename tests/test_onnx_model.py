@@ -208,3 +208,14 @@ def test_a_model_that_outputs_nan_fails_its_images_and_writes_nothing(tmp_path):
         assert result.exit_code == 1, result.output
         assert result.stderr.count("the model's output is not finite") == 2  # each image failed, the batch went on
         assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_missing_export_extra_is_named(tiny, tmp_path):
+    code = (
+        "import sys; sys.modules['onnxscript'] = None\n"
+        f"sys.argv = ['pconv', 'export', {str(tiny[0])!r}, '-o', {str(tmp_path / 'm.onnx')!r}]\n"
+        "from pconv_cli.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "onnxscript" in result.stderr and "pip install 'pconv-cli[export]'" in result.stderr

@@ -43,16 +43,14 @@ def export_onnx(weights: str | Path | Sequence[str | Path], output: str | Path, 
     Example:
         >>> export_onnx("pconv-small256-v5", "model.onnx", half=True)  # doctest: +SKIP
     """
+    # onnx and onnxscript: torch's exporter needs them; missing, cli.main names their extra ([export]).
+    import onnx  # noqa: F401
+    import onnxscript  # noqa: F401
     import torch
     from torch.export import Dim
 
     from .weights import load_averaged
 
-    try:
-        import onnx  # noqa: F401  (torch's exporter needs it and onnxscript)
-        import onnxscript  # noqa: F401
-    except ImportError as exc:
-        raise UsageError(f"exporting ONNX needs the onnx and onnxscript packages ({exc.name} is missing)") from None
     model = load_averaged(weights)
     cfg = model.config
     side = 2 * cfg.multiple  # not 1×multiple: the exporter would take a size-1 factor for a constant
