@@ -71,6 +71,8 @@ def test_inpaint_answers_the_filled_png_and_only_holes_change(client, inpainter)
     assert answer.headers["x-pconv-strategy"] == "full"
     out = np.asarray(Image.open(io.BytesIO(answer.content)))
     assert np.array_equal(out, inpainter(photo, hole > 0))  # the API's fill, through HTTP
+    blank = _post(client, _encoded(photo), _encoded(hole), strategy="", format="")  # a form's blank choices
+    assert blank.status_code == 200 and blank.content == answer.content
 
 
 def test_the_answer_is_png_unless_another_format_is_asked(client):

@@ -193,7 +193,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     unknown = sorted(set(fields) - {*FIELDS})
     if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
         raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
-    strategy = str(fields.get("strategy", "auto"))
+    strategy = str(fields.get("strategy") or "auto")  # blank, as a form sends it: the default, as for format
     if strategy not in values(Strategy):
         raise BadRequest(400, f"strategy {strategy!r}: expected one of {', '.join(values(Strategy))}")
     try:
