@@ -266,3 +266,26 @@ def test_a_client_too_slow_with_its_upload_gives_its_place_up(monkeypatch):
     with pytest.raises(serve.BadRequest, match="took over 0.1 s") as info:
         asyncio.run(serve._read_form(Trickle(), 1000))
     assert info.value.status == 408
+
+
+def test_a_slow_upload_is_a_408_on_python_3_10_too(monkeypatch):
+    # Before 3.11, asyncio.wait_for raises asyncio.TimeoutError, which is no builtin TimeoutError.
+    class AsyncioTimeout(Exception):
+        pass
+
+    async def times_out(awaitable, timeout):
+        awaitable.close()
+        raise AsyncioTimeout
+
+    monkeypatch.setattr(serve.asyncio, "TimeoutError", AsyncioTimeout)
+    monkeypatch.setattr(serve.asyncio, "wait_for", times_out)
+
+    class Request:
+        headers = {"content-type": "multipart/form-data; boundary=x", "content-length": "60"}
+
+        async def form(self, **limits):
+            return {}
+
+    with pytest.raises(serve.BadRequest) as info:
+        asyncio.run(serve._read_form(Request(), 1000))
+    assert info.value.status == 408

@@ -175,7 +175,7 @@ async def _read_form(request: Request, limit: int) -> dict:
         raise BadRequest(413, f"the upload is {length} bytes, over the server's limit of {limit} (--max-upload-mb)")
     try:
         form = await asyncio.wait_for(request.form(max_files=2, max_fields=4), UPLOAD_TIMEOUT_S)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
         raise BadRequest(408, f"the upload took over {UPLOAD_TIMEOUT_S:g} s; send it again") from None
     except Exception as exc:  # the multipart parser's complaints about a malformed body
         raise BadRequest(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
