@@ -102,6 +102,7 @@ def _damaged_tiff() -> bytes:
     [
         ({"mask": True}, {}, 400, "missing the file field 'image'"),
         ({"image": True}, {}, 400, "missing the file field 'mask'"),
+        ({"image": True, "mask": b""}, {}, 400, "the file field 'mask' is empty (0 bytes)"),
         ({"image": b"not an image", "mask": True}, {}, 422, "cannot read image upload: not an image"),
         ({"image": True, "mask": "small"}, {}, 422, "mask upload is 56×40 but its image is 112×80"),
         ({"image": True, "mask": True}, {"format": "gif"}, 400, "format 'gif': expected png, jpg"),
@@ -129,6 +130,13 @@ def test_a_users_mistake_is_a_4xx_with_one_json_line(client, files, data, status
     answer = _post(client, image, mask, **data)
     assert answer.status_code == status and words in answer.json()["error"]
     assert "\n" not in answer.json()["error"]
+
+
+def test_a_file_sent_as_text_is_named_so(client):
+    # curl -F image=photo.png (no @) sends the name as text: "missing" would send the user looking elsewhere.
+    answer = client.post("/api/inpaint", files={"mask": ("mask.png", _encoded(_hole()))}, data={"image": "photo.png"})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "the field 'image' is text, not a file (with curl: -F image=@file)"
 
 
 def test_request_shapes_are_refused_before_any_work(inpainter):

@@ -188,8 +188,13 @@ async def _read_form(request: Request, limit: int) -> dict:
 def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[bytes, str, str]:
     """Decode, fill and encode one request (in the model's thread); BadRequest for the client's mistakes."""
     for name in ("image", "mask"):
-        if not isinstance(fields.get(name), bytes) or not fields[name]:
+        value = fields.get(name)
+        if value is None:
             raise BadRequest(400, f"missing the file field {name!r} (multipart: image and mask, white = hole)")
+        if not isinstance(value, bytes):  # curl -F image=photo.png, without the @ that sends the file
+            raise BadRequest(400, f"the field {name!r} is text, not a file (with curl: -F {name}=@file)")
+        if not value:
+            raise BadRequest(400, f"the file field {name!r} is empty (0 bytes)")
     unknown = sorted(set(fields) - {*FIELDS})
     if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
         raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
