@@ -181,6 +181,8 @@ def test_keywords_are_checked(inpainter, keyword, value):
 def test_batch_size_is_checked_when_the_model_is_opened():
     with pytest.raises(ValueError, match="expected batch_size None or an integer >= 1, got 0"):
         Inpainter(device="cpu", batch_size=0)
+    with pytest.raises(ValueError, match="expected batch_size None or an integer >= 1, got True"):
+        Inpainter(device="cpu", batch_size=True)
 
 
 def test_sixteen_bit_pil_images_of_either_byte_order(inpainter):

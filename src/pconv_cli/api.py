@@ -67,7 +67,8 @@ class Inpainter:
         batch_size: int | None = None,
         blend: bool = True,
     ) -> None:
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        # True is an int to Python, not a batch size (as for the call's keywords)
+        if batch_size is not None and (type(batch_size) is bool or not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"expected batch_size None or an integer >= 1, got {batch_size!r}")
         self.runner = Runner.open(weights, device, precision, batch_size, blend, runtime)
         self.weights = weights
