@@ -178,6 +178,15 @@ def test_keywords_are_checked(inpainter, keyword, value):
         inpainter(_photo(), _mask(), **{keyword: value})
 
 
+def test_big_endian_uint16_images_and_masks_are_uint16(inpainter):
+    image = (_photo().astype(np.uint16) * 257).astype(">u2")
+    mask = _mask().astype(">u2") * 65535
+    mask[0, 0] = 1000  # below the threshold on the 16-bit scale (127 * 257): no hole
+    out = inpainter(image, mask)
+    assert out.dtype == np.uint16 and np.array_equal(out[~_mask()], image[~_mask()])
+    assert not np.array_equal(out[_mask()], image[_mask()])
+
+
 def test_batch_size_is_checked_when_the_model_is_opened():
     with pytest.raises(ValueError, match="expected batch_size None or an integer >= 1, got 0"):
         Inpainter(device="cpu", batch_size=0)

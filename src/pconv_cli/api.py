@@ -182,6 +182,7 @@ def _picture_of(image: Any, max_pixels: int) -> Picture:
         raise ValueError(f"expected an H×W, H×W×3 or H×W×4 image, got shape {image.shape}")
     if image.shape[0] * image.shape[1] > max_pixels:
         raise ValueError(f"expected at most {max_pixels} pixels (max_pixels), got {image.shape[1]}×{image.shape[0]}")
+    image = image.astype(image.dtype.newbyteorder("="), copy=False)  # big-endian (a FITS or raw file's): native
     if image.dtype.kind == "f":
         if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
             raise ValueError("expected a float image with finite values in [0, 1]")
@@ -211,6 +212,7 @@ def _holes_of(mask: Any, size: tuple[int, int], threshold: int, invert: bool) ->
         if not isinstance(mask, Image.Image):
             raise ValueError(f"expected the mask as a NumPy array or a PIL image, got {type(mask).__name__}")
         mask = grey_of(mask)
+    mask = mask.astype(mask.dtype.newbyteorder("="), copy=False)  # big-endian uint16 is uint16 too
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
     if mask.ndim == 3 and mask.shape[2] in (3, 4) and mask.dtype != bool:  # an RGB mask: its grey level
