@@ -95,6 +95,15 @@ def test_pil_images_come_back_as_pil_images_of_their_mode(inpainter, mode):
     assert np.array_equal(after[~mask], before[~mask]) and not np.array_equal(after[mask], before[mask])
 
 
+@pytest.mark.parametrize(
+    ("mode", "filled_as"),
+    [("P", "RGB"), ("PA", "RGBA"), ("LA", "RGBA"), ("1", "L"), ("CMYK", "RGB"), ("YCbCr", "RGB"), ("HSV", "RGB")],
+)
+def test_pil_modes_filled_in_another_come_back_as_the_readme_says(inpainter, mode, filled_as):
+    out = inpainter(Image.fromarray(_photo()).convert(mode), _mask())
+    assert out.mode == filled_as
+
+
 def test_mask_forms_agree(inpainter):
     image, mask = _photo(), _mask()
     expected = inpainter(image, mask)
