@@ -230,3 +230,13 @@ def test_relevel_takes_the_guides_level_and_keeps_the_fills_detail():
 
 def test_the_docstring_examples_run():
     assert doctest.testmod(strategies, raise_on_error=False).failed == 0
+
+
+def test_a_window_whose_photo_vanishes_when_shrunk_is_filled_from_the_photo():
+    # 95 % speckled holes: every small pixel of the shrunk window holds a hole pixel, so the any-rule left
+    # the network no photo and it filled the whole window black.
+    pixels = np.full((600, 900, 3), 150, np.uint8)
+    holes = np.random.default_rng(3).random((600, 900)) < 0.95
+    out, groups = fill_crops(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), SCALE)
+    assert [g[4] for g in groups] == ["coarse"]
+    assert np.array_equal(out, pixels)

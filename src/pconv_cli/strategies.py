@@ -228,8 +228,13 @@ def _coarse(
         chunk = jobs[start : start + run.batch_size]
         images, small_holes = [], []
         for _, y0, y1, x0, x1, (sh, sw) in chunk:
-            images.append(_resized_rgb(picture, y0, y1, x0, x1, (sh, sw)))
-            small_holes.append(_shrunk_holes(holes[y0:y1, x0:x1], (sh, sw)))
+            small_hole = _shrunk_holes(holes[y0:y1, x0:x1], (sh, sw))
+            if small_hole.all():  # no photo left to fill from (speckles, a thin strip): the network would give black
+                image, small_hole = _photo_only(picture, holes[y0:y1, x0:x1], y0, x0, (sh, sw))
+            else:
+                image = _resized_rgb(picture, y0, y1, x0, x1, (sh, sw))
+            images.append(image)
+            small_holes.append(small_hole)
         for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, run(images, small_holes)):
             if (sh, sw) == (y1 - y0, x1 - x0):
                 _paste(out, y0, x0, groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1], composite, picture)
@@ -362,6 +367,20 @@ def _resized_rgb(picture: Picture, y0: int, y1: int, x0: int, x1: int, size: tup
     if region.shape[:2] != size:
         region = cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(*size, -1)
     return Picture(region, picture.format).rgb_float()
+
+
+def _photo_only(
+    picture: Picture, hole: np.ndarray, y0: int, x0: int, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window's RGB area-resized to ``size`` (h, w) from its valid pixels alone, and its small hole map:
+    hole only where no valid pixel lies under a small pixel. For windows whose photo the any-rule of
+    ``_shrunk_holes`` erases; it copies the window as float, so it is kept to those."""
+    h, w = hole.shape
+    valid = (~hole).astype(np.float32)
+    rgb = Picture(picture.pixels[y0 : y0 + h, x0 : x0 + w], picture.format).rgb_float() * valid[..., None]
+    total = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(*size, 3)
+    weight = cv2.resize(valid, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(size)
+    return total / np.maximum(weight, 1e-12)[..., None], weight <= 0
 
 
 def _shrunk_holes(hole: np.ndarray, size: tuple[int, int]) -> np.ndarray:
