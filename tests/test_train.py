@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 import os
@@ -481,6 +482,21 @@ def test_config_records_the_architecture_trained_not_the_arch_default(photos, tm
     train.train(options(photos, tmp_path / "init", steps=1, arch="paper256", init=str(tmp_path / "base" / "last.pt")))
     assert json.loads((tmp_path / "init" / "config.json").read_text())["arch"] == "tiny"
     assert read_checkpoint(tmp_path / "init" / "last.pt")["options"]["arch"] == "tiny"
+
+
+def test_a_typed_arch_that_contradicts_the_starting_network_is_refused(photos, tmp_path):
+    train.train(options(photos, tmp_path / "base", steps=1))  # tiny
+    base = str(tmp_path / "base" / "last.pt")
+    for start in (dict(init=base), dict(finetune=base), dict(resume=base, steps=2)):
+        typed = dataclasses.replace(
+            options(photos, tmp_path / "x", arch="small", **start), given=frozenset({"arch", "steps"})
+        )
+        with pytest.raises(UsageError, match="--arch small contradicts .*tiny; drop --arch"):
+            train.prepare(typed)
+        same = dataclasses.replace(
+            options(photos, tmp_path / "x", arch="tiny", **start), given=frozenset({"arch", "steps"})
+        )
+        assert train.prepare(same).config.preset_name() == "tiny"  # typed and agreeing: fine
 
 
 def test_a_run_folder_inside_the_data_folder_adds_no_training_images(photos, masks, tmp_path):

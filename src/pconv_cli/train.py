@@ -239,6 +239,13 @@ def _continuing(opts: TrainOptions, checkpoint: dict) -> tuple[TrainOptions, lis
     return resumed, [f"--{k.replace('_', '-')} {v}" for k, v in resumed.record().items() if v != getattr(opts, k)]
 
 
+def _check_arch(opts: TrainOptions, config: PConvConfig, source: str | None) -> None:
+    """UsageError when --arch, typed, names another network than the one the run starts from (it was ignored)."""
+    if opts.given is not None and "arch" in opts.given and config.preset_name() != opts.arch:
+        network = config.preset_name() or "a network of no preset"
+        raise UsageError(f"--arch {opts.arch} contradicts {source}, which holds {network}; drop --arch")
+
+
 def _starting_point(opts: TrainOptions, checkpoint: dict | None) -> tuple[dict | None, PConvConfig, dict | None, bool]:
     """Where the run starts: the --resume checkpoint (read by prepare), or --finetune/--init weights,
     or the --arch preset; returns (checkpoint, config, initial weights, finetune)."""
@@ -252,9 +259,11 @@ def _starting_point(opts: TrainOptions, checkpoint: dict | None) -> tuple[dict |
             raise UsageError(
                 f"--steps {opts.steps} is not above the checkpoint's step {checkpoint['step']}: nothing to train"
             )
+        _check_arch(opts, config, opts.resume)
         return checkpoint, config, None, bool(checkpoint.get("finetune", False))
     if opts.finetune or opts.init:
         model = load_model(opts.finetune or opts.init)
+        _check_arch(opts, model.config, opts.finetune or opts.init)
         return None, model.config, model.state_dict(), bool(opts.finetune)
     try:
         return None, PConvConfig.preset(opts.arch), None, False
