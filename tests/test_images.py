@@ -177,7 +177,7 @@ def _bad_files() -> dict[str, bytes]:
         ("palette", "unsupported mode P"),
         ("cmyk", "unsupported mode CMYK"),
         ("la", "unsupported mode LA"),
-        ("i16", "unsupported mode I;16"),
+        ("i16", "unsupported mode I;16 \\(16-bit grey\\)"),
         ("bomb", "max-pixels"),
     ],
 )

@@ -29,6 +29,7 @@ DEFAULT_MAX_PIXELS = 100_000_000
 PNG_LEVEL = 1
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
+_MODE_HINTS.update(dict.fromkeys(("I;16", "I;16B", "I;16L"), "16-bit grey"), I="32-bit grey", F="32-bit float grey")
 _EXIF_ORIENTATION = 0x0112
 # What decoders raise on damaged files (Pillow lets struct, EOF, type and system errors through in places).
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError, SystemError, struct.error, cv2.error)
