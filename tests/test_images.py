@@ -162,8 +162,8 @@ def _bad_files() -> dict[str, bytes]:
         Image.fromarray(rgb).convert(mode).save(buf, format="TIFF" if mode == "CMYK" else "PNG")
         out[name] = buf.getvalue()
     buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 65536, (4, 4), dtype=np.uint16)).save(buf, format="PNG")
-    out["i16"] = buf.getvalue()
+    Image.fromarray(rng.integers(0, 65536, (4, 4), dtype=np.int32)).save(buf, format="TIFF")
+    out["i32"] = buf.getvalue()
     out.update(empty=b"", text=b"hello, not a picture", truncated=good[: len(good) // 2], bomb=_bomb_png(40000, 40000))
     return out
 
@@ -177,7 +177,7 @@ def _bad_files() -> dict[str, bytes]:
         ("palette", "unsupported mode P"),
         ("cmyk", "unsupported mode CMYK"),
         ("la", "unsupported mode LA"),
-        ("i16", "unsupported mode I;16 \\(16-bit grey\\)"),
+        ("i32", "unsupported mode I \\(32-bit grey\\)"),
         ("bomb", "max-pixels"),
     ],
 )

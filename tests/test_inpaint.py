@@ -95,6 +95,19 @@ def test_valid_pixels_bit_identical(tmp_path, model_file, channels, dtype):
     assert not np.array_equal(out[holes], image[holes])
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_grey_is_filled_as_16_bit_grey(tmp_path, model_file, suffix):
+    grey = rng.integers(0, 65536, (48, 64), dtype=np.uint16)
+    Image.fromarray(grey).save(tmp_path / f"g{suffix}")  # mode I;16 (it was refused as unsupported)
+    save(tmp_path / "m.png", hole_mask())
+    result = pconv("inpaint", tmp_path / f"g{suffix}", "--mask", tmp_path / "m.png", "-w", model_file)
+    assert result.code == 0, result.stderr
+    out = cv2.imread(str(tmp_path / f"g_inpainted{suffix}"), cv2.IMREAD_UNCHANGED)
+    holes = hole_mask() > 0
+    assert out.dtype == np.uint16 and out.shape == grey.shape
+    assert np.array_equal(out[~holes], grey[~holes]) and not np.array_equal(out[holes], grey[holes])
+
+
 def test_rgba_with_mask_file_keeps_alpha_and_grey_stays_grey(tmp_path, model_file):
     rgba, grey = photo(channels=4), photo(channels=1)[..., 0]
     save(tmp_path / "a.png", rgba)
@@ -331,8 +344,8 @@ def test_bad_inputs_each_fail_alone_and_the_batch_goes_on(tmp_path, model_file):
     (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
     for name, mode in (("pal.png", "P"), ("la.png", "LA"), ("cmyk.tif", "CMYK")):
         Image.fromarray(good).convert(mode).save(tmp_path / name)
-    Image.fromarray(rng.integers(0, 65535, (48, 64), dtype=np.uint16)).save(tmp_path / "i16.png")
-    names = ["zero.png", "text.png", "trunc.png", "pal.png", "la.png", "cmyk.tif", "i16.png", "missing.png"]
+    Image.fromarray(rng.integers(0, 65535, (48, 64), dtype=np.int32)).save(tmp_path / "i32.tif")  # mode I
+    names = ["zero.png", "text.png", "trunc.png", "pal.png", "la.png", "cmyk.tif", "i32.tif", "missing.png"]
     inputs = [tmp_path / n for n in names] + [tmp_path / "good é x.png"]
     result = pconv("inpaint", *inputs, "--mask", tmp_path / "m.png", "-w", model_file, "--json")
     assert result.code == 1

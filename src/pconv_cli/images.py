@@ -203,14 +203,15 @@ def pil_pixels(img: Image.Image) -> np.ndarray:
 def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS, convert: bool = False) -> Picture:
     """Decode an image file (or its bytes) into a Picture; PconvError with one line if it cannot be used.
 
-    Accepted modes: RGB, RGBA, L (8-bit) and 16-bit RGB/RGBA PNG; with ``convert`` also those that
-    ``pil_pixels`` converts (palette, grey with alpha, 1-bit, CMYK, 16-bit grey, …), for callers
-    that write a new file anyway. EXIF orientation is applied.
+    Accepted modes: RGB, RGBA, L (8-bit), 16-bit grey and 16-bit RGB/RGBA PNG; with ``convert`` also
+    those that ``pil_pixels`` converts (palette, grey with alpha, 1-bit, CMYK, …), for callers that
+    write a new file anyway. EXIF orientation is applied.
     """
     data, name = _read_bytes(source, "image")
     img = _open(data, name, "image", max_pixels)
     with img:
-        convertible = convert and (img.mode in LOSSLESS_MODES or img.mode.startswith("I;16"))
+        # 16-bit grey is kept as it is (pil_pixels), so it needs no convert: its valid pixels come back exact.
+        convertible = (convert and img.mode in LOSSLESS_MODES) or img.mode.startswith("I;16")
         if img.mode not in ("RGB", "RGBA", "L") and not convertible:
             hint = _MODE_HINTS.get(img.mode, img.mode)
             hint = f" ({hint})" if hint != img.mode else ""
