@@ -241,6 +241,13 @@ def test_an_output_folder_inside_the_image_folder_adds_no_images(data, tmp_path)
     assert again.aside == [] and len(again.rows) == 4  # every earlier row kept, none run again
 
 
+def test_the_image_or_mask_folder_itself_is_no_output_folder(data, tmp_path):
+    images, masks = data
+    for folder, what in ((images, "IMAGES"), (masks, "--masks")):
+        with pytest.raises(UsageError, match=f"is the {what} folder; write the results elsewhere"):
+            _opts(data, tmp_path, out=folder / "." / "").check()
+
+
 def test_overwrite_leaves_no_picture_of_the_replaced_run(data, tmp_path):
     out = tmp_path / "out"
     first = _opts(data, tmp_path, bins=[0], pairs_per_bin=1, figure_pairs=1)

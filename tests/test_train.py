@@ -507,6 +507,12 @@ def test_a_run_folder_inside_the_data_folder_adds_no_training_images(photos, mas
     assert setup.files == setup.val_files == sorted(photos.glob("*.png"))
 
 
+def test_a_data_or_mask_folder_itself_is_no_run_folder(photos, masks, tmp_path):
+    for out, extra in ((photos, {}), (masks, dict(val=str(photos), val_masks=str(masks)))):
+        with pytest.raises(UsageError, match="is a data, validation or mask folder; write the run elsewhere"):
+            train.prepare(options(photos, out, steps=1, **extra))
+
+
 def test_a_run_resumed_over_another_keeps_none_of_its_metrics(photos, tmp_path):
     train.train(options(photos, tmp_path / "a", steps=2))
     train.train(options(photos, tmp_path / "b", steps=3, seed=5))

@@ -86,6 +86,10 @@ class EvalOptions:
             raise UsageError(f"--weights given twice: {', '.join(twice)}")
         if self.resume and self.overwrite:
             raise UsageError("--resume and --overwrite contradict each other; pass one")
+        # Its sample pictures would be read back as photos or masks (a folder inside is left out of the listing).
+        for folder, what in ((self.images, "IMAGES"), (self.masks, "--masks")):
+            if self.out.resolve() == folder.resolve():
+                raise UsageError(f"-o {self.out} is the {what} folder; write the results elsewhere")
         if not (self.resume or self.overwrite) and (self.out / "results.csv").exists():
             raise UsageError(
                 f"output folder {self.out} already holds results (results.csv); "

@@ -173,6 +173,10 @@ def prepare(opts: TrainOptions) -> Setup:
         out = Path(opts.resume).parent
     else:
         out = Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    # Its sample grids and loss curve would be read back as photos or masks (a folder inside is left out).
+    inputs = [*opts.data, opts.val, opts.val_masks, opts.masks]
+    if any(folder and Path(folder).resolve() == out.resolve() for folder in inputs):
+        raise UsageError(f"the run folder {out} is a data, validation or mask folder; write the run elsewhere")
     replaces = _replaces_a_run(out, opts)
     checkpoint, config, init_state, finetune = _starting_point(opts, checkpoint)
     opts = dataclasses.replace(opts, arch=config.preset_name())  # the network trained, not --arch's default
