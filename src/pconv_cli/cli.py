@@ -163,8 +163,12 @@ app.add_typer(weights_app, name="weights")
 
 @weights_app.command("list")
 def weights_list() -> None:
-    """List registered weights, one tab-separated line each: name, kind, state (ok, missing or
-    corrupt), default marker, files (the ONNX form after a comma), working scale, licence, description."""
+    """List registered weights, one tab-separated line each.
+
+    Fields: name, kind, state (ok/missing/corrupt), default, files (ONNX after a comma), scale, licence, description.
+
+    Example: pconv weights list | cut -f1,3
+    """
     from . import weights
 
     def state(file: str, sha256: str) -> str:
