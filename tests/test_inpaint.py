@@ -379,6 +379,11 @@ def test_unreadable_input_and_unwritable_output(tmp_path, model_file, monkeypatc
         for out in (tmp_path / "file" / "o.png", f"{tmp_path / 'file' / 'sub'}/"):
             blocked = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", out)
             assert blocked.code == 1 and "cannot write" in blocked.stderr
+    # An image that fails to decode leaves no empty output folder behind.
+    (tmp_path / "in" / "deep").mkdir(parents=True)
+    (tmp_path / "in" / "deep" / "bad.png").write_bytes(b"not a png")
+    bad = pconv("inpaint", tmp_path / "in", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "out")
+    assert bad.code == 1 and not (tmp_path / "out").exists()
     real = Path.read_bytes
 
     def deny(self):

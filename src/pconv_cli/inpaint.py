@@ -209,16 +209,18 @@ class Driver:
             error = source.error or self._refusal(source, job, output_is_dir, inputs, planned)
             if error:
                 job.record.update(status="failed", error=error)
-        # Each output folder is made and proven writable before any decoding: a read-only one
-        # would otherwise fail every image only after its fill.
+        # Each output folder is proven writable before any decoding: a read-only one would otherwise
+        # fail every image only after its fill. Probed at its nearest existing folder, so nothing is
+        # made before an image is written (an image that fails to decode leaves no empty folder).
         folders: dict[Path, str | None] = {}
         for job in jobs:
             if job.output in (None, STDIO):
                 continue
             folder = Path(job.output).parent
             if folder not in folders:
+                existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
                 try:
-                    writable_folder(folder, "output folder")
+                    writable_folder(existing, "output folder")
                     folders[folder] = None
                 except UsageError as exc:
                     folders[folder] = str(exc)
