@@ -379,6 +379,11 @@ def test_unreadable_input_and_unwritable_output(tmp_path, model_file, monkeypatc
         for out in (tmp_path / "file" / "o.png", f"{tmp_path / 'file' / 'sub'}/"):
             blocked = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", out)
             assert blocked.code == 1 and "cannot write" in blocked.stderr
+        save(tmp_path / "p16.png", photo(dtype=np.uint16))  # a 16-bit photo asked for as JPEG: refused before its fill
+        deep = pconv(
+            "inpaint", tmp_path / "p16.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "x.jpg"
+        )
+        assert deep.code == 1 and "16-bit output needs PNG or TIFF, not JPEG" in deep.stderr
     # An image that fails to decode leaves no empty output folder behind.
     (tmp_path / "in" / "deep").mkdir(parents=True)
     (tmp_path / "in" / "deep" / "bad.png").write_bytes(b"not a png")

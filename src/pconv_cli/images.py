@@ -352,12 +352,17 @@ def _tiff_with_icc(tiff: bytes, icc: bytes) -> bytes:
     return bytes(out)
 
 
+def check_depth(dtype: np.dtype, fmt: str) -> None:
+    """PconvError when ``fmt`` cannot store pixels of ``dtype``: 16-bit needs PNG or TIFF."""
+    if dtype == np.uint16 and fmt not in ("PNG", "TIFF"):
+        raise PconvError(f"16-bit output needs PNG or TIFF, not {fmt} (pass --format png)")
+
+
 def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
     """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can."""
     channels = pixels.shape[2]
+    check_depth(pixels.dtype, fmt)
     if pixels.dtype == np.uint16:
-        if fmt not in ("PNG", "TIFF"):
-            raise PconvError(f"16-bit output needs PNG or TIFF, not {fmt} (pass --format png)")
         code = {1: None, 3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}[channels]
         ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
         if not ok:

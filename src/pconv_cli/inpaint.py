@@ -27,6 +27,7 @@ from .images import (
     IMAGE_SUFFIXES,
     Picture,
     alpha_holes,
+    check_depth,
     color_holes,
     encode_image,
     own_pixel_limit,
@@ -133,6 +134,7 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
     job.started = time.perf_counter()
     try:
         picture = read_image(stdin if source.path is None else source.path, options.max_pixels)
+        check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
         size = picture.size
         mask_name = None
         if options.mask is not None:
