@@ -47,8 +47,13 @@ def test_16_bit_png_keeps_depth_and_icc_round_trip(tmp_path):
     assert picture.pixels.dtype == np.uint16 and np.array_equal(picture.pixels, array) and picture.max_value == 65535
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     picture.icc = icc
-    again = read_image(encode_image(picture, picture.pixels, "PNG"))
+    exif = Image.Exif()
+    exif[0x010F] = "pconv test camera"  # Make: OpenCV's 16-bit PNG writer dropped EXIF, which the README says is kept
+    picture.exif = exif.tobytes()
+    encoded = encode_image(picture, picture.pixels, "PNG")
+    again = read_image(encoded)
     assert again.icc == icc and np.array_equal(again.pixels, array)
+    assert Image.open(io.BytesIO(encoded)).getexif()[0x010F] == "pconv test camera"
     with pytest.raises(PconvError, match="16-bit output needs PNG"):
         encode_image(picture, picture.pixels, "JPEG")
     cv2.imwrite(str(tmp_path / "d.tif"), array[..., ::-1])

@@ -320,12 +320,17 @@ def parse_color(text: str) -> tuple[int, int, int]:
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
 
 
-def _png_with_icc(png: bytes, icc: bytes) -> bytes:
-    """Insert an iCCP chunk after IHDR (OpenCV writes 16-bit PNGs but drops profiles)."""
-    body = b"icc\x00\x00" + zlib.compress(icc)
-    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+def _png_with(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
+    """Insert iCCP and eXIf chunks after IHDR (OpenCV writes 16-bit PNGs but drops profiles and EXIF)."""
+    chunks = b""
+    for kind, body in (
+        (b"iCCP", icc and b"icc\x00\x00" + zlib.compress(icc)),
+        (b"eXIf", exif and exif.removeprefix(b"Exif\x00\x00")),
+    ):
+        if body:
+            chunks += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     end_of_ihdr = 8 + 8 + 13 + 4
-    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+    return png[:end_of_ihdr] + chunks + png[end_of_ihdr:]
 
 
 def _tiff_with_icc(tiff: bytes, icc: bytes) -> bytes:
@@ -367,9 +372,9 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
         ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
         if not ok:
             raise PconvError(f"OpenCV could not encode the 16-bit {fmt}")
-        if picture.icc:
-            return (_png_with_icc if fmt == "PNG" else _tiff_with_icc)(buf.tobytes(), picture.icc)
-        return buf.tobytes()
+        if fmt == "PNG":
+            return _png_with(buf.tobytes(), picture.icc, picture.exif)
+        return _tiff_with_icc(buf.tobytes(), picture.icc) if picture.icc else buf.tobytes()
     if channels == 4 and fmt in ("JPEG", "BMP"):
         # An opaque alpha (an RGBA export, or a cutout whose transparent holes were filled) loses nothing.
         if not (pixels[..., 3] == 255).all():  # 8-bit here: 16-bit went to PNG or TIFF above
