@@ -86,6 +86,11 @@ class Options:
         options.check()
         return options
 
+    @property
+    def names_folder(self) -> bool:
+        """-o is an existing folder or ends in a separator (it is also one when the inputs are several)."""
+        return self.output not in (None, STDIO) and (Path(self.output).is_dir() or self.output.endswith(("/", os.sep)))
+
     def check(self) -> None:
         if self.mask is not None and self.mask_color is not None:
             raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
@@ -107,9 +112,8 @@ class Options:
             raise UsageError(f"{given} writes the image to stdout, where --json writes too; pass -o FILE or no --json")
         # -o x.png --format jpg would write JPEG bytes under a .png name.
         named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
-        if self.format and named and named != self.format and not self.output.endswith(("/", os.sep)):
-            if not Path(self.output).is_dir():
-                raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
+        if self.format and named and named != self.format and not self.names_folder:
+            raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 
@@ -189,9 +193,7 @@ class Driver:
         ``several``: the inputs named a folder or a glob, so -o names a folder even for one image.
         """
         options = self.options
-        output_is_dir = options.output not in (None, STDIO) and (
-            Path(options.output).is_dir() or options.output.endswith(("/", os.sep)) or len(sources) > 1 or several
-        )
+        output_is_dir = options.names_folder or (options.output not in (None, STDIO) and (len(sources) > 1 or several))
         if (len(sources) > 1 or several) and options.output == STDIO:
             raise UsageError("-o - writes one image to stdout, but several inputs were given")
         if (

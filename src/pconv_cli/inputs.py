@@ -77,6 +77,7 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
         real = source.path.resolve() if source.path is not None and source.error is None else None
         if real is None or real not in seen:
             unique.append(source)
+        if real is not None:
             seen.add(real)
     return unique
 
