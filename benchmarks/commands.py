@@ -119,8 +119,8 @@ def make_model(path: Path, preset: str = "paper512") -> None:
     """A randomly initialised model file: speed does not depend on trained weights."""
     import torch
 
-    from pconv_cli.unet import PConvConfig, PConvUNet
-    from pconv_cli.weights import save_weights
+    from pconv_cli.model.unet import PConvConfig, PConvUNet
+    from pconv_cli.model.weights import save_weights
 
     torch.manual_seed(0)
     save_weights(PConvUNet(PConvConfig.preset(preset)), path)

@@ -13,7 +13,7 @@ import sys
 
 import torch
 
-from pconv_cli.weights import load_model
+from pconv_cli.model.weights import load_model
 
 
 def main(weights: str, out: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from pconv_cli.pconv import PartialConv2d
+from pconv_cli.model.layer import PartialConv2d
 
 from .reference import PlainConv2d, RefPartialConv2d
 from .timing import interleaved, medians, ratio

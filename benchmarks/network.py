@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from pconv_cli.unet import PConvConfig, PConvUNet
+from pconv_cli.model.unet import PConvConfig, PConvUNet
 
 from .layers import blob_mask
 from .reference import KINDS, swap_layers
@@ -53,8 +53,8 @@ def blend_cost(repeats: int, warmup: int = 1, side: int = 512) -> list[dict]:
     """ms per image of seam blending and of a `small` forward pass at side², for irregular masks of 10-50 % holes."""
     import numpy as np
 
-    from pconv_cli.blend import blend_fill
-    from pconv_cli.maskgen import generate, seeded_draw
+    from pconv_cli.imaging.maskgen import generate, seeded_draw
+    from pconv_cli.runtime.blend import blend_fill
 
     torch.manual_seed(0)
     model = PConvUNet(PConvConfig.preset("small")).eval()

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pconv_cli.pconv import PartialConv2d
-from pconv_cli.unet import PConvUNet
+from pconv_cli.model.layer import PartialConv2d
+from pconv_cli.model.unet import PConvUNet
 
 Tensors = torch.Tensor | Sequence[torch.Tensor]
 KINDS = ("pconv", "reference", "plain")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from pconv_cli.devices import training_precision
-from pconv_cli.loss import InpaintingLoss, LossWeights
-from pconv_cli.unet import PConvConfig, PConvUNet
+from pconv_cli.model.unet import PConvConfig, PConvUNet
+from pconv_cli.runtime.devices import training_precision
+from pconv_cli.training.loss import InpaintingLoss, LossWeights
 
 from .layers import blob_mask
 from .reference import KINDS, swap_layers

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pconv_cli.baselines import telea
-from pconv_cli.eval_report import comparison_picture
-from pconv_cli.images import read_mask, read_rgb
-from pconv_cli.inference import TorchBackend
-from pconv_cli.runner import Runner
-from pconv_cli.weights import load_model
+from pconv_cli.evaluation.baselines import telea
+from pconv_cli.evaluation.reports import comparison_picture
+from pconv_cli.imaging.images import read_mask, read_rgb
+from pconv_cli.model.weights import load_model
+from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.torch_backend import TorchBackend
 
 ROWS = 4
 

@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from pconv_cli.baselines import telea
-from pconv_cli.images import Picture, read_rgb
-from pconv_cli.inference import TorchBackend
-from pconv_cli.runner import Runner
-from pconv_cli.strategies import inpaint_one
-from pconv_cli.weights import load_model
+from pconv_cli.evaluation.baselines import telea
+from pconv_cli.imaging.images import Picture, read_rgb
+from pconv_cli.model.weights import load_model
+from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.strategies import inpaint_one
+from pconv_cli.runtime.torch_backend import TorchBackend
 
 SCALE = 4  # the photo is enlarged this much
 CROP = (380, 300)  # width, height of the 1:1 crop

@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from pconv_cli.baselines import telea
-from pconv_cli.images import read_rgb
-from pconv_cli.inference import TorchBackend
-from pconv_cli.runner import Runner
-from pconv_cli.weights import load_model
+from pconv_cli.evaluation.baselines import telea
+from pconv_cli.imaging.images import read_rgb
+from pconv_cli.model.weights import load_model
+from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.torch_backend import TorchBackend
 
 TEXT = "© pconv  SAMPLE"
 ZOOM = 3

@@ -15,8 +15,8 @@ import sys
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from pconv_cli.loss import InpaintingLoss, LossWeights
-from pconv_cli.weights import load_model
+from pconv_cli.model.weights import load_model
+from pconv_cli.training.loss import InpaintingLoss, LossWeights
 
 
 def step_flops(weights: str, size: int, vgg: bool) -> float:

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from benchmarks.reference import PlainConv2d, RefPartialConv2d, swap_layers
-from pconv_cli.pconv import PartialConv2d
-from pconv_cli.unet import PConvConfig, PConvUNet
+from pconv_cli.model.layer import PartialConv2d
+from pconv_cli.model.unet import PConvConfig, PConvUNet
 
 
 def random_mask(shape, p_hole):

@@ -1,5 +1,6 @@
-from pconv_cli import inference, strategies
 from pconv_cli.choices import Precision, Strategy, values
+from pconv_cli.runtime import strategies
+from pconv_cli.runtime import torch_backend as inference
 
 
 def test_each_choice_list_comes_from_its_enum():

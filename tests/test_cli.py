@@ -71,8 +71,8 @@ def test_shell_completion_offers_commands_options_and_choices():
 
 
 def test_export_never_replaces_a_source_and_asks_before_replacing_an_output(tmp_path):
-    from pconv_cli.unet import PConvConfig, PConvUNet
-    from pconv_cli.weights import save_weights
+    from pconv_cli.model.unet import PConvConfig, PConvUNet
+    from pconv_cli.model.weights import save_weights
 
     source = tmp_path / "a.safetensors"
     save_weights(PConvUNet(PConvConfig.preset("tiny")), source)

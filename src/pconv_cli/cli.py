@@ -11,9 +11,9 @@ from pathlib import Path
 
 import typer
 
-from . import __version__
-from .choices import Arch, Border, ExportFormat, MaskStyle, Precision, Runtime, Strategy
-from .errors import PconvError, UsageError
+from pconv_cli import __version__
+from pconv_cli.choices import Arch, Border, ExportFormat, MaskStyle, Precision, Runtime, Strategy
+from pconv_cli.errors import PconvError, UsageError
 
 app = typer.Typer(
     name="pconv",
@@ -114,7 +114,7 @@ def inpaint(
 
     Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
     """
-    from . import inpaint as core
+    from pconv_cli.commands import inpaint as core
 
     options = core.Options.from_flags(
         mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
@@ -152,7 +152,7 @@ def serve(
         host=host, port=port, queue=queue, max_upload_mb=max_upload_mb, max_pixels=max_pixels,
         weights=weights_file, runtime=runtime.value, device=device, precision=precision.value,
     )  # fmt: skip
-    from . import serve as core  # FastAPI is the serve extra: a missing one is one line (main)
+    from pconv_cli.serve import app as core  # FastAPI is the serve extra: a missing one is one line (main)
 
     raise typer.Exit(core.command(core.Options.from_flags(**options_flags)))
 
@@ -169,7 +169,7 @@ def weights_list() -> None:
 
     Example: pconv weights list | cut -f1,3
     """
-    from . import weights
+    from pconv_cli.model import weights
 
     def state(file: str, sha256: str) -> str:
         path = weights.weights_dir() / file
@@ -224,7 +224,7 @@ def make_masks(
     """
     from rich.console import Console
 
-    from . import make_masks as core
+    from pconv_cli.commands import make_masks as core
 
     flags = dict(style=style.value, ratio=ratio, border=border.value, count=count, seed=seed, workers=workers)
     options = core.Options.from_flags(
@@ -289,8 +289,8 @@ def train(
     """
     flags = dict(locals())  # first: exactly the flags, named as TrainOptions' fields
     del flags["ctx"]
-    from .train import TrainOptions
-    from .train import train as run_training
+    from pconv_cli.training.setup import TrainOptions
+    from pconv_cli.training.setup import train as run_training
 
     # Which flags were typed (or set in the environment): a resumed run takes the others from its own
     # options. By name: typer ships its own click, whose ParameterSource is not click's.
@@ -327,15 +327,15 @@ def export(
     suffix_format = ExportFormat.onnx if output.suffix.lower() == ".onnx" else ExportFormat.safetensors
     if fmt is not None and fmt != suffix_format and output.suffix:
         raise UsageError(f"--format {fmt.value} does not match the output {output.name}; name it *.{fmt.value}")
-    from .files import check_new_file
+    from pconv_cli.files import check_new_file
 
     check_new_file(output, sources, overwrite)
     if (fmt or suffix_format) == ExportFormat.onnx:
-        from .onnx_model import export_onnx
+        from pconv_cli.model.onnx import export_onnx
 
         path = export_onnx(sources, output, half=half)
     else:
-        from .checkpoint import export as export_weights
+        from pconv_cli.training.checkpoint import export as export_weights
 
         path = export_weights(sources, output, half=half)
     print(f"wrote {path}", file=sys.stderr)
@@ -389,7 +389,7 @@ def evaluate(
     """
     from rich.console import Console
 
-    from .evaluate import EvalOptions, run_eval, write_reports
+    from pconv_cli.evaluation.run import EvalOptions, run_eval, write_reports
 
     opts = EvalOptions.from_flags(
         baselines, bins, border.value, images=images, masks=masks, out=out, weights=weights,
@@ -408,7 +408,7 @@ def evaluate(
     if as_json:
         import json
 
-        from .eval_report import finite_or_none
+        from pconv_cli.evaluation.reports import finite_or_none
 
         print(json.dumps(finite_or_none(summary)))
     if result.failures:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, UsageError
 
 
 def writable_folder(path: Path, what: str) -> Path:

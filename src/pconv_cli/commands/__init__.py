@@ -1,0 +1,1 @@
+"""The commands: one module each, holding its Typer signature, its options and its command()."""

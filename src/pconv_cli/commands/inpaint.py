@@ -1,0 +1,430 @@
+"""The `pconv inpaint` batch driver: inputs, masks, outputs, skip/overwrite rules, records.
+
+Decoding runs in a thread pool ahead of the model; images that are inpainted whole and
+share a size are batched together; each output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.files import atomic_write, same_file, writable_folder, write_stdout
+from pconv_cli.imaging.images import (
+    DEFAULT_MAX_PIXELS,
+    FORMATS,
+    IMAGE_SUFFIXES,
+    Picture,
+    alpha_holes,
+    check_depth,
+    color_holes,
+    encode_image,
+    own_pixel_limit,
+    parse_color,
+    read_image,
+    read_mask,
+)
+from pconv_cli.imaging.inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output
+from pconv_cli.imaging.masks import check_fillable, dilate_holes, hole_ratio
+from pconv_cli.runtime import strategies
+from pconv_cli.runtime.inpainter import Inpainter
+
+RECORD_KEYS = (
+    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
+)  # fmt: skip
+
+
+@dataclass
+class Options:
+    """Everything `pconv inpaint` was asked; ``from_flags`` parses the flags and ``check``
+    refuses contradictions, naming the flags (UsageError)."""
+
+    inputs: list[str] = field(default_factory=list)  # files, folders, globs, or STDIO
+    mask: Path | None = None
+    mask_color: tuple[int, int, int] | None = None
+    color_tolerance: int = 0
+    invert_mask: bool = False
+    threshold: int = 127
+    dilate: int = 0
+    resize_mask: bool = False
+    output: str | None = None
+    format: str | None = None  # PIL format name
+    overwrite: bool = False
+    skip_existing: bool = False
+    strategy: str = "auto"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    # the model session (api.Inpainter)
+    weights: Path | None = None  # None: the shipped default
+    runtime: str = "auto"
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+    blend: bool = True
+    # reporting
+    json_lines: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_flags(cls, mask_color: str | None = None, fmt: str | None = None, **flags) -> Options:
+        """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name."""
+        try:
+            color = parse_color(mask_color) if mask_color is not None else None
+        except ValueError as exc:
+            raise UsageError(f"--mask-color: {exc}") from None
+        if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: expected png, jpg, webp, tif or bmp")
+        options = cls(mask_color=color, format=FORMATS[fmt.lower().lstrip(".")] if fmt else None, **flags)
+        options.check()
+        return options
+
+    @property
+    def names_folder(self) -> bool:
+        """-o is an existing folder or ends in a separator (it is also one when the inputs are several)."""
+        return self.output not in (None, STDIO) and (Path(self.output).is_dir() or self.output.endswith(("/", os.sep)))
+
+    def check(self) -> None:
+        if self.mask is not None and self.mask_color is not None:
+            raise UsageError("--mask and --mask-color are two ways to give holes; pass one")
+        if self.invert_mask and self.mask is None:
+            given = "--mask-color" if self.mask_color is not None else "an alpha mask (no --mask)"
+            raise UsageError(f"--invert-mask flips the holes of a --mask file; with {given} it would do nothing")
+        if self.overwrite and self.skip_existing:
+            raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
+        # An empty name (an unset shell variable) is a path to the current folder: it would inpaint it all.
+        if "" in self.inputs:
+            raise UsageError("an input is an empty name; give a file, folder, glob or - (stdin)")
+        if self.output == "":
+            raise UsageError("-o is an empty name; give a file, folder or - (stdout)")
+        if self.inputs.count(STDIO) > 1:
+            raise UsageError("- (stdin) is given more than once; it holds one image")
+        # stdin's image goes to stdout unless -o names a file or folder: JSON lines would join it there.
+        if self.json_lines and (self.output == STDIO or (self.output is None and STDIO in self.inputs)):
+            given = "-o -" if self.output == STDIO else "- (stdin) without -o"
+            raise UsageError(f"{given} writes the image to stdout, where --json writes too; pass -o FILE or no --json")
+        # -o x.png --format jpg would write JPEG bytes under a .png name.
+        named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
+        if self.format and named and named != self.format and not self.names_folder:
+            raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
+        if self.mask is not None and not self.mask.exists():
+            raise UsageError(f"--mask {self.mask}: no such file or folder")
+
+
+@dataclass
+class Job:
+    """One source on its way: where it goes, what is known of it (``record``), its pixels while alive."""
+
+    source: Source
+    output: Path | str | None = None  # a path or STDIO; None when refused before decoding
+    format: str = "PNG"  # PIL name of the output format
+    record: dict = field(default_factory=dict)
+    picture: Picture | None = None
+    holes: np.ndarray | None = None
+    mask_from_alpha: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+
+def load(job: Job, options: Options, stdin: bytes | None) -> Job:
+    """Decode the image and its holes (runs in a worker thread); errors go into the record."""
+    source = job.source
+    job.started = time.perf_counter()
+    try:
+        picture = read_image(stdin if source.path is None else source.path, options.max_pixels)
+        check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
+        size = picture.size
+        mask_name = None
+        if options.mask is not None:
+            mask_path = options.mask
+            if options.mask.is_dir():
+                if source.path is None:
+                    raise PconvError("a mask folder cannot be matched to stdin; pass --mask FILE")
+                mask_path = find_mask(options.mask, source.rel)
+            if source.path is not None and Path(mask_path).resolve() == source.path.resolve():
+                raise PconvError(f"the mask for {source.path} is the image itself (is --mask the input folder?)")
+            mask_name = str(mask_path)
+            holes = read_mask(
+                mask_path, size, options.invert_mask, options.threshold, options.resize_mask, options.max_pixels
+            )
+        elif options.mask_color is not None:
+            mask_name = "colour " + "".join(f"{c:02x}" for c in options.mask_color)
+            holes = color_holes(picture, options.mask_color, options.color_tolerance)
+        elif picture.has_alpha:
+            mask_name, job.mask_from_alpha = "alpha", True
+            holes = alpha_holes(picture, options.threshold)
+        else:
+            raise PconvError("no mask: the image has no alpha channel; pass --mask or --mask-color")
+        if options.dilate:
+            holes = dilate_holes(holes, options.dilate)
+        holes = np.ascontiguousarray(holes)
+        ratio = hole_ratio(holes)
+        job.record.update(mask=mask_name, width=size[1], height=size[0], hole_ratio=round(ratio, 6))
+        check_fillable(holes)
+        if ratio > 0.0:
+            picture.data = None  # the file's bytes serve only an image left unchanged
+        job.picture, job.holes = picture, holes
+    except PconvError as exc:
+        job.record.update(status="failed", error=str(exc))
+    except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
+        job.record.update(
+            status="failed", error=f"cannot read {source.name}: {type(exc).__name__}: {exc}".splitlines()[0]
+        )
+    return job
+
+
+class Driver:
+    """Plans outputs, then decodes, inpaints and writes each job, yielding one record per source."""
+
+    def __init__(self, inpainter: Inpainter, options: Options) -> None:
+        self.inpainter, self.options = inpainter, options
+        self.run = inpainter.runner
+        self.scale = self.run.scale
+
+    def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
+        """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input.
+
+        ``several``: the inputs named a folder or a glob, so -o names a folder even for one image.
+        """
+        options = self.options
+        output_is_dir = options.names_folder or (options.output not in (None, STDIO) and (len(sources) > 1 or several))
+        if (len(sources) > 1 or several) and options.output == STDIO:
+            raise UsageError("-o - writes one image to stdout, but several inputs were given")
+        if (
+            output_is_dir
+            and Path(options.output).suffix.lower() in IMAGE_SUFFIXES
+            and not Path(options.output).is_dir()
+        ):
+            raise UsageError(f"-o {options.output} names a file, but several inputs were given; pass a folder")
+        inputs = [s.path for s in sources if s.path is not None and s.error is None]
+        if options.mask is not None and options.mask.is_file():
+            inputs.append(options.mask)
+        planned: set[Path] = set()
+        jobs = []
+        for source in sources:
+            job = Job(source, record={**dict.fromkeys(RECORD_KEYS), "input": source.name})
+            jobs.append(job)
+            error = source.error or self._refusal(source, job, output_is_dir, inputs, planned)
+            if error:
+                job.record.update(status="failed", error=error)
+        # Each output folder is proven writable before any decoding: a read-only one would otherwise
+        # fail every image only after its fill. Probed at its nearest existing folder, so nothing is
+        # made before an image is written (an image that fails to decode leaves no empty folder).
+        folders: dict[Path, str | None] = {}
+        for job in jobs:
+            if job.output in (None, STDIO):
+                continue
+            folder = Path(job.output).parent
+            if folder not in folders:
+                existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+                try:
+                    writable_folder(existing, "output folder")
+                    folders[folder] = None
+                except UsageError as exc:
+                    folders[folder] = str(exc)
+            if folders[folder]:
+                job.output = None
+                job.record.update(status="failed", error=f"cannot write {job.record['output']}: {folders[folder]}")
+        return jobs
+
+    def _refusal(self, source: Source, job: Job, output_is_dir: bool, inputs: list[Path], planned: set) -> str | None:
+        """Set the job's output and format, or say why it must not run; an existing output may mean 'skipped'."""
+        options = self.options
+        output = plan_output(source, options.output, options.format, output_is_dir)
+        job.record["output"] = str(output)
+        job.format = output_format(output, options.format)
+        if output != STDIO:
+            output = Path(output)
+            if any(same_file(output, p) for p in inputs):
+                return f"the output {output} would replace an input; choose another -o"
+            if output.resolve() in planned:
+                return f"the output {output} is also the output of an earlier input"
+            planned.add(output.resolve())
+            if output.exists() or output.is_symlink():
+                if options.skip_existing:
+                    job.record["status"] = "skipped"
+                    return None
+                if not options.overwrite:
+                    return f"{output} exists (pass --overwrite, or --skip-existing to resume)"
+        job.output = output
+        return None
+
+    def loaded(self, jobs: list[Job], workers: int = 2) -> Iterator[Job]:
+        """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
+        stdin = None
+        if any(j.source.path is None and j.output is not None for j in jobs):
+            stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
+        ahead = max(2, self.run.batch_size + 1)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+            pending: list[tuple[Job, Future | None]] = []
+            todo = iter(jobs)
+
+            def submit() -> None:
+                job = next(todo, None)
+                if job is not None:
+                    runnable = job.output is not None
+                    pending.append((job, pool.submit(load, job, self.options, stdin) if runnable else None))
+
+            for _ in range(ahead):
+                submit()
+            while pending:
+                job, future = pending.pop(0)
+                submit()
+                yield future.result() if future is not None else job
+
+    def process(self, jobs: list[Job]) -> Iterator[dict]:
+        """Inpaint and write every job; yields each finished record (completion order).
+
+        Consecutive images that resolve to ``full`` and share a size go to the model together."""
+        group: list[Job] = []
+        for job in self.loaded(jobs):
+            if job.picture is None:
+                yield self.finish(job)
+                continue
+            if not job.holes.any():  # not the record's ratio: rounded, a speck on a huge photo reads 0
+                yield self.write(job, None, "unchanged")
+                continue
+            strategy = strategies.choose(job.picture.size, self.options.strategy, self.scale)
+            job.record["strategy"] = strategy
+            joins = strategy == "full" and (
+                not group or (group[0].picture.size == job.picture.size and len(group) < self.run.batch_size)
+            )
+            if not joins:
+                yield from self.fill(group, "full")
+                group = []
+            if strategy == "full":
+                group.append(job)
+            else:
+                yield from self.fill([job], strategy)
+        yield from self.fill(group, "full")
+
+    def fill(self, jobs: list[Job], strategy: str) -> Iterator[dict]:
+        """Fill ``jobs`` (one call of ``Inpainter.fill``) and write each; a failure fails them all."""
+        if not jobs:
+            return
+        try:
+            results = self.inpainter.fill([j.picture for j in jobs], [j.holes for j in jobs], strategy)
+        except PconvError as exc:
+            for job in jobs:
+                yield self.fail(job, str(exc))
+            return
+        for job, result in zip(jobs, results):
+            if result.groups is not None:  # which fill each group of nearby holes got
+                job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in result.groups]
+            yield self.write(job, result.pixels, "ok")
+
+    def fail(self, job: Job, error: str) -> dict:
+        job.record.update(status="failed", error=error)
+        return self.finish(job)
+
+    def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:
+        """Encode and write atomically (``pixels`` None: the input unchanged)."""
+        picture, fmt = job.picture, job.format
+        try:
+            if pixels is None and fmt == picture.format and job.output != STDIO:
+                data = picture.data
+            else:
+                if pixels is None:
+                    pixels = picture.pixels
+                else:
+                    if job.mask_from_alpha:
+                        pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
+                    # The encoder copies the pixels: free the input's first (a large photo's peak memory).
+                    picture.pixels = job.holes = None
+                data = encode_image(picture, pixels, fmt)
+            if job.output == STDIO:
+                write_stdout(data)
+            else:
+                path = Path(job.output)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+            job.record.update(status=status, error=None)
+        except PconvError as exc:
+            job.record.update(status="failed", error=str(exc))
+        except OSError as exc:
+            job.record.update(status="failed", error=f"cannot write {job.output}: {exc.strerror or exc}")
+        return self.finish(job)
+
+    def finish(self, job: Job) -> dict:
+        job.picture = job.holes = None  # free the pixels before the next image
+        job.record["seconds"] = round(time.perf_counter() - job.started, 4)
+        return dict(job.record)
+
+
+def command(options: Options) -> int:
+    """Run `pconv inpaint`: open the model session, process every input, report on stderr;
+    returns the exit code (0, 1 when an input failed, 130 when interrupted)."""
+    from rich.console import Console
+
+    from pconv_cli.console import progress_bar
+    from pconv_cli.model.weights import DEFAULT_MODEL
+
+    own_pixel_limit()
+    inpainter = Inpainter(
+        options.weights,
+        options.device,
+        options.precision,
+        runtime=options.runtime,
+        batch_size=options.batch_size,
+        blend=options.blend,
+    )
+    runner = inpainter.runner
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
+    banner = (
+        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {options.precision}, "
+        f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
+    )
+    try:
+        if options.quiet:
+            return run(options, inpainter, console, None)
+        with progress_bar(console, rate="img/s") as progress:
+            return run(options, inpainter, console, progress, banner)
+    except KeyboardInterrupt:
+        # Outputs are renamed into place only when complete, so nothing half-written remains.
+        console.print("pconv: interrupted; finished outputs are kept, no partial file was left", markup=False)
+        return 130
+
+
+def run(options: Options, inpainter: Inpainter, console, progress, banner: str | None = None) -> int:
+    """Process every input; JSON lines on stdout, failures and a summary on ``console`` (stderr).
+
+    ``progress``: a rich Progress (disabled when quiet) or None for no messages but failures;
+    ``banner``: said once the outputs are planned, so a usage error stays one line.
+    Returns the exit code: 0 when nothing failed, else 1.
+    """
+    inputs = options.inputs
+    sources = discover(inputs, options.output, options.mask)
+    if not sources:
+        raise UsageError("no input images found")
+    driver = Driver(inpainter, options)
+    jobs = driver.plan(sources, several=any(Path(t).is_dir() or (is_glob(t) and not Path(t).exists()) for t in inputs))
+    if banner is not None:
+        console.print(banner, markup=False)
+    counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
+    failed = []
+    task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
+    for record in driver.process(jobs):
+        counts[record["status"]] += 1
+        if options.json_lines:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        if record["status"] == "failed":
+            failed.append(record["input"])
+            error = record["error"]
+            where = "" if record["input"] in error else f"{record['input']}: "
+            console.print(f"pconv: error: {where}{error}", markup=False, highlight=False, soft_wrap=True)
+        elif record["status"] == "unchanged" and progress is not None:
+            console.print(f"pconv: {record['input']} has no hole; copied unchanged", markup=False, highlight=False)
+        if task is not None:
+            progress.advance(task)
+    if progress is not None:
+        summary = f"pconv: {counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
+        summary += f", {counts['failed']} failed" + (": " + ", ".join(failed) if failed else "")
+        console.print(summary, markup=False, highlight=False, soft_wrap=True)
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""Evaluation: masks binned and paired with photos, methods run side by side, metrics and reports."""

@@ -1,0 +1,1 @@
+"""The network: the partial-convolution layer, the U-Net and its presets, the weights registry, ONNX export."""

@@ -1,0 +1,1 @@
+"""Running a model on photos: the Inpainter, strategies per image, the Runner, torch and ONNX backends, seam blending."""

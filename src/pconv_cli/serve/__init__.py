@@ -1,0 +1,1 @@
+"""`pconv serve`: the HTTP API and its painting page."""

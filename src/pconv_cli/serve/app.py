@@ -1,0 +1,264 @@
+"""`pconv serve`: a local HTTP server over one ``api.Inpainter``, and the page to paint masks on.
+
+- ``POST /api/inpaint``: multipart ``image`` and ``mask`` (white = hole, the image's size), optional
+  ``format`` (png, jpg, webp, tif or bmp; default png, so that only hole pixels change) and
+  ``strategy``; answers the filled image. Bad input (a mask over the whole image too) is a 4xx
+  with JSON ``{"error": "..."}``; a full queue is a 503; anything else that fails is a 500 with
+  the same JSON.
+- ``GET /api/health``: the model, its runtime and the limits, as JSON.
+- ``GET /``: ``web/index.html``, one self-contained page (no CDN: it works offline).
+
+The model runs in one worker thread, so requests queue in arrival order; at most ``queue``
+wait or run at a time. FastAPI and uvicorn are the ``serve`` extra, imported only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import ipaddress
+import math
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from pconv_cli.choices import Strategy, values
+from pconv_cli.errors import PconvError, TooManyPixels, UsageError
+from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
+from pconv_cli.imaging.masks import check_fillable
+from pconv_cli.runtime.inpainter import Inpainter
+
+FIELDS = ("image", "mask", "format", "strategy")  # of POST /api/inpaint
+UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
+MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
+
+
+@dataclass
+class Options:
+    """Everything `pconv serve` was asked; ``check`` refuses impossible values (UsageError)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    queue: int = 8
+    max_upload_mb: float = 50.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    weights: Path | None = None
+    runtime: str = "auto"
+    device: str = "auto"
+    precision: str = "auto"
+
+    @classmethod
+    def from_flags(cls, **flags) -> Options:
+        options = cls(**flags)
+        options.check()
+        return options
+
+    def check(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"--port {self.port}: expected 0 (any free port) to 65535")
+        if self.queue < 1:
+            raise UsageError(f"--queue {self.queue}: expected at least 1")
+        if not math.isfinite(self.max_upload_mb) or self.max_upload_mb < 0.001:
+            raise UsageError(f"--max-upload-mb {self.max_upload_mb}: expected a size of at least 0.001 (1 KiB)")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+class BadRequest(Exception):
+    """A client's mistake: answered with ``status`` and a JSON error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+class Service:
+    """The server's state: the model, its one worker thread, and the count of queued requests."""
+
+    def __init__(self, inpainter: Inpainter, options: Options, model_name: str) -> None:
+        self.inpainter, self.options, self.model_name = inpainter, options, model_name
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pconv-model")
+        self.queued = self.served = 0
+
+    def health(self) -> dict:
+        backend, options = self.inpainter.runner.backend, self.options
+        return {
+            "status": "ok",
+            "model": self.model_name,
+            "runtime": backend.runtime,
+            "device": backend.device,
+            "scale": self.inpainter.runner.scale,
+            "max_upload_bytes": options.max_upload_bytes,
+            "max_pixels": options.max_pixels,
+            "queued": self.queued,
+            "queue_size": options.queue,
+            "served": self.served,
+        }
+
+    async def inpaint(self, request: Request) -> Response:
+        # Counted from before the upload is read, so the queue also bounds the uploads held in memory.
+        if self.queued >= self.options.queue:
+            return _error(503, f"busy: {self.queued} requests are queued; try again", **{"Retry-After": "1"})
+        self.queued += 1  # the event loop is one thread: no lock needed
+        try:
+            started = time.perf_counter()
+            fields = await _read_form(request, self.options.max_upload_bytes)
+            loop = asyncio.get_running_loop()
+            data, fmt, strategy = await loop.run_in_executor(
+                self.worker, _inpaint, self.inpainter, fields, self.options
+            )
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+        except PconvError as exc:
+            return _error(500, str(exc))  # the model failed, not the request
+        except Exception as exc:  # a fault of ours: still one JSON line, and the server goes on
+            return _error(500, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+        finally:
+            self.queued -= 1
+        self.served += 1
+        headers = {"X-Pconv-Strategy": strategy, "X-Pconv-Seconds": f"{time.perf_counter() - started:.3f}"}
+        return Response(data, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def create_app(inpainter: Inpainter, options: Options, model_name: str = "") -> FastAPI:
+    """The ASGI app: the page, the health check and the inpainting endpoint over ``inpainter``."""
+    service = Service(inpainter, options, model_name)
+    page = (importlib.resources.files("pconv_cli.serve") / "web" / "index.html").read_bytes()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        service.worker.shutdown(wait=False, cancel_futures=True)
+
+    # No /docs: FastAPI's pages load their scripts from a CDN, and this must work offline.
+    app = FastAPI(title="pconv", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)(lambda: HTMLResponse(page))
+    app.api_route("/api/health", methods=["GET", "HEAD"])(service.health)
+    app.post("/api/inpaint")(service.inpaint)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc) -> JSONResponse:
+        return _error(404, f"no such endpoint: {request.method} {request.url.path[:200]}")
+
+    @app.exception_handler(405)
+    async def wrong_method(request: Request, exc) -> JSONResponse:
+        allow = getattr(exc, "headers", None) or {}
+        return _error(405, f"{request.method} is not allowed on {request.url.path[:200]}", **allow)
+
+    return app
+
+
+async def _read_form(request: Request, limit: int) -> dict:
+    """The multipart fields as {name: bytes or str}, refusing oversized or malformed requests."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data":
+        raise BadRequest(415, f"expected multipart/form-data with image and mask, got {content_type or 'no body'}")
+    length = request.headers.get("content-length")
+    if length is None:  # multipart parsing would read an unbounded body before any check
+        raise BadRequest(411, "the request needs a Content-Length header")
+    if not (length.isascii() and length.isdigit()):
+        raise BadRequest(400, f"Content-Length {length[:40]!r} is not a number of bytes")
+    if int(length) > limit:
+        raise BadRequest(413, f"the upload is {length} bytes, over the server's limit of {limit} (--max-upload-mb)")
+    try:
+        form = await asyncio.wait_for(request.form(max_files=2, max_fields=4), UPLOAD_TIMEOUT_S)
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+        raise BadRequest(408, f"the upload took over {UPLOAD_TIMEOUT_S:g} s; send it again") from None
+    except Exception as exc:  # the multipart parser's complaints about a malformed body
+        raise BadRequest(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
+    fields = {}
+    for name, value in form.multi_items():
+        fields[name] = await value.read() if hasattr(value, "read") else value
+    return fields
+
+
+def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[bytes, str, str]:
+    """Decode, fill and encode one request (in the model's thread); BadRequest for the client's mistakes."""
+    for name in ("image", "mask"):
+        value = fields.get(name)
+        if value is None:
+            raise BadRequest(400, f"missing the file field {name!r} (multipart: image and mask, white = hole)")
+        if not isinstance(value, bytes):  # curl -F image=photo.png, without the @ that sends the file
+            raise BadRequest(400, f"the field {name!r} is text, not a file (with curl: -F {name}=@file)")
+        if not value:
+            raise BadRequest(400, f"the file field {name!r} is empty (0 bytes)")
+    unknown = sorted(set(fields) - {*FIELDS})
+    if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
+        raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
+    strategy = str(fields.get("strategy") or "auto")  # blank, as a form sends it: the default, as for format
+    if strategy not in values(Strategy):
+        raise BadRequest(400, f"strategy {strategy!r}: expected one of {', '.join(values(Strategy))}")
+    try:
+        picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
+        holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
+        check_fillable(holes)  # a client's mistake (422), not the model's failure (500) it would be in fill
+    except PconvError as exc:
+        text = str(exc).replace("<stdin>", "upload").replace(" (pass --resize-mask to scale it)", "")
+        raise BadRequest(413 if isinstance(exc, TooManyPixels) else 422, text) from None
+    wanted = str(fields.get("format") or "").lower().lstrip(".")
+    if wanted and wanted not in FORMATS:
+        raise BadRequest(400, f"format {wanted!r}: expected png, jpg, webp, tif or bmp")
+    fmt = FORMATS[wanted or "png"]
+    filled = inpainter.fill([picture], [holes], strategy)[0]
+    try:
+        data = encode_image(picture, filled.pixels, fmt)
+    except PconvError as exc:
+        raise BadRequest(422, str(exc).replace("pass --format", "ask for format")) from None
+    return data, fmt, filled.strategy or "unchanged"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or PconvError (one line) when the address is taken or unknown."""
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(info[0], socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(info[4])
+        sock.listen(128)
+    except OSError as exc:
+        raise PconvError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def command(options: Options) -> int:
+    """Run `pconv serve` until interrupted; returns the exit code."""
+    import uvicorn
+
+    from pconv_cli.model.weights import DEFAULT_MODEL
+
+    own_pixel_limit()
+    sock = listen(options.host, options.port)
+    inpainter = Inpainter(options.weights, options.device, options.precision, runtime=options.runtime)
+    name = options.weights.name if options.weights else DEFAULT_MODEL
+    app = create_app(inpainter, options, name)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    backend = inpainter.runner.backend
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    # uvicorn stops gracefully on SIGINT and SIGTERM (a running request finishes) and then raises the
+    # signal again for the handlers it found: these ask it to stop, also before it has started, so
+    # a stop is an ordinary exit 0 whenever it comes.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, lambda *_: setattr(server, "should_exit", True))
+    print(
+        f"pconv: serving {name} ({backend.runtime} on {backend.device}) at http://{shown}:{port}/ (Ctrl-C stops)",
+        flush=True,
+    )
+    if not ipaddress.ip_address(host).is_loopback:
+        print("pconv: warning: other machines can reach this server, and it asks no one for a password", flush=True)
+    server.run(sockets=[sock])
+    print("pconv: server stopped", flush=True)
+    return 0

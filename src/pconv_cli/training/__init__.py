@@ -1,0 +1,1 @@
+"""Training: setup and launch, the replica loop, data, the loss, checkpoints and the run record."""

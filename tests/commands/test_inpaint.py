@@ -1,0 +1,625 @@
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from pconv_cli.cli import app
+from pconv_cli.errors import PconvError
+from pconv_cli.model.unet import PConvConfig, PConvUNet
+from pconv_cli.model.weights import save_weights
+from pconv_cli.runtime.inpainter import Inpainter
+
+rng = np.random.default_rng(0)
+
+
+def approx(value: float):
+    return pytest.approx(value, abs=1e-6)  # records round ratios to 6 decimals
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_weights(PConvUNet(PConvConfig.preset("tiny")).eval(), path)
+    return path
+
+
+class Result:
+    def __init__(self, code: int, stdout: bytes, stderr: str) -> None:
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.decode().splitlines()]
+
+
+def pconv(*args, stdin: bytes | None = None) -> Result:
+    """Run the CLI in-process, mapping errors to exit codes as cli.main() does."""
+    result = CliRunner().invoke(app, [str(a) for a in args], input=stdin)
+    if isinstance(result.exception, PconvError):
+        return Result(result.exception.exit_code, result.stdout_bytes, str(result.exception))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, result.stdout_bytes, result.stderr)
+
+
+def save(path: Path, array: np.ndarray, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if array.dtype == np.uint16:
+        cv2.imwrite(str(path), array[..., ::-1])
+    else:
+        Image.fromarray(array).save(path, **options)
+    return path
+
+
+def photo(h: int = 48, w: int = 64, channels: int = 3, dtype=np.uint8) -> np.ndarray:
+    top = np.iinfo(dtype).max
+    return rng.integers(0, top + 1, (h, w, channels), dtype=dtype)
+
+
+def hole_mask(h: int = 48, w: int = 64, box=(10, 30, 20, 40)) -> np.ndarray:
+    mask = np.zeros((h, w), np.uint8)
+    mask[box[0] : box[1], box[2] : box[3]] = 255
+    return mask
+
+
+def load(path: Path) -> np.ndarray:
+    if path.suffix == ".png":
+        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        return array[..., ::-1] if array.ndim == 3 and array.shape[2] == 3 else array
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize("channels, dtype", [(3, np.uint8), (3, np.uint16)])
+def test_valid_pixels_bit_identical(tmp_path, model_file, channels, dtype):
+    image = photo(channels=channels, dtype=dtype)
+    save(tmp_path / "p.png", image)
+    save(tmp_path / "m.png", hole_mask())
+    result = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    assert result.code == 0, result.stderr
+    record = result.records()[0]
+    assert record["status"] == "ok" and record["output"] == str(tmp_path / "p_inpainted.png")
+    assert record["hole_ratio"] == approx(400 / (48 * 64)) and record["strategy"] == "full"
+    out = load(tmp_path / "p_inpainted.png")
+    assert out.dtype == dtype and out.shape == image.shape
+    holes = hole_mask() > 0
+    assert np.array_equal(out[~holes], image[~holes])
+    assert not np.array_equal(out[holes], image[holes])
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_grey_is_filled_as_16_bit_grey(tmp_path, model_file, suffix):
+    grey = rng.integers(0, 65536, (48, 64), dtype=np.uint16)
+    Image.fromarray(grey).save(tmp_path / f"g{suffix}")  # mode I;16 (it was refused as unsupported)
+    save(tmp_path / "m.png", hole_mask())
+    result = pconv("inpaint", tmp_path / f"g{suffix}", "--mask", tmp_path / "m.png", "-w", model_file)
+    assert result.code == 0, result.stderr
+    out = cv2.imread(str(tmp_path / f"g_inpainted{suffix}"), cv2.IMREAD_UNCHANGED)
+    holes = hole_mask() > 0
+    assert out.dtype == np.uint16 and out.shape == grey.shape
+    assert np.array_equal(out[~holes], grey[~holes]) and not np.array_equal(out[holes], grey[holes])
+
+
+def test_rgba_with_mask_file_keeps_alpha_and_grey_stays_grey(tmp_path, model_file):
+    rgba, grey = photo(channels=4), photo(channels=1)[..., 0]
+    save(tmp_path / "a.png", rgba)
+    save(tmp_path / "g.png", grey)
+    save(tmp_path / "m.png", hole_mask())
+    args = ["--mask", tmp_path / "m.png", "-w", model_file]
+    assert pconv("inpaint", tmp_path / "a.png", tmp_path / "g.png", *args).code == 0
+    out = np.asarray(Image.open(tmp_path / "a_inpainted.png"))
+    holes = hole_mask() > 0
+    assert np.array_equal(out[..., 3], rgba[..., 3]) and np.array_equal(out[~holes], rgba[~holes])
+    grey_out = Image.open(tmp_path / "g_inpainted.png")
+    assert grey_out.mode == "L" and np.array_equal(np.asarray(grey_out)[~holes], grey[~holes])
+
+
+def test_alpha_is_the_default_mask_and_holes_become_opaque(tmp_path, model_file):
+    rgba = photo(channels=4)
+    rgba[..., 3] = 255
+    rgba[5:15, 5:25, 3] = 0
+    save(tmp_path / "cut.png", rgba)
+    result = pconv("inpaint", tmp_path / "cut.png", "-w", model_file, "--json")
+    assert result.code == 0 and result.records()[0]["mask"] == "alpha"
+    out = np.asarray(Image.open(tmp_path / "cut_inpainted.png"))
+    holes = rgba[..., 3] == 0
+    assert (out[..., 3] == 255).all() and np.array_equal(out[~holes], rgba[~holes])
+
+
+def test_colour_key_with_tolerance(tmp_path, model_file):
+    image = photo()
+    image[..., 1] //= 2  # no photo pixel comes near the key by chance
+    image[:10, :10] = (0, 255, 0)
+    image[10:20, :10] = (20, 235, 20)
+    save(tmp_path / "k.png", image)
+    strict = pconv("inpaint", tmp_path / "k.png", "--mask-color", "00ff00", "-w", model_file, "--json")
+    assert strict.records()[0]["hole_ratio"] == approx(100 / (48 * 64))
+    loose = pconv("inpaint", tmp_path / "k.png", "--mask-color", "#00FF00", "--color-tolerance", "20", "-w", model_file)
+    assert loose.code == 2 or loose.code == 1  # the first run's output exists
+    loose = pconv(
+        "inpaint",
+        tmp_path / "k.png",
+        "--mask-color",
+        "00ff00",
+        "--color-tolerance",
+        "20",
+        "--overwrite",
+        "-w",
+        model_file,
+        "--json",
+    )
+    assert loose.code == 0 and loose.records()[0]["hole_ratio"] == approx(200 / (48 * 64))
+    out = load(tmp_path / "k_inpainted.png")
+    assert np.array_equal(out[20:], image[20:])
+    assert pconv("inpaint", tmp_path / "k.png", "--mask-color", "green", "-w", model_file).code == 2
+
+
+def test_folder_recursive_with_mask_folder_by_relative_path_and_stem(tmp_path, model_file):
+    images, masks = tmp_path / "photos", tmp_path / "masks"
+    a, b = photo(), photo()
+    save(images / "a.png", a)
+    save(images / "trip" / "b.png", b)
+    save(masks / "a.jpg", hole_mask(), quality=90)  # any extension, JPEG noise thresholded
+    save(masks / "trip" / "b.bmp", hole_mask(box=(0, 5, 0, 5)))
+    out_dir = tmp_path / "out"
+    result = pconv("inpaint", images, "--mask", masks, "-o", out_dir, "-w", model_file, "--json")
+    assert result.code == 0, result.stderr
+    by_input = {Path(r["input"]).name: r for r in result.records()}
+    assert by_input["a.png"]["mask"] == str(masks / "a.jpg")
+    assert by_input["b.png"]["mask"] == str(masks / "trip" / "b.bmp")
+    assert by_input["a.png"]["hole_ratio"] == approx(400 / (48 * 64))
+    assert np.array_equal(load(out_dir / "trip" / "b.png")[5:], b[5:])
+    assert (out_dir / "a.png").is_file()
+    single = pconv("inpaint", images / "trip", "--mask", masks / "trip", "-o", tmp_path / "one", "-w", model_file)
+    assert single.code == 0 and (tmp_path / "one" / "b.png").is_file()  # a folder input makes -o a folder
+    # Beside the inputs, then again: earlier outputs are not taken for inputs.
+    assert pconv("inpaint", images, "--mask", masks, "-w", model_file).code == 0
+    again = pconv("inpaint", images, "--mask", masks, "-w", model_file, "--skip-existing", "--json")
+    assert sorted(r["status"] for r in again.records()) == ["skipped", "skipped"]
+    save(images / "c.png", photo())
+    missing = pconv("inpaint", images, "--mask", masks, "-w", model_file, "--skip-existing", "--json")
+    record = [r for r in missing.records() if r["input"].endswith("c.png")][0]
+    assert missing.code == 1 and record["status"] == "failed" and "no mask for c.png" in record["error"]
+
+
+def test_glob_and_stdin_stdout(tmp_path, model_file):
+    image = photo()
+    save(tmp_path / "x1.png", image)
+    save(tmp_path / "x2.png", image)
+    save(tmp_path / "m.png", hole_mask())
+    result = pconv("inpaint", str(tmp_path / "x*.png"), "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    assert result.code == 0 and len(result.records()) == 2
+    data = (tmp_path / "x1.png").read_bytes()
+    piped = pconv("inpaint", "-", "--mask", tmp_path / "m.png", "-w", model_file, "-q", stdin=data)
+    assert piped.code == 0 and piped.stdout.startswith(b"\x89PNG")
+    assert piped.stdout == (tmp_path / "x1_inpainted.png").read_bytes()
+    to_file = pconv(
+        "inpaint", "-", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "s.png", stdin=data
+    )
+    assert to_file.code == 0 and np.array_equal(load(tmp_path / "s.png"), load(tmp_path / "x1_inpainted.png"))
+    assert pconv("inpaint", "-", "--mask", tmp_path / "m.png", "-w", model_file, stdin=b"").code == 1
+
+
+def test_stdin_is_read_once_and_its_image_on_stdout_is_never_mixed_with_json(tmp_path, model_file):
+    save(tmp_path / "m.png", hole_mask())
+    data = save(tmp_path / "p.png", photo()).read_bytes()
+    args = ["--mask", tmp_path / "m.png", "-w", model_file]
+    twice = pconv("inpaint", "-", "-", *args, stdin=data)
+    assert twice.code == 2 and twice.stdout == b""
+    assert twice.stderr == "- (stdin) is given more than once; it holds one image"
+    for output in ([], ["-o", "-"]):
+        mixed = pconv("inpaint", "-", *args, *output, "--json", stdin=data)
+        assert mixed.code == 2 and mixed.stdout == b"" and "where --json writes too" in mixed.stderr
+    to_file = pconv("inpaint", "-", *args, "-o", tmp_path / "s.png", "--json", stdin=data)
+    assert to_file.code == 0 and to_file.records()[0]["output"] == str(tmp_path / "s.png")
+
+
+def test_a_closed_stdin_or_stdout_is_one_line(tmp_path, model_file):
+    save(tmp_path / "m.png", hole_mask())
+    save(tmp_path / "p.png", photo())
+    args = ["--mask", tmp_path / "m.png", "-w", model_file, "-q"]
+    for fd, command in ((0, ["-", *args, "-o", tmp_path / "s.png"]), (1, [tmp_path / "p.png", *args, "-o", "-"])):
+        closed = subprocess.run(  # as from `pconv … <&-` or `>&-`: Python starts with sys.stdin or sys.stdout None
+            [sys.executable, "-m", "pconv_cli", "inpaint", *map(str, command)],
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda fd=fd: os.close(fd),
+        )
+        assert closed.returncode == 1 and "Traceback" not in closed.stderr
+        assert closed.stderr.startswith("pconv: error: ") and len(closed.stderr.splitlines()) == 1
+
+
+def test_a_mask_folder_inside_the_input_folder_holds_no_inputs(tmp_path, model_file):
+    save(tmp_path / "ph" / "a.png", photo())
+    save(tmp_path / "ph" / "masks" / "a.png", hole_mask())
+    result = pconv("inpaint", tmp_path / "ph", "--mask", tmp_path / "ph" / "masks", "-w", model_file, "--json")
+    assert result.code == 0 and [(r["input"], r["status"]) for r in result.records()] == [
+        (str(tmp_path / "ph" / "a.png"), "ok")
+    ]
+    assert not (tmp_path / "ph" / "masks" / "a_inpainted.png").exists()
+
+
+def test_overwrite_skip_and_refusing_to_replace_an_input(tmp_path, model_file, monkeypatch):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    args = ["--mask", tmp_path / "m.png", "-w", model_file, "--json"]
+    assert pconv("inpaint", tmp_path / "p.png", *args).code == 0
+    first = (tmp_path / "p_inpainted.png").read_bytes()
+    (tmp_path / "p_inpainted.png").write_bytes(b"old")
+    exists = pconv("inpaint", tmp_path / "p.png", *args)
+    assert exists.code == 1 and "--overwrite" in exists.records()[0]["error"]
+    assert (tmp_path / "p_inpainted.png").read_bytes() == b"old"
+    assert pconv("inpaint", tmp_path / "p.png", *args, "--skip-existing").records()[0]["status"] == "skipped"
+    assert (tmp_path / "p_inpainted.png").read_bytes() == b"old"
+    assert pconv("inpaint", tmp_path / "p.png", *args, "--overwrite").code == 0
+    assert (tmp_path / "p_inpainted.png").read_bytes() == first
+    assert pconv("inpaint", tmp_path / "p.png", *args, "--overwrite", "--skip-existing").code == 2
+    monkeypatch.chdir(tmp_path)  # "" (an unset variable) named the current folder: every image in it
+    for empty in (["", *args], [tmp_path / "p.png", *args, "-o", ""]):
+        unset = pconv("inpaint", *empty, "--overwrite")
+        assert unset.code == 2 and "empty name" in unset.stderr
+    before = (tmp_path / "p.png").read_bytes()
+    for target in (tmp_path / "p.png", tmp_path / "m.png", tmp_path):
+        refused = pconv("inpaint", tmp_path / "p.png", *args, "--overwrite", "-o", target)
+        assert refused.code == 1 and "would replace an input" in refused.records()[0]["error"]
+    assert (tmp_path / "p.png").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_no_hole_copies_and_all_hole_fails(tmp_path, model_file):
+    save(tmp_path / "p.png", photo(), optimize=True)
+    save(tmp_path / "none.png", np.zeros((48, 64), np.uint8))
+    save(tmp_path / "all.png", np.full((48, 64), 255, np.uint8))
+    none = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "none.png", "-w", model_file, "--json")
+    assert none.code == 0 and none.records()[0]["status"] == "unchanged" and "copied unchanged" in none.stderr
+    assert (tmp_path / "p_inpainted.png").read_bytes() == (tmp_path / "p.png").read_bytes()
+    full = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "all.png", "-w", model_file, "-o", "x.png")
+    assert full.code == 1 and "covers the whole image" in full.stderr
+
+
+def test_mask_options_invert_dilate_threshold_resize(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", 255 - hole_mask())
+    save(tmp_path / "soft.png", (hole_mask() > 0).astype(np.uint8) * 100)
+    save(tmp_path / "half.png", hole_mask(24, 32, (5, 15, 10, 20)))
+    base = ["inpaint", tmp_path / "p.png", "-w", model_file, "--json", "--overwrite", "--mask"]
+    assert pconv(*base, tmp_path / "m.png", "--invert-mask").records()[0]["hole_ratio"] == approx(400 / 3072)
+    dilated = pconv(*base, tmp_path / "m.png", "--invert-mask", "--dilate", "2").records()[0]
+    assert dilated["hole_ratio"] == approx(24 * 24 / 3072)
+    assert pconv(*base, tmp_path / "soft.png").records()[0]["status"] == "unchanged"
+    assert pconv(*base, tmp_path / "soft.png", "--threshold", "99").records()[0]["hole_ratio"] > 0
+    wrong = pconv(*base, tmp_path / "half.png")
+    assert wrong.code == 1 and "--resize-mask" in wrong.records()[0]["error"]
+    resized = pconv(*base, tmp_path / "half.png", "--resize-mask").records()[0]
+    assert resized["status"] == "ok" and resized["hole_ratio"] == pytest.approx(400 / 3072, abs=0.02)
+
+
+def test_formats_and_output_file(tmp_path, model_file):
+    save(tmp_path / "p.jpg", photo(), quality=95)
+    save(tmp_path / "m.png", hole_mask())
+    args = ["--mask", tmp_path / "m.png", "-w", model_file]
+    assert pconv("inpaint", tmp_path / "p.jpg", *args).code == 0
+    assert Image.open(tmp_path / "p_inpainted.jpg").format == "JPEG"
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "--format", "png").code == 0
+    assert Image.open(tmp_path / "p_inpainted.png").format == "PNG"
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "n" / "x.webp").code == 0
+    assert Image.open(tmp_path / "n" / "x.webp").format == "WEBP"
+    (tmp_path / "q.jpg").write_bytes((tmp_path / "p.jpg").read_bytes())
+    assert pconv("inpaint", tmp_path / "p.jpg", tmp_path / "q.jpg", *args, "-o", tmp_path / "one.png").code == 2
+    # The same file twice is one input: it may go to one output file.
+    assert pconv("inpaint", tmp_path / "p.jpg", tmp_path / "p.jpg", *args, "-o", tmp_path / "one.png").code == 0
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "--format", "gif").code == 2
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "x.xyz").code == 2
+    mismatch = pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "y.png", "--format", "jpg")
+    assert mismatch.code == 2 and "does not match" in mismatch.stderr and not (tmp_path / "y.png").exists()
+    assert pconv("inpaint", tmp_path / "p.jpg", *args, "-o", tmp_path / "y.jpeg", "--format", "jpg").code == 0
+    rgba = tmp_path / "t.png"
+    save(rgba, photo(channels=4))
+    no_alpha = pconv("inpaint", rgba, *args, "--format", "jpg", "--json")
+    assert no_alpha.code == 1 and "alpha" in no_alpha.records()[0]["error"]
+    cutout = photo(channels=4)
+    cutout[..., 3] = 255
+    cutout[10:20, 20:30, 3] = 0  # transparent holes, filled opaque: a JPEG loses nothing
+    save(tmp_path / "cut.png", cutout)
+    assert pconv("inpaint", tmp_path / "cut.png", "-w", model_file, "-o", tmp_path / "cut.jpg").code == 0
+    assert Image.open(tmp_path / "cut.jpg").mode == "RGB"
+
+
+def test_bad_inputs_each_fail_alone_and_the_batch_goes_on(tmp_path, model_file):
+    good = photo()
+    save(tmp_path / "good é x.png", good)
+    save(tmp_path / "m.png", hole_mask())
+    data = (tmp_path / "good é x.png").read_bytes()
+    (tmp_path / "zero.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
+    for name, mode in (("pal.png", "P"), ("la.png", "LA"), ("cmyk.tif", "CMYK")):
+        Image.fromarray(good).convert(mode).save(tmp_path / name)
+    Image.fromarray(rng.integers(0, 65535, (48, 64), dtype=np.int32)).save(tmp_path / "i32.tif")  # mode I
+    names = ["zero.png", "text.png", "trunc.png", "pal.png", "la.png", "cmyk.tif", "i32.tif", "missing.png"]
+    inputs = [tmp_path / n for n in names] + [tmp_path / "good é x.png"]
+    result = pconv("inpaint", *inputs, "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    assert result.code == 1
+    status = {Path(r["input"]).name: r["status"] for r in result.records()}
+    assert status.pop("good é x.png") == "ok" and set(status.values()) == {"failed"} and len(status) == len(names)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("pconv: error:")]
+    assert len(errors) == len(names) and "Traceback" not in result.stderr
+    summary = result.stderr.splitlines()[-1]
+    assert "1 inpainted" in summary and f"{len(names)} failed" in summary and "trunc.png" in summary
+    assert (tmp_path / "good é x_inpainted.png").is_file()
+    bomb = pconv(
+        "inpaint",
+        tmp_path / "good é x.png",
+        "--mask",
+        tmp_path / "m.png",
+        "-w",
+        model_file,
+        "--max-pixels",
+        "100",
+        "--overwrite",
+    )
+    assert bomb.code == 1 and "--max-pixels" in bomb.stderr
+
+
+def test_unreadable_input_and_unwritable_output(tmp_path, model_file, monkeypatch):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    (tmp_path / "file").write_text("a file, not a folder")
+    with monkeypatch.context() as patch:  # an output folder that cannot be written is known before any fill
+        patch.setattr(Inpainter, "fill", lambda *args: pytest.fail("filled an image whose output cannot be written"))
+        for out in (tmp_path / "file" / "o.png", f"{tmp_path / 'file' / 'sub'}/"):
+            blocked = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", out)
+            assert blocked.code == 1 and "cannot write" in blocked.stderr
+        save(tmp_path / "p16.png", photo(dtype=np.uint16))  # a 16-bit photo asked for as JPEG: refused before its fill
+        deep = pconv(
+            "inpaint", tmp_path / "p16.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "x.jpg"
+        )
+        assert deep.code == 1 and "16-bit output needs PNG or TIFF, not JPEG" in deep.stderr
+    # An image that fails to decode leaves no empty output folder behind.
+    (tmp_path / "in" / "deep").mkdir(parents=True)
+    (tmp_path / "in" / "deep" / "bad.png").write_bytes(b"not a png")
+    bad = pconv("inpaint", tmp_path / "in", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "out")
+    assert bad.code == 1 and not (tmp_path / "out").exists()
+    real = Path.read_bytes
+
+    def deny(self):
+        if self.name == "p.png":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
+    denied = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    assert denied.code == 1 and "Permission denied" in denied.records()[0]["error"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes whatever the permissions say")
+def test_permissions_really_enforced(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o555)
+    ro = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "ro")
+    assert ro.code == 1
+    (tmp_path / "p.png").chmod(0)
+    assert pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file).code == 1
+
+
+def test_checkpoint_weights_and_strategies_on_a_wide_image(tmp_path):
+    model = PConvUNet(PConvConfig.preset("tiny"))
+    torch.save({"config": model.config.to_dict(), "model": model.state_dict()}, tmp_path / "c.pt")
+    image = photo(120, 900)
+    mask = np.zeros((120, 900), np.uint8)
+    mask[60:62, 10:890] = 255
+    mask[20:90, 700:800] = 255
+    save(tmp_path / "w.png", image)
+    save(tmp_path / "m.png", mask)
+    for strategy in ("auto", "full", "crop", "tile", "refine"):
+        out = tmp_path / f"{strategy}.png"
+        result = pconv(
+            "inpaint",
+            tmp_path / "w.png",
+            "--mask",
+            tmp_path / "m.png",
+            "-w",
+            tmp_path / "c.pt",
+            "--strategy",
+            strategy,
+            "-o",
+            out,
+            "--json",
+            "--batch-size",
+            "3",
+        )
+        assert result.code == 0, result.stderr
+        record = result.records()[0]
+        assert record["strategy"] == ("refine" if strategy == "auto" else strategy)
+        assert np.array_equal(load(out)[mask == 0], image[mask == 0])
+        if record["strategy"] == "refine":  # the line crosses the block: one group, deep enough for coarse
+            assert record["groups"] == [{"box": [10, 20, 880, 70], "fill": "coarse+native"}]
+        else:
+            assert (record["groups"] is None) == (strategy != "crop")
+
+
+def test_large_image_is_refined_not_fed_whole(tmp_path, model_file):
+    # 6000×4000 with a few holes: auto works near them only, so it runs in seconds.
+    h, w = 4000, 6000
+    image = np.zeros((h, w, 3), np.uint8)
+    image[..., 0] = (np.arange(w) * 255 // w).astype(np.uint8)
+    image[..., 1] = (np.arange(h) * 255 // h).astype(np.uint8)[:, None]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.circle(mask, (1500, 1000), 300, 255, -1)
+    cv2.line(mask, (100, 3500), (5900, 3000), 255, 9)
+    save(tmp_path / "big.png", image, compress_level=1)
+    save(tmp_path / "m.png", mask)
+    result = pconv("inpaint", tmp_path / "big.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    assert result.code == 0 and result.records()[0]["strategy"] == "refine"
+    assert [g["fill"] for g in result.records()[0]["groups"]] == ["coarse+native", "native"]
+    out = load(tmp_path / "big_inpainted.png")
+    assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
+
+
+def test_json_quiet_and_messages(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    loud = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file)
+    assert loud.stdout == b"" and "torch on cpu" in loud.stderr and "1 inpainted" in loud.stderr
+    save(tmp_path / "q.png", photo())
+    args = [tmp_path / "p.png", tmp_path / "q.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", "-"]
+    two = subprocess.run(
+        [sys.executable, "-m", "pconv_cli", "inpaint", *map(str, args)], capture_output=True, text=True
+    )
+    assert two.returncode == 2  # and one line: the model's banner waits until the outputs are planned
+    assert two.stderr == "pconv: error: -o - writes one image to stdout, but several inputs were given\n"
+    quiet = pconv(
+        "inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-q", "--json", "--overwrite"
+    )
+    assert quiet.stderr == ""
+    record = quiet.records()[0]
+    assert set(record) == {
+        "input",
+        "mask",
+        "output",
+        "width",
+        "height",
+        "hole_ratio",
+        "strategy",
+        "groups",
+        "seconds",
+        "status",
+        "error",
+    }
+    assert (record["width"], record["height"]) == (64, 48) and record["seconds"] >= 0
+    assert (
+        pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", "-", "--json").code
+        == 2
+    )
+
+
+def test_usage_errors(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    nothing = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png")
+    assert nothing.code == 2
+    assert pconv("inpaint", tmp_path / "p.png", "--mask", "x.png", "--mask-color", "00ff00", "-w", model_file).code == 2
+    assert pconv("inpaint", tmp_path / "p.png", "--strategy", "magic", "-w", model_file).code == 2
+    for holes in (["--mask-color", "00ff00"], []):  # nothing for --invert-mask to flip
+        flipped = pconv("inpaint", tmp_path / "p.png", *holes, "--invert-mask", "-w", model_file)
+        assert flipped.code == 2 and "--invert-mask" in flipped.stderr
+    assert pconv("inpaint", tmp_path / "p.png", "--precision", "int8", "-w", model_file).code == 2
+    assert pconv("inpaint", tmp_path / "empty_dir_missing", "-w", tmp_path / "nope.safetensors").code == 2
+    if not torch.cuda.is_available():
+        cuda = pconv("inpaint", tmp_path / "p.png", "--mask-color", "00ff00", "-w", model_file, "--device", "cuda")
+        assert cuda.code == 2 and "CUDA is not available" in cuda.stderr
+
+
+def test_exit_codes_and_one_line_errors_from_the_real_entry_point(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "pconv_cli", "inpaint", *map(str, args)], capture_output=True, text=True, env=env
+        )
+
+    no_weights = run(tmp_path / "p.png", "--mask-color", "00ff00", "-w", tmp_path / "missing.safetensors")
+    assert no_weights.returncode == 2 and "not found" in no_weights.stderr
+    assert no_weights.stderr.count("\n") == 1 and "Traceback" not in no_weights.stderr
+    mixed = run(tmp_path / "p.png", tmp_path / "bad.png", "--mask-color", "00ff00", "-w", model_file)
+    assert mixed.returncode == 1 and "Traceback" not in mixed.stderr and mixed.stdout == ""
+
+
+def test_weights_list():
+    result = CliRunner().invoke(app, ["weights", "list"])
+    assert result.exit_code == 0
+    assert "vgg16-caffe-pool3\tvgg\tok\t-\t" in result.stdout
+    line = next(row for row in result.stdout.splitlines() if row.startswith("pconv-small256-v5\t"))
+    name, kind, state, default, files, scale, licence, _ = line.split("\t")
+    assert (kind, state, default, scale) == ("model", "ok", "default", "256")
+    assert files == "pconv-small256-v5.safetensors,pconv-small256-v5.onnx" and "non-commercial" in licence
+
+
+def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_file):
+    # `pconv inpaint … -o - | head -c 100`: the PNG did not arrive whole, so the exit code must say so.
+    save(tmp_path / "p.png", photo(200, 200))
+    save(tmp_path / "m.png", hole_mask(200, 200))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "pconv_cli", "inpaint", str(tmp_path / "p.png"), "-m", str(tmp_path / "m.png")]
+    proc = subprocess.Popen(
+        [*cmd, "-w", str(model_file), "-o", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    first = proc.stdout.read(100)
+    proc.stdout.close()  # the reader goes away after 100 bytes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1 and first.startswith(b"\x89PNG")
+    assert "Traceback" not in err and "cannot write -" in err
+
+
+def test_sigterm_ends_like_ctrl_c_and_leaves_no_temp_file(tmp_path, model_file):
+    import signal
+    import time
+
+    images, out = tmp_path / "in", tmp_path / "out"
+    for i in range(40):
+        save(images / f"p{i:02d}.png", photo(160, 160))
+    save(tmp_path / "m.png", hole_mask(160, 160))
+    cmd = [sys.executable, "-m", "pconv_cli", "inpaint", str(images), "-m", str(tmp_path / "m.png"), "-o", str(out)]
+    proc = subprocess.Popen([*cmd, "-w", str(model_file), "--batch-size", "1"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (out.is_dir() and any(out.glob("*.png"))) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list(out.glob(".*.tmp")) and len(list(out.glob("*.png"))) < 40
+
+
+def test_a_mask_folder_that_is_the_input_folder_is_refused_per_image(tmp_path, model_file):
+    save(tmp_path / "a.png", photo())
+    save(tmp_path / "b.png", photo())
+    result = pconv("inpaint", tmp_path, "--mask", tmp_path, "-w", model_file, "-o", tmp_path / "out", "--json")
+    assert result.code == 1
+    assert [r["status"] for r in result.records()] == ["failed", "failed"]
+    assert all("is the image itself" in r["error"] for r in result.records())
+
+
+def test_a_write_cut_short_leaves_no_file_under_the_final_name(tmp_path, model_file, monkeypatch):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    real = Path.write_bytes
+
+    def half_then_full_disk(self, data):
+        real(self, data[: len(data) // 2])
+        if not data:  # the output folder's probe: an empty file takes no space
+            return
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_full_disk)
+    result = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    monkeypatch.undo()
+    assert result.code == 1
+    record = result.records()[0]
+    assert record["status"] == "failed" and "No space left on device" in record["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png", "p.png"]  # no output, no temporary
+
+
+def test_a_speck_below_the_records_rounding_is_still_filled(tmp_path, model_file):
+    image = photo(1500, 1500)
+    mask = np.zeros((1500, 1500), np.uint8)
+    mask[700, 700] = 255  # 1 pixel in 2.25 M: the record's 6-decimal ratio reads 0.0
+    save(tmp_path / "big.png", image, compress_level=1)
+    save(tmp_path / "m.png", mask)
+    result = pconv("inpaint", tmp_path / "big.png", "--mask", tmp_path / "m.png", "-w", model_file, "--json")
+    record = result.records()[0]
+    assert result.code == 0 and record["status"] == "ok" and record["hole_ratio"] == 0.0
+    out = load(tmp_path / "big_inpainted.png")
+    assert np.array_equal(out[mask == 0], image[mask == 0])
