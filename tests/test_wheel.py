@@ -37,6 +37,8 @@ def test_wheel_installs_and_inpaints_offline_outside_the_checkout(tmp_path):
                               text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert (work / f"{runtime}.png").stat().st_size > 0
-    page = "import importlib.resources as r; print(len((r.files('pconv_cli.serve') / 'web' / 'index.html').read_bytes()))"
+    page = (
+        "import importlib.resources as r; print(len((r.files('pconv_cli.serve') / 'web' / 'index.html').read_bytes()))"
+    )
     size = subprocess.run([sys.executable, "-c", page], cwd=work, env=run_env, capture_output=True, text=True)
     assert int(size.stdout) > 1000, size.stderr  # serve finds its page in the installed package

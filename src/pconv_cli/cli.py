@@ -331,7 +331,7 @@ def export(
 
     check_new_file(output, sources, overwrite)
     if (fmt or suffix_format) == ExportFormat.onnx:
-        from pconv_cli.model.onnx import export_onnx
+        from pconv_cli.model.onnx_export import export_onnx
 
         path = export_onnx(sources, output, half=half)
     else:

@@ -1,1 +1,1 @@
-"""Running a model on photos: the Inpainter, strategies per image, the Runner, torch and ONNX backends, seam blending."""
+"""Running a model on photos: the Inpainter, per-image strategies, the Runner, torch and ONNX backends, blending."""

@@ -140,7 +140,7 @@ class Runner:
         batch size 8 on a GPU and 1 on a CPU (where batching was no faster and a batch of 4 tiles
         cost 140 MiB), unless given."""
         if pick_runtime(runtime, weights, device, precision) == "onnx":
-            from pconv_cli.model.onnx import OnnxBackend
+            from pconv_cli.runtime.onnx_backend import OnnxBackend
 
             backend: Backend = OnnxBackend.open(weights, device, precision)
         else:

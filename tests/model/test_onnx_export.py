@@ -8,9 +8,10 @@ import torch
 from PIL import Image
 
 from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.model.onnx import OnnxBackend, export_onnx
+from pconv_cli.model.onnx_export import export_onnx
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.model.weights import DEFAULT_MODEL, REGISTRY, VGG_WEIGHTS, load_model, resolve_onnx, save_weights
+from pconv_cli.runtime.onnx_backend import OnnxBackend
 from pconv_cli.runtime.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
