@@ -19,13 +19,14 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pconv_cli.errors import PconvError, TooManyPixels
+from pconv_cli.errors import PconvError, TooManyPixels, one_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 # Output formats by suffix (PIL format names).
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
 SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_THRESHOLD = 127  # mask grey levels (8-bit) above it are hole; alpha at most it is hole
 PNG_LEVEL = 1
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
@@ -65,11 +66,6 @@ class Picture:
     def rgb_float(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray:
         """The RGB of a region as h×w×3 float32 in [0, 1]."""
         return self.rgb(y0, y1, x0, x1).astype(np.float32) / self.max_value
-
-
-def _one_line(prefix: str, exc: BaseException) -> PconvError:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return PconvError(f"{prefix}: {text}")
 
 
 def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
@@ -122,7 +118,7 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise PconvError(f"cannot read {what} {name}: not an image, or a format Pillow does not know") from None
     except _DECODE_ERRORS as exc:
-        raise _one_line(f"cannot read {what} {name}", exc) from exc
+        raise PconvError(one_line(f"cannot read {what} {name}", exc)) from exc
     w, h = img.size
     if w * h > max_pixels:
         raise TooManyPixels(
@@ -132,7 +128,7 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
         frames = _full_frames(img)
     except _DECODE_ERRORS as exc:  # a damaged TIFF page directory
         img.close()
-        raise _one_line(f"cannot read {what} {name}", exc) from exc
+        raise PconvError(one_line(f"cannot read {what} {name}", exc)) from exc
     if frames > 1:  # APNG, animated WebP/GIF, multi-page TIFF: writing one frame back would lose the rest
         img.close()
         raise PconvError(f"{what} {name} has {frames} frames (animated or multi-page); save the one to use on its own")
@@ -234,7 +230,7 @@ def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
             fmt, icc = img.format or "PNG", img.info.get("icc_profile") or None
             exif_bytes = exif.tobytes() if len(exif) else None
         except _DECODE_ERRORS as exc:
-            raise _one_line(f"cannot read image {name}", exc) from exc
+            raise PconvError(one_line(f"cannot read image {name}", exc)) from exc
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     return Picture(_orient(pixels, orientation), fmt, icc, exif_bytes, data)
@@ -244,7 +240,7 @@ def read_mask(
     source: str | Path | bytes,
     size: tuple[int, int] | None = None,
     invert: bool = False,
-    threshold: int = 127,
+    threshold: int = DEFAULT_THRESHOLD,
     resize: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
@@ -268,7 +264,7 @@ def read_mask(
                         "(white = hole); flatten it onto black, or pass the image with that alpha and no --mask"
                     )
         except _DECODE_ERRORS as exc:
-            raise _one_line(f"cannot read mask {name}", exc) from exc
+            raise PconvError(one_line(f"cannot read mask {name}", exc)) from exc
     grey = _orient(grey[..., None], orientation)[..., 0]
     if size is not None and grey.shape != tuple(size):
         if not resize:
@@ -296,7 +292,7 @@ def grey_of(img: Image.Image) -> np.ndarray:
     return grey * np.uint8(255) if grey.max() == 1 else grey
 
 
-def alpha_holes(picture: Picture, threshold: int = 127) -> np.ndarray:
+def alpha_holes(picture: Picture, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
     """Holes from the alpha channel: pixels at most ``threshold`` (8-bit scale) opaque."""
     alpha = picture.pixels[..., 3]
     return alpha <= threshold * (picture.max_value // 255)
@@ -396,7 +392,7 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
     try:
         img.save(out, format=fmt, **options)
     except (ValueError, OSError, struct.error) as exc:  # e.g. EXIF over the 64 KiB a JPEG segment holds
-        raise _one_line(f"cannot encode {fmt}", exc) from exc
+        raise PconvError(one_line(f"cannot encode {fmt}", exc)) from exc
     return out.getvalue()
 
 
@@ -417,4 +413,4 @@ def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarr
         try:
             return np.array(ImageOps.exif_transpose(img).convert("RGB"))
         except _DECODE_ERRORS as exc:
-            raise _one_line(f"cannot read image {name}", exc) from exc
+            raise PconvError(one_line(f"cannot read image {name}", exc)) from exc
