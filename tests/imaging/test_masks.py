@@ -9,7 +9,7 @@ from PIL import Image
 from pconv_cli.errors import UsageError
 from pconv_cli.imaging import masks
 from pconv_cli.imaging.images import read_mask
-from pconv_cli.imaging.maskgen import count_window, ellipses, generate, polyline, seeded_draw
+from pconv_cli.imaging.maskgen import count_window, generate, seeded_draw
 from pconv_cli.imaging.masks import (
     BINS,
     FolderMasks,
@@ -21,6 +21,7 @@ from pconv_cli.imaging.masks import (
     hole_ratio,
     margin_for,
 )
+from pconv_cli.imaging.raster import ellipses, polyline
 
 
 def test_hole_ratio_counts_zeros_as_holes():
