@@ -1,4 +1,4 @@
-"""Weights registry and model files.
+"""The weights registry (shipped files, their sha256 and meta) and reading and writing model files.
 
 Shipped files live in ``weights/`` (the repository's top-level folder, packed into
 the wheel as ``pconv_cli/weights``) and are listed here with their sha256.
