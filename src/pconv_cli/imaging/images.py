@@ -20,10 +20,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pconv_cli.errors import PconvError, TooManyPixels, one_line
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-DEFAULT_MAX_PIXELS = 100_000_000
-DEFAULT_THRESHOLD = 127  # mask grey levels (8-bit) above it are hole; alpha at most it is hole
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
 _MODE_HINTS.update(dict.fromkeys(("I;16", "I;16B", "I;16L"), "16-bit grey"), I="32-bit grey", F="32-bit float grey")
