@@ -20,3 +20,16 @@ class TooManyPixels(PconvError):
 class MaskCoversImage(PconvError, ValueError):
     """A hole map with no valid pixel (the network would fill it black): one input's failure in the
     CLI, a ValueError to code (the API's bad input), 422 from the server."""
+
+
+def one_line(prefix: str, exc: BaseException) -> str:
+    """``prefix: `` and the first line of ``exc``'s message (its type's name when it has none).
+
+    Library messages can run to many lines (Pillow's, torch's); a user-facing error is one.
+
+    Example:
+        >>> one_line("cannot read a.png", OSError("truncated\\nmore detail"))
+        'cannot read a.png: truncated'
+    """
+    text = str(exc)
+    return f"{prefix}: {text.splitlines()[0] if text else type(exc).__name__}"

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, UsageError, one_line
 
 
 def writable_folder(path: Path, what: str) -> Path:
@@ -61,7 +61,7 @@ def atomic_write(path: Path, write) -> None:
         if isinstance(exc, OSError):
             raise PconvError(f"cannot write {path}: {exc.strerror or exc}") from exc
         if isinstance(exc, RuntimeError) and "PytorchStreamWriter" in str(exc):  # torch.save's own writer
-            raise PconvError(f"cannot write {path}: {str(exc).splitlines()[0]}") from exc
+            raise PconvError(one_line(f"cannot write {path}", exc)) from exc
         raise
 
 

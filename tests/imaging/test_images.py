@@ -4,17 +4,16 @@ import os
 import struct
 import zlib
 
-import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageOps
 
 from pconv_cli.errors import PconvError
 from pconv_cli.imaging import images
+from pconv_cli.imaging.encode import encode_image
 from pconv_cli.imaging.images import (
     alpha_holes,
     color_holes,
-    encode_image,
     parse_color,
     read_image,
     read_mask,
@@ -38,31 +37,6 @@ def test_reads_rgb_rgba_grey_exactly():
         assert picture.pixels.dtype == np.uint8 and picture.format == "PNG"
         assert np.array_equal(picture.pixels.reshape(array.shape), array)
     assert read_image(_png(array)).rgb_float().shape == (5, 7, 3)
-
-
-def test_16_bit_png_keeps_depth_and_icc_round_trip(tmp_path):
-    array = rng.integers(0, 65536, (6, 9, 3), dtype=np.uint16)
-    cv2.imwrite(str(tmp_path / "d.png"), array[..., ::-1])
-    picture = read_image(tmp_path / "d.png")
-    assert picture.pixels.dtype == np.uint16 and np.array_equal(picture.pixels, array) and picture.max_value == 65535
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    picture.icc = icc
-    exif = Image.Exif()
-    exif[0x010F] = "pconv test camera"  # Make: OpenCV's 16-bit PNG writer dropped EXIF, which the README says is kept
-    picture.exif = exif.tobytes()
-    encoded = encode_image(picture, picture.pixels, "PNG")
-    again = read_image(encoded)
-    assert again.icc == icc and np.array_equal(again.pixels, array)
-    assert Image.open(io.BytesIO(encoded)).getexif()[0x010F] == "pconv test camera"
-    with pytest.raises(PconvError, match="16-bit output needs PNG"):
-        encode_image(picture, picture.pixels, "JPEG")
-    cv2.imwrite(str(tmp_path / "d.tif"), array[..., ::-1])
-    tiff = read_image(tmp_path / "d.tif")
-    assert tiff.format == "TIFF" and np.array_equal(tiff.pixels, array)
-    assert np.array_equal(read_image(encode_image(tiff, tiff.pixels, "TIFF")).pixels, array)
-    tiff.icc = icc  # OpenCV's 16-bit TIFF had no profile: colours were read as sRGB
-    again = read_image(encode_image(tiff, tiff.pixels, "TIFF"))
-    assert again.icc == icc and np.array_equal(again.pixels, array)
 
 
 def test_exif_orientation_applied_and_reset():
@@ -89,29 +63,6 @@ def test_every_exif_orientation_matches_pillow(orientation):
     assert np.array_equal(
         holes, np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(_png(mask, exif=exif.tobytes()))))) > 127
     )
-
-
-def test_icc_kept_for_8_bit_and_alpha_refused_by_jpeg():
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    array = rng.integers(0, 256, (4, 4, 4), dtype=np.uint8)
-    picture = read_image(_png(array, icc_profile=icc))
-    assert picture.icc == icc
-    assert read_image(encode_image(picture, picture.pixels, "WEBP")).icc == icc
-    with pytest.raises(PconvError, match="alpha"):
-        encode_image(picture, picture.pixels, "JPEG")
-    array[..., 3] = 255  # all opaque: JPEG and BMP drop the alpha, losing nothing
-    for fmt in ("JPEG", "BMP"):
-        assert read_image(encode_image(picture, array, fmt)).pixels.shape == (4, 4, 3)
-
-
-def test_metadata_an_encoder_cannot_store_is_one_line():
-    array = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    exif = Image.Exif()
-    exif[0x010E] = "x" * 70_000  # an ImageDescription over the 64 KiB of a JPEG's EXIF segment
-    picture = read_image(_png(array, exif=exif))
-    with pytest.raises(PconvError, match="cannot encode JPEG: EXIF data is too long"):  # was a ValueError
-        encode_image(picture, picture.pixels, "JPEG")
-    assert read_image(encode_image(picture, picture.pixels, "PNG")).exif == picture.exif
 
 
 def test_mask_threshold_invert_size_and_resize():
@@ -201,14 +152,6 @@ def test_pixel_limit_and_folder(tmp_path):
         read_image(data, max_pixels=399)
     with pytest.raises(PconvError, match="is a folder"):
         read_image(tmp_path)
-
-
-def test_png_is_written_fast_and_exact():
-    array = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
-    data = encode_image(read_image(_png(array)), array, "PNG")
-    idat = data.index(b"IDAT")
-    assert data[idat + 4 : idat + 6] == b"\x78\x01"  # zlib header of level 1 (Pillow's default 6 gives 78 9c)
-    assert np.array_equal(read_image(data).pixels, array)
 
 
 def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path):

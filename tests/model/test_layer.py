@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pconv_cli.model import layer as pconv
+from pconv_cli.model import layer
 from pconv_cli.model.layer import PartialConv2d, valid_count
 
 
@@ -171,4 +171,4 @@ def test_valid_count_wants_one_channel_count_per_part():
 
 
 def test_the_docstring_examples_run():
-    assert doctest.testmod(pconv, raise_on_error=False).failed == 0
+    assert doctest.testmod(layer, raise_on_error=False).failed == 0

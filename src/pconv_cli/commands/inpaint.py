@@ -19,15 +19,13 @@ import numpy as np
 
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.files import atomic_write, same_file, writable_folder, write_stdout
+from pconv_cli.imaging.encode import FORMATS, check_depth, encode_image
 from pconv_cli.imaging.images import (
     DEFAULT_MAX_PIXELS,
-    FORMATS,
     IMAGE_SUFFIXES,
     Picture,
     alpha_holes,
-    check_depth,
     color_holes,
-    encode_image,
     own_pixel_limit,
     parse_color,
     read_image,

@@ -1,1 +1,4 @@
-"""Pixels in and out: image and mask files, the PNG writer, hole masks and their generators, input discovery."""
+"""Pixels in and out, torch-free: reading images and masks (``images``), encoding outputs (``encode``), the
+reproducible mask PNG writer (``png``), hole maps (``masks``), random mask generators (``maskgen``, drawn
+exactly by ``raster``), centre crops (``crops``), input discovery (``inputs``) and the reading defaults
+(``defaults``)."""

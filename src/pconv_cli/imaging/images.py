@@ -1,4 +1,5 @@
-"""Image I/O: reading with alpha, 16-bit depth, ICC and EXIF orientation; masks; encoding.
+"""Reading images and masks: decoding with alpha, 16-bit depth, ICC and EXIF orientation; hole
+maps from a mask file, an alpha channel or a colour; listing image files. Writing: ``encode``.
 
 Pixels stay in their file's integer type (uint8 or uint16) so the valid pixels of an
 output can be the input's exact values; conversion to float happens per work tile.
@@ -11,7 +12,6 @@ import os
 import stat
 import struct
 import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +19,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pconv_cli.errors import PconvError, TooManyPixels
+from pconv_cli.errors import PconvError, TooManyPixels, one_line
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-# Output formats by suffix (PIL format names).
-FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
-SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
-DEFAULT_MAX_PIXELS = 100_000_000
-PNG_LEVEL = 1
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # Rec. 601 grey from RGB
 _MODE_HINTS = {"P": "palette", "PA": "palette with alpha", "LA": "grey with alpha", "CMYK": "CMYK", "1": "1-bit"}
 _MODE_HINTS.update(dict.fromkeys(("I;16", "I;16B", "I;16L"), "16-bit grey"), I="32-bit grey", F="32-bit float grey")
@@ -65,11 +61,6 @@ class Picture:
     def rgb_float(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray:
         """The RGB of a region as h×w×3 float32 in [0, 1]."""
         return self.rgb(y0, y1, x0, x1).astype(np.float32) / self.max_value
-
-
-def _one_line(prefix: str, exc: BaseException) -> PconvError:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return PconvError(f"{prefix}: {text}")
 
 
 def _read_bytes(source: str | Path | bytes, what: str) -> tuple[bytes, str]:
@@ -122,7 +113,7 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise PconvError(f"cannot read {what} {name}: not an image, or a format Pillow does not know") from None
     except _DECODE_ERRORS as exc:
-        raise _one_line(f"cannot read {what} {name}", exc) from exc
+        raise PconvError(one_line(f"cannot read {what} {name}", exc)) from exc
     w, h = img.size
     if w * h > max_pixels:
         raise TooManyPixels(
@@ -132,7 +123,7 @@ def _open(data: bytes, name: str, what: str, max_pixels: int) -> Image.Image:
         frames = _full_frames(img)
     except _DECODE_ERRORS as exc:  # a damaged TIFF page directory
         img.close()
-        raise _one_line(f"cannot read {what} {name}", exc) from exc
+        raise PconvError(one_line(f"cannot read {what} {name}", exc)) from exc
     if frames > 1:  # APNG, animated WebP/GIF, multi-page TIFF: writing one frame back would lose the rest
         img.close()
         raise PconvError(f"{what} {name} has {frames} frames (animated or multi-page); save the one to use on its own")
@@ -234,7 +225,7 @@ def read_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
             fmt, icc = img.format or "PNG", img.info.get("icc_profile") or None
             exif_bytes = exif.tobytes() if len(exif) else None
         except _DECODE_ERRORS as exc:
-            raise _one_line(f"cannot read image {name}", exc) from exc
+            raise PconvError(one_line(f"cannot read image {name}", exc)) from exc
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     return Picture(_orient(pixels, orientation), fmt, icc, exif_bytes, data)
@@ -244,7 +235,7 @@ def read_mask(
     source: str | Path | bytes,
     size: tuple[int, int] | None = None,
     invert: bool = False,
-    threshold: int = 127,
+    threshold: int = DEFAULT_THRESHOLD,
     resize: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
@@ -268,7 +259,7 @@ def read_mask(
                         "(white = hole); flatten it onto black, or pass the image with that alpha and no --mask"
                     )
         except _DECODE_ERRORS as exc:
-            raise _one_line(f"cannot read mask {name}", exc) from exc
+            raise PconvError(one_line(f"cannot read mask {name}", exc)) from exc
     grey = _orient(grey[..., None], orientation)[..., 0]
     if size is not None and grey.shape != tuple(size):
         if not resize:
@@ -296,7 +287,7 @@ def grey_of(img: Image.Image) -> np.ndarray:
     return grey * np.uint8(255) if grey.max() == 1 else grey
 
 
-def alpha_holes(picture: Picture, threshold: int = 127) -> np.ndarray:
+def alpha_holes(picture: Picture, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
     """Holes from the alpha channel: pixels at most ``threshold`` (8-bit scale) opaque."""
     alpha = picture.pixels[..., 3]
     return alpha <= threshold * (picture.max_value // 255)
@@ -320,86 +311,6 @@ def parse_color(text: str) -> tuple[int, int, int]:
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
 
 
-def _png_with(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
-    """Insert iCCP and eXIf chunks after IHDR (OpenCV writes 16-bit PNGs but drops profiles and EXIF)."""
-    chunks = b""
-    for kind, body in (
-        (b"iCCP", icc and b"icc\x00\x00" + zlib.compress(icc)),
-        (b"eXIf", exif and exif.removeprefix(b"Exif\x00\x00")),
-    ):
-        if body:
-            chunks += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    end_of_ihdr = 8 + 8 + 13 + 4
-    return png[:end_of_ihdr] + chunks + png[end_of_ihdr:]
-
-
-def _tiff_with_icc(tiff: bytes, icc: bytes) -> bytes:
-    """Add an ICC profile tag (34675) to the first IFD of a classic TIFF (OpenCV writes 16-bit TIFFs
-    but drops profiles): the profile and a copy of the IFD with the tag go at the end, and the
-    header points to that copy; every other offset stays valid."""
-    order = "<" if tiff[:2] == b"II" else ">"
-    if struct.unpack(order + "H", tiff[2:4])[0] != 42:  # BigTIFF, which OpenCV writes only past 4 GiB
-        return tiff
-    ifd = struct.unpack(order + "I", tiff[4:8])[0]
-    count = struct.unpack(order + "H", tiff[ifd : ifd + 2])[0]
-    entries = [tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i] for i in range(count)]
-    next_ifd = tiff[ifd + 2 + 12 * count : ifd + 6 + 12 * count]
-    out = bytearray(tiff) + b"\0" * (len(tiff) % 2)  # TIFF offsets are even
-    if len(icc) <= 4:  # a value of up to 4 bytes is stored in the entry itself
-        value = icc.ljust(4, b"\0")
-    else:
-        value = struct.pack(order + "I", len(out))
-        out += icc + b"\0" * (len(icc) % 2)
-    entries.append(struct.pack(order + "HHI", 34675, 7, len(icc)) + value)  # type 7: UNDEFINED bytes
-    entries.sort(key=lambda entry: struct.unpack(order + "H", entry[:2])[0])  # tags in ascending order
-    out[4:8] = struct.pack(order + "I", len(out))
-    out += struct.pack(order + "H", len(entries)) + b"".join(entries) + next_ifd
-    return bytes(out)
-
-
-def check_depth(dtype: np.dtype, fmt: str) -> None:
-    """PconvError when ``fmt`` cannot store pixels of ``dtype``: 16-bit needs PNG or TIFF."""
-    if dtype == np.uint16 and fmt not in ("PNG", "TIFF"):
-        raise PconvError(f"16-bit output needs PNG or TIFF, not {fmt} (pass --format png)")
-
-
-def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
-    """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can."""
-    channels = pixels.shape[2]
-    check_depth(pixels.dtype, fmt)
-    if pixels.dtype == np.uint16:
-        code = {1: None, 3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}[channels]
-        ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
-        if not ok:
-            raise PconvError(f"OpenCV could not encode the 16-bit {fmt}")
-        if fmt == "PNG":
-            return _png_with(buf.tobytes(), picture.icc, picture.exif)
-        return _tiff_with_icc(buf.tobytes(), picture.icc) if picture.icc else buf.tobytes()
-    if channels == 4 and fmt in ("JPEG", "BMP"):
-        # An opaque alpha (an RGBA export, or a cutout whose transparent holes were filled) loses nothing.
-        if not (pixels[..., 3] == 255).all():  # 8-bit here: 16-bit went to PNG or TIFF above
-            raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
-        pixels, channels = pixels[..., :3], 3
-    img = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
-    options: dict = {}
-    if picture.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
-        options["icc_profile"] = picture.icc
-    if picture.exif and fmt in ("PNG", "JPEG", "WEBP"):
-        options["exif"] = picture.exif
-    if fmt == "JPEG":
-        options.update(quality=95, subsampling=0)
-    elif fmt == "WEBP":
-        options.update(lossless=True, exact=True)
-    elif fmt == "PNG":  # zlib level 1, OpenCV's default: 2.5-4.5x faster than Pillow's 6 for about 15 % more bytes
-        options.update(compress_level=PNG_LEVEL)
-    out = io.BytesIO()
-    try:
-        img.save(out, format=fmt, **options)
-    except (ValueError, OSError, struct.error) as exc:  # e.g. EXIF over the 64 KiB a JPEG segment holds
-        raise _one_line(f"cannot encode {fmt}", exc) from exc
-    return out.getvalue()
-
-
 def list_images(folder: str | Path, leave_out: str | Path | None = None) -> list[Path]:
     """Image files under ``folder`` (recursive, sorted), by suffix; none under ``leave_out``, a command's
     output folder inside this one (its pictures are no input of the next run)."""
@@ -417,4 +328,4 @@ def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarr
         try:
             return np.array(ImageOps.exif_transpose(img).convert("RGB"))
         except _DECODE_ERRORS as exc:
-            raise _one_line(f"cannot read image {name}", exc) from exc
+            raise PconvError(one_line(f"cannot read image {name}", exc)) from exc

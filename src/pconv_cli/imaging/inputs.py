@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.imaging.images import FORMATS, IMAGE_SUFFIXES, SUFFIX_OF, list_images
+from pconv_cli.imaging.encode import FORMATS, SUFFIX_OF
+from pconv_cli.imaging.images import IMAGE_SUFFIXES, list_images
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"

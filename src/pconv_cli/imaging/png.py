@@ -85,7 +85,8 @@ def deflate_runs(data: np.ndarray) -> bytes:
     return np.packbits(stream, bitorder="little").tobytes()
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
+def chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body and the CRC-32 of type and body."""
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
@@ -101,4 +102,4 @@ def encode_gray(image: np.ndarray) -> bytes:
     raw = up.reshape(-1)
     idat = b"\x78\x01" + deflate_runs(raw) + struct.pack(">I", zlib.adler32(raw.tobytes()))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -1,4 +1,4 @@
-"""Partial convolution (Liu et al. 2018, eq. 1-2).
+"""The partial-convolution layer (Liu et al. 2018, eq. 1-2): ``PartialConv2d`` and ``valid_count``.
 
 For every output location the convolution sees only valid inputs and is
 renormalised by ``sum(1) / sum(M)``, where both sums run over the whole window

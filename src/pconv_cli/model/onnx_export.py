@@ -1,8 +1,8 @@
-"""The network as an ONNX model: export from PyTorch weights (run by ``runtime.onnx_backend``).
+"""Exporting the network as an ONNX model (`pconv export --format onnx`); ``runtime.onnx_backend`` runs it.
 
 The exported graph is the bare network, ``forward(image, mask) -> output``: inputs
 N×3×H×W (holes zeroed) and N×1×H×W (1 = valid), float32, with the batch and both sides
-dynamic (sides multiples of 2**levels); ``runner.Runner`` pads, composites and blends around
+dynamic (sides multiples of 2**levels); ``runtime.runner.Runner`` pads, composites and blends around
 it exactly as for PyTorch. The model's PConvConfig is in the metadata (key ``config``), as in
 safetensors weights. Weights are stored as float16 and cast once at load (half the file);
 ONNX Runtime folds the casts, so it computes in float32.

@@ -1,4 +1,4 @@
-"""Weights registry and model files.
+"""The weights registry (shipped files, their sha256 and meta) and reading and writing model files.
 
 Shipped files live in ``weights/`` (the repository's top-level folder, packed into
 the wheel as ``pconv_cli/weights``) and are listed here with their sha256.
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, UsageError, one_line
 from pconv_cli.files import atomic_write
 
 
@@ -189,7 +189,7 @@ def load_model(path: str | Path):
         model = PConvUNet(PConvConfig.from_dict(config))
         load_state(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except Exception as exc:  # any failure to parse a user file is a one-line error
-        raise PconvError(f"cannot load weights {path}: {str(exc) or type(exc).__name__}".splitlines()[0]) from exc
+        raise PconvError(one_line(f"cannot load weights {path}", exc)) from exc
     return model.eval()
 
 

@@ -31,7 +31,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pconv_cli.choices import Strategy, values
 from pconv_cli.errors import PconvError, TooManyPixels, UsageError
-from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, FORMATS, encode_image, own_pixel_limit, read_image, read_mask
+from pconv_cli.imaging.encode import FORMATS, encode_image
+from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, own_pixel_limit, read_image, read_mask
 from pconv_cli.imaging.masks import check_fillable
 from pconv_cli.runtime.inpainter import Inpainter
 
