@@ -193,7 +193,7 @@ class Driver:
                 job.record.update(status="failed", error=error)
         # Each output folder is proven writable before any decoding: a read-only one would otherwise
         # fail every image only after its fill.
-        unwritable = inputs.unwritable_folders(job.output for job in jobs if job.output not in (None, STDIO))
+        unwritable = inputs.unwritable_folders([job.output for job in jobs if job.output not in (None, STDIO)])
         for job in jobs:
             error = job.output not in (None, STDIO) and unwritable.get(Path(job.output).parent)
             if error:

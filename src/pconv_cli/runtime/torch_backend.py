@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,6 +32,10 @@ class TorchBackend:
     model: PConvUNet
     precision: str = "auto"
     runtime = "torch"
+    config: dict = field(init=False)  # the model's PConvConfig as a dict, read at every batch
+
+    def __post_init__(self) -> None:
+        self.config = self.model.config.to_dict()
 
     @classmethod
     def open(cls, model: PConvUNet, device: torch.device, precision: str = "auto") -> TorchBackend:
@@ -43,10 +47,6 @@ class TorchBackend:
             side = model.config.multiple
             backend.forward(np.zeros((1, 3, side, side), np.float32), np.ones((1, 1, side, side), np.float32))
         return backend
-
-    @property
-    def config(self) -> dict:
-        return self.model.config.to_dict()
 
     @property
     def device(self) -> str:
