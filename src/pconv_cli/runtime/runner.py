@@ -33,7 +33,7 @@ class Backend(Protocol):
 
     runtime: str  # "torch" or "onnx"
     config: dict  # the model's PConvConfig as a dict (levels, width, image_size, …)
-    device: str  # where it runs, for messages, e.g. "cpu" or "cuda:0 (NVIDIA H100)"
+    device: str  # where it runs, for messages: "cpu", "cuda:N (the GPU's name)", …
     memory_errors: tuple[type[BaseException], ...]  # what running out of memory raises
 
     def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray: ...
@@ -43,9 +43,9 @@ def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = 
     """The runtime a command uses; PconvError (exit 1, naming the extra) when it is not installed.
 
     ``auto``: ONNX Runtime where it does the same work, a registered model (it ships in ONNX form)
-    or an .onnx file computed in fp32 on a CPU, since it gives the same fill within one 8-bit level
-    and starts in a fraction of torch's time; torch for checkpoints, safetensors files, GPUs and low
-    precision. When only one of the two is installed, that one.
+    or an .onnx file computed in fp32 on a CPU, since it gives the same fill and starts faster
+    (docs/design-notes.md); torch for checkpoints, safetensors files, GPUs and low precision.
+    When only one of the two is installed, that one.
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"expected runtime in {RUNTIMES}, got {runtime!r}")
