@@ -19,7 +19,8 @@ from pconv_cli.evaluation.baselines import telea
 from pconv_cli.evaluation.reports import comparison_picture
 from pconv_cli.imaging.images import read_mask, read_rgb
 from pconv_cli.model.weights import load_model
-from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.inpainter import run as run_work
+from pconv_cli.runtime.runner import Runner, Work
 from pconv_cli.runtime.torch_backend import TorchBackend
 
 ROWS = 4
@@ -41,7 +42,7 @@ def main(eval_dir: Path, images: Path, masks: Path, model_path: Path, out: Path)
                 gt = read_rgb(images / image_name)
                 hole = read_mask(masks / mask_name)
                 hole = np.array(Image.fromarray(hole).resize(gt.shape[1::-1], Image.Resampling.NEAREST))
-                (comp,) = run([gt.astype(np.float32) / 255], [hole])
+                (comp,) = run_work(run, Work([gt.astype(np.float32) / 255], [hole]))
                 comp = np.rint(comp * 255).astype(np.uint8)
                 masked = gt.copy()
                 masked[hole] = 255

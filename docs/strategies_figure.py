@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pconv_cli.evaluation.baselines import telea
 from pconv_cli.imaging.images import Picture, read_rgb
 from pconv_cli.model.weights import load_model
+from pconv_cli.runtime.inpainter import execute
 from pconv_cli.runtime.runner import Runner
 from pconv_cli.runtime.strategies import inpaint_one
 from pconv_cli.runtime.torch_backend import TorchBackend
@@ -46,7 +47,7 @@ def main(photo: Path, model_path: Path, out: Path) -> None:
     masked[hole] = 255
     columns = [("masked", masked), ("Telea", telea(truth, hole))]
     for strategy in ("crop", "tile", "refine"):
-        pixels, _ = inpaint_one(Picture(truth.copy(), "PNG"), hole, strategy, run)
+        pixels, _ = execute(inpaint_one(Picture(truth.copy(), "PNG"), hole, strategy, run), run)
         columns.append((f"{strategy}" + (" (auto)" if strategy == "refine" else ""), pixels))
     columns.append(("original", truth))
     font = ImageFont.load_default(size=16)

@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pconv_cli.evaluation.baselines import telea
 from pconv_cli.imaging.images import read_rgb
 from pconv_cli.model.weights import load_model
-from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.inpainter import run
+from pconv_cli.runtime.runner import Runner, Work
 from pconv_cli.runtime.torch_backend import TorchBackend
 
 TEXT = "© pconv  SAMPLE"
@@ -48,7 +49,7 @@ def main(photo: Path, model_path: Path, out: Path, save_input: Path | None = Non
     backend = TorchBackend(load_model(model_path), "fp32")
     columns = [("watermarked", marked)]
     for label, blend in (("pconv --no-blend", False), ("pconv", True)):
-        (comp,) = Runner(backend, blend=blend)([marked.astype(np.float32) / 255], [hole])
+        (comp,) = run(Runner(backend, blend=blend), Work([marked.astype(np.float32) / 255], [hole]))
         columns.append((label, np.rint(comp * 255).astype(np.uint8)))
     columns += [("Telea", telea(marked, hole)), ("original", truth)]
     tiles = []

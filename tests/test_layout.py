@@ -12,7 +12,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "pconv_cli"
 MAX_MODULE_LINES = 400
 MAX_BODY_LINES = 50
 # Lower layers never import higher ones; the top-level modules not named here are the foundation (layer 0).
-LAYER = {"imaging": 1, "model": 2, "runtime": 3, "training": 4, "evaluation": 4, "serve": 4, "commands": 5, "cli": 6, "__main__": 6}
+LAYER = {
+    "imaging": 1,
+    "model": 2,
+    "runtime": 3,
+    "training": 4,
+    "evaluation": 4,
+    "serve": 4,
+    "commands": 5,
+    "cli": 6,
+    "__main__": 6,
+}
 
 
 def _modules() -> dict[str, Path]:

@@ -37,7 +37,8 @@ class Precision(str, Enum):
 
 
 class Runtime(str, Enum):
-    """What runs the network: auto is torch where installed, else ONNX Runtime (see `runner`)."""
+    """What runs the network: auto is ONNX Runtime for the shipped models on a CPU in fp32, else torch
+    (or whichever is installed; see `runner.pick_runtime`)."""
 
     auto = "auto"
     torch = "torch"

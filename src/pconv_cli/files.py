@@ -65,6 +65,11 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """``atomic_write`` of ``data``."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def write_stdout(data: bytes) -> None:
     """All of ``data`` to stdout. An unbuffered stdout (PYTHONUNBUFFERED=1) is a raw stream whose
     write may take only part of it; a reader that went away raises OSError (BrokenPipeError)."""

@@ -11,8 +11,9 @@ from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.model.onnx_export import export_onnx
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.model.weights import DEFAULT_MODEL, REGISTRY, VGG_WEIGHTS, load_model, resolve_onnx, save_weights
+from pconv_cli.runtime.inpainter import open_runner, run
 from pconv_cli.runtime.onnx_backend import OnnxBackend
-from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.runner import Work
 
 ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("onnxruntime")
@@ -98,8 +99,8 @@ def test_runner_fills_the_same_on_either_runtime(tiny):
     images = [rng.random((45, 70, 3), dtype=np.float32)]
     holes = [np.zeros((45, 70), bool)]
     holes[0][10:30, 15:50] = True
-    by_torch = Runner.open(weights, device="cpu", runtime="torch")(images, holes)[0]
-    by_onnx = Runner.open(onnx, device="cpu", runtime="onnx")(images, holes)[0]
+    by_torch = run(open_runner(weights, device="cpu", runtime="torch"), Work(images, holes))[0]
+    by_onnx = run(open_runner(onnx, device="cpu", runtime="onnx"), Work(images, holes))[0]
     assert np.abs(by_torch - by_onnx).max() <= 1e-3
 
 

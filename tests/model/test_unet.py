@@ -1,7 +1,11 @@
+import numpy as np
 import pytest
 import torch
 
-from pconv_cli.model.unet import PConvConfig, PConvUNet, pad_to_multiple
+from pconv_cli.model.unet import PConvConfig, PConvUNet
+from pconv_cli.runtime.inpainter import run
+from pconv_cli.runtime.runner import Runner, Work
+from pconv_cli.runtime.torch_backend import TorchBackend
 
 # The paper's appendix table: (kernel, C_out, batch norm) for PConv1..16 of the 512 network.
 PAPER512_TABLE = (
@@ -66,8 +70,15 @@ def test_output_independent_of_hole_content(preset, size):
     mask[..., h - 20 :, : w // 5] = 0  # a hole touching the border too
     fills = [gt, torch.zeros_like(gt), torch.rand_like(gt) * 10]
     images = torch.cat([mask * gt + (1 - mask) * f for f in fills])
+    # The Runner pads any size to the network's multiple (padding as hole); the hole content is put back
+    # into its batch (the Runner zeroes it), so that the network itself is what must ignore it.
+    runner = Runner(TorchBackend(model, "fp32"), batch_size=3)
+    holes = [(mask[0, 0] == 0).numpy()] * 3
+    (batch,) = runner.batches(Work([image.permute(1, 2, 0).numpy() for image in images], holes))
+    x = torch.from_numpy(batch.image).clone()
+    x[:, :, :h, :w] = images
     with torch.no_grad():
-        out = model.forward_any_size(images, mask.expand(3, -1, -1, -1))
+        out = model(x, torch.from_numpy(batch.valid))[..., :h, :w]
     assert out.shape == (3, 3, h, w)
     torch.testing.assert_close(out[0], out[1], atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(out[0], out[2], atol=1e-4, rtol=1e-4)
@@ -88,15 +99,18 @@ def test_holes_shrink_level_by_level_and_huge_hole_is_finite():
     assert torch.isfinite(out).all()
 
 
-def test_pad_to_multiple_marks_padding_as_hole_and_crops_back():
-    image, mask = torch.rand(2, 3, 70, 45), torch.ones(2, 1, 70, 45)
-    pi, pm, size = pad_to_multiple(image, mask, 32)
-    assert pi.shape[-2:] == (96, 64) and size == (70, 45)
-    assert torch.all(pm[..., 70:, :] == 0) and torch.all(pm[..., :, 45:] == 0) and torch.all(pm[..., :70, :45] == 1)
+def test_the_runner_pads_to_the_multiple_as_hole_and_crops_back():
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
-    assert model.forward_any_size(image, mask).shape == image.shape
+    runner = Runner(TorchBackend(model, "fp32"), batch_size=2, blend=False)
+    images = [np.random.default_rng(i).random((70, 45, 3), dtype=np.float32) for i in range(2)]
+    holes = [np.zeros((70, 45), bool)] * 2
+    (batch,) = runner.batches(Work(images, holes))
+    pm = batch.valid
+    assert batch.image.shape[-2:] == (72, 48) and batch.size == (70, 45)
+    assert np.all(pm[..., 70:, :] == 0) and np.all(pm[..., :, 45:] == 0) and np.all(pm[..., :70, :45] == 1)
+    assert [out.shape for out in run(runner, Work(images, holes))] == [(70, 45, 3)] * 2
     with pytest.raises(ValueError, match="multiples of 8"):
-        model(image, mask)
+        model(torch.rand(2, 3, 70, 45), torch.ones(2, 1, 70, 45))
 
 
 def test_freeze_encoder_bn_keeps_running_stats_and_affine():

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pconv_cli.imaging.images import read_image
+from pconv_cli.imaging.images import Picture, read_image
 from pconv_cli.imaging.masks import dilate_holes
 from pconv_cli.runtime import inpainter as api
 from pconv_cli.runtime.inpainter import Inpainter
+from pconv_cli.runtime.runner import Runner
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +232,55 @@ def test_importing_and_using_pconv_leaves_pillow_guard_alone():
 def test_the_package_import_is_light():
     code = "import sys, pconv_cli; assert 'cv2' not in sys.modules and 'torch' not in sys.modules; pconv_cli.Inpainter"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class Fake:
+    """A backend that outputs 0.5 everywhere and counts its batches; ``fail`` makes it run out of memory."""
+
+    config = {"levels": 3, "width": 8, "image_size": 64}  # 2S = 128: images up to 128² are filled whole
+    device = "cpu"
+    memory_errors = (MemoryError,)
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.fail = False
+
+    def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        if self.fail:
+            raise MemoryError("out of memory")
+        self.batches.append(image.shape[0])
+        return np.full_like(image, 0.5)
+
+
+def _pushed(h: int, w: int, holes: bool = True):
+    picture = Picture(np.full((h, w, 3), 100, np.uint8), "PNG")
+    return picture, np.eye(h, w, dtype=bool) if holes else np.zeros((h, w), bool)
+
+
+def test_a_stream_batches_consecutive_equal_sizes_and_gives_each_image_its_own_result():
+    backend = Fake()
+    stream = api.Stream(Runner(backend, batch_size=2, blend=False))
+    assert stream.push("a", *_pushed(8, 8)) == []  # waits for a batch mate
+    done = stream.push("none", *_pushed(8, 8, holes=False))  # no hole: back at once, the batch still waiting
+    assert [k for k, _ in done] == ["none"] and done[0][1].strategy is None and backend.batches == []
+    assert stream.push("b", *_pushed(8, 8)) == []
+    done = stream.push("c", *_pushed(8, 16))  # another size: a and b go first, together
+    assert [k for k, _ in done] == ["a", "b"] and backend.batches == [2]
+    assert all(f.strategy == "full" and f.error is None and f.seconds > 0 for _, f in done)
+    assert np.all(done[0][1].pixels[np.eye(8, dtype=bool)] == 128)  # the fill, in the picture's integers
+    done = stream.push("d", *_pushed(300, 300))  # auto: refine, alone, after the waiting c
+    assert [(k, f.strategy) for k, f in done] == [("c", "full"), ("d", "refine")] and done[1][1].groups
+    assert stream.close() == []
+    backend.fail = True
+    stream.push("e", *_pushed(8, 8))
+    ((key, failed),) = stream.close()  # a failure is the image's result; the stream goes on
+    assert key == "e" and failed.pixels is None and failed.strategy == "full"
+    assert str(failed.error) == "out of memory with strategy full; try strategy tile"
+
+
+def test_fill_many_yields_each_key_with_its_fill(inpainter):
+    items = [(i, Picture(_photo(seed=i), "PNG"), _mask()) for i in range(3)]
+    results = list(inpainter.fill_many(items, "full"))
+    assert [k for k, _ in results] == [0, 1, 2] and all(f.strategy == "full" for _, f in results)
+    for (_, picture, hole), (_, filled) in zip(items, results):
+        assert np.array_equal(filled.pixels, inpainter.fill([picture], [hole])[0].pixels)

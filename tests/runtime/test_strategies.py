@@ -7,6 +7,7 @@ import torch
 from pconv_cli.imaging.images import Picture
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.runtime import strategies
+from pconv_cli.runtime.inpainter import execute
 from pconv_cli.runtime.runner import Runner
 from pconv_cli.runtime.strategies import (
     _relevel,
@@ -15,7 +16,6 @@ from pconv_cli.runtime.strategies import (
     fill_full,
     fill_refine,
     fill_tiles,
-    group_holes,
     inpaint_one,
 )
 from pconv_cli.runtime.torch_backend import TorchBackend
@@ -40,6 +40,11 @@ def _picture(pixels: np.ndarray) -> Picture:
     return Picture(pixels, "PNG")
 
 
+def done(plan_of, *args, **kwargs):
+    """What a strategy's plan returns, carried out on the Runner among its arguments."""
+    return execute(plan_of(*args, **kwargs), next(a for a in args if isinstance(a, Runner)))
+
+
 def test_choose_follows_size():
     assert choose((100, 100), "auto", SCALE) == "full"
     assert choose((2 * SCALE, 2 * SCALE + 1), "auto", SCALE) == "refine"  # refine then decides per group of holes
@@ -54,7 +59,7 @@ def test_full_writes_only_holes_bit_exactly(dtype, top):
     holes = np.zeros((30, 40), bool)
     holes[5:15, 10:30] = True
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
-    out = fill_full([_picture(pixels)], [holes], Runner(TorchBackend(model, "fp32")))[0]
+    out = done(fill_full, [_picture(pixels)], [holes], Runner(TorchBackend(model, "fp32")))[0]
     assert out.dtype == dtype
     assert np.array_equal(out[~holes], pixels[~holes])
     assert np.array_equal(out[..., 3], pixels[..., 3])  # alpha is never touched here
@@ -69,7 +74,9 @@ def test_tiles_blend_without_seams():
     pixels = np.repeat(ramp[..., None], 3, axis=2)
     holes = np.zeros((200, width), bool)
     holes[99:102, 5:-5] = True
-    out = fill_tiles(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32"), batch_size=4), 2 * SCALE)
+    out = done(
+        fill_tiles, _picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32"), batch_size=4), 2 * SCALE
+    )
     assert np.array_equal(out[~holes], pixels[~holes])
     fill = out[100, 5:-5, 0].astype(int)
     assert np.abs(np.diff(fill)).max() <= 3
@@ -79,7 +86,7 @@ def test_tiles_blend_without_seams():
 def test_tiles_cover_every_hole_with_constant_model():
     pixels = np.full((300, 333, 3), 90, np.uint8)
     holes = np.random.default_rng(1).random((300, 333)) < 0.02
-    out = fill_tiles(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), 2 * SCALE)
+    out = done(fill_tiles, _picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), 2 * SCALE)
     assert np.array_equal(out, pixels)  # the mean of a constant image is that constant everywhere
 
 
@@ -91,13 +98,13 @@ def test_crops_fill_large_and_small_holes_without_halo():
     picture = _picture(pixels)
     model = MeanModel().eval()
     run = Runner(TorchBackend(model, "fp32"))
-    out, groups = fill_crops(picture, holes, run, SCALE)
+    out, groups = done(fill_crops, picture, holes, run, SCALE)
     assert np.array_equal(out, pixels)  # constant stays constant: no edge mixing artefact
     assert [g[4] for g in groups] == ["coarse", "coarse"]
     # The small hole's window reaches the model at 2S a side, native. The large one, shrunk from the whole
     # image to 2S, would hold hole pixels deeper than S/4 there, so it is shrunk on to S.
     assert sorted(max(shape[2:]) for shape in model.calls) == [SCALE, 2 * SCALE]
-    assert inpaint_one(picture, holes, "crop", run)[0].shape == pixels.shape
+    assert done(inpaint_one, picture, holes, "crop", run)[0].shape == pixels.shape
 
 
 def test_a_shrunk_window_of_a_stroke_stays_at_2s():
@@ -107,7 +114,7 @@ def test_a_shrunk_window_of_a_stroke_stays_at_2s():
     holes = np.zeros((900, 700), bool)
     holes[430:470, 20:680] = True
     model = MeanModel().eval()
-    out, _ = fill_crops(_picture(pixels), holes, Runner(TorchBackend(model, "fp32")), SCALE)
+    out, _ = done(fill_crops, _picture(pixels), holes, Runner(TorchBackend(model, "fp32")), SCALE)
     assert np.array_equal(out, pixels)
     assert [max(shape[2:]) for shape in model.calls] == [2 * SCALE]
 
@@ -120,7 +127,7 @@ def test_crops_keep_thin_holes_as_holes_when_shrinking():
     holes[200:400, 200:400] = True
     holes[201, 60:200] = True  # joins the big hole's group
     pixels[201, 60:200] = (255, 0, 0)
-    out, _ = fill_crops(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), SCALE)
+    out, _ = done(fill_crops, _picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), SCALE)
     line = out[201, 60:200].astype(int)
     assert np.abs(line - 128).max() <= 2, line[:5]
 
@@ -131,11 +138,11 @@ def test_crops_paste_each_group_once_and_only_holes():
     holes = np.zeros((500, 500), bool)
     holes[50:60, 50:60] = holes[300:450, 200:480] = True
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
-    out, _ = fill_crops(_picture(pixels), holes, Runner(TorchBackend(model, "fp32"), batch_size=2), SCALE)
+    out, _ = done(fill_crops, _picture(pixels), holes, Runner(TorchBackend(model, "fp32"), batch_size=2), SCALE)
     assert np.array_equal(out[~holes], pixels[~holes])
     assert (out[holes] != pixels[holes]).any(axis=-1).mean() > 0.9
     with pytest.raises(ValueError, match="resolved strategy"):
-        inpaint_one(_picture(pixels), holes, "auto", Runner(TorchBackend(model)))
+        done(inpaint_one, _picture(pixels), holes, "auto", Runner(TorchBackend(model)))
 
 
 def test_grey_picture_gets_grey_fill():
@@ -143,7 +150,7 @@ def test_grey_picture_gets_grey_fill():
     holes = np.zeros((20, 20), bool)
     holes[5:10, 5:10] = True
     torch.manual_seed(0)
-    out = fill_full([_picture(pixels)], [holes], Runner(TorchBackend(MeanModel().eval(), "fp32")))[0]
+    out = done(fill_full, [_picture(pixels)], [holes], Runner(TorchBackend(MeanModel().eval(), "fp32")))[0]
     assert out.shape == (20, 20, 1) and np.array_equal(out, pixels)
 
 
@@ -159,28 +166,13 @@ class CheckerModel(PConvUNet):
         return (0.2 + 0.6 * ((yy + xx) % 2)).to(image).expand_as(image).clone()
 
 
-def test_groups_join_holes_closer_than_an_eighth_of_the_scale():
-    holes = np.zeros((200, 300), bool)
-    holes[10:20, 10:20] = holes[10:20, 20 + SCALE // 8 - 1 : 40] = True  # a gap of S/8 - 1: joined
-    holes[100:110, 100:110] = True
-    holes[100:110, 110 + 2 * SCALE // 8 : 140] = True  # a gap of 2·S/8: apart
-    groups = group_holes(holes, SCALE)
-    assert groups.boxes == [(10, 10, 30, 10), (100, 100, 10, 10), (126, 100, 14, 10)]
-    member = groups.member(1, 0, 200, 0, 300)
-    assert member[holes].sum() == 10 * 10 + 10 * 13 and not member[100:110, 100:140].any()
-    deep = np.zeros_like(holes)
-    deep[105, 130] = True
-    assert groups.labels_of(deep) == [3]
-    assert groups.grid.size * groups.cell**2 >= holes.size and groups.cell > 1  # grouped on a coarse grid
-
-
 def test_refine_fills_the_band_natively_and_the_depth_coarsely():
     pixels = np.full((600, 600, 3), 128, np.uint8)
     holes = np.zeros((600, 600), bool)
     holes[100:500, 100:500] = True  # deep: coarse window shrunk 6x, then a native band
     holes[550:553, 20:580] = True  # thin: native only
     run = Runner(TorchBackend(CheckerModel().eval(), "fp32"), blend=False)
-    out, groups = fill_refine(_picture(pixels), holes, run, SCALE)
+    out, groups = done(fill_refine, _picture(pixels), holes, run, SCALE)
     assert groups == [(100, 100, 400, 400, "coarse+native"), (20, 550, 560, 3, "native")]
     assert np.array_equal(out[~holes], pixels[~holes])
     checker = {51, 204}  # 0.2 and 0.8 in 8 bits: the model's own pixels, not enlarged
@@ -197,19 +189,19 @@ def test_refine_of_thin_holes_is_tile_and_leaves_a_constant_photo_constant():
     holes = np.random.default_rng(1).random((300, 333)) < 0.02
     holes[100:200, 100:250] = True
     run = Runner(TorchBackend(MeanModel().eval(), "fp32"))
-    out, groups = inpaint_one(_picture(pixels), holes, "refine", run)
+    out, groups = done(inpaint_one, _picture(pixels), holes, "refine", run)
     assert np.array_equal(out, pixels)
     assert "coarse+native" in {g[4] for g in groups}
     thin = np.random.default_rng(1).random((300, 333)) < 0.02
     model = PConvUNet(PConvConfig.preset("tiny")).eval()
     rgb = np.random.default_rng(3).integers(0, 256, (300, 333, 3), dtype=np.uint8)
     raw = Runner(TorchBackend(model, "fp32"), blend=False)
-    refined, groups = fill_refine(_picture(rgb), thin, raw, SCALE)
+    refined, groups = done(fill_refine, _picture(rgb), thin, raw, SCALE)
     assert {g[4] for g in groups} == {"native"}
-    assert np.array_equal(refined, fill_tiles(_picture(rgb), thin, raw, SCALE, overlap=SCALE // 8))
+    assert np.array_equal(refined, done(fill_tiles, _picture(rgb), thin, raw, SCALE, overlap=SCALE // 8))
     # blended once per group instead of per tile: the same equations, so close to the per-tile result
-    per_group, _ = fill_refine(_picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE)
-    per_tile = fill_tiles(_picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE, overlap=SCALE // 8)
+    per_group, _ = done(fill_refine, _picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE)
+    per_tile = done(fill_tiles, _picture(rgb), thin, Runner(TorchBackend(model, "fp32")), SCALE, overlap=SCALE // 8)
     assert not np.array_equal(per_group, refined)
     assert np.abs(per_group.astype(int) - per_tile).mean() < 1.0
 
@@ -237,6 +229,6 @@ def test_a_window_whose_photo_vanishes_when_shrunk_is_filled_from_the_photo():
     # the network no photo and it filled the whole window black.
     pixels = np.full((600, 900, 3), 150, np.uint8)
     holes = np.random.default_rng(3).random((600, 900)) < 0.95
-    out, groups = fill_crops(_picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), SCALE)
+    out, groups = done(fill_crops, _picture(pixels), holes, Runner(TorchBackend(MeanModel().eval(), "fp32")), SCALE)
     assert [g[4] for g in groups] == ["coarse"]
     assert np.array_equal(out, pixels)

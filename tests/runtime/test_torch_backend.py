@@ -6,7 +6,7 @@ import torch
 
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.runtime import torch_backend as inference
-from pconv_cli.runtime.torch_backend import TorchBackend, autocast_dtype, composite
+from pconv_cli.runtime.torch_backend import TorchBackend, autocast_dtype
 
 
 def test_torch_backend_runs_the_bare_network_in_channels_last():
@@ -33,18 +33,11 @@ def test_torch_backend_recomputes_non_finite_low_precision_output_in_fp32():
     assert np.isfinite(out).all()
 
 
-def test_composite_and_precision_choice():
-    image, output = torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 2.0)
-    mask = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])
-    assert composite(image, output, mask)[0, 0].tolist() == [[0.0, 1.0], [1.0, 0.0]]
+def test_precision_choice():
     assert autocast_dtype(torch.device("cpu"), "auto") is None
     assert autocast_dtype(torch.device("cpu"), "bf16") == torch.bfloat16
     with pytest.raises(ValueError, match="precision"):
         autocast_dtype(torch.device("cpu"), "int8")
-    with pytest.raises(ValueError, match=r"mask N×1×H×W, got \(1, 3, 2, 2\), \(1, 3, 2, 2\) and \(1, 2, 2\)"):
-        composite(image, output, mask[0])
-    with pytest.raises(ValueError, match="alike"):
-        composite(image, output[..., :1], mask)
 
 
 def test_the_docstring_examples_run():

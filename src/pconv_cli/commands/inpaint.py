@@ -1,7 +1,7 @@
 """The `pconv inpaint` batch driver: inputs, masks, outputs, skip/overwrite rules, records.
 
-Decoding runs in a thread pool ahead of the model; images that are inpainted whole and
-share a size are batched together; each output is written atomically.
+Decoding runs in a thread pool ahead of the model; each decoded image is pushed to the Inpainter's
+stream (which picks its strategy and batches what it can); each output is written atomically.
 """
 
 from __future__ import annotations
@@ -11,30 +11,26 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.files import atomic_write, same_file, writable_folder, write_stdout
+from pconv_cli.imaging import inputs
 from pconv_cli.imaging.encode import FORMATS, check_depth, encode_image
 from pconv_cli.imaging.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
     Picture,
-    alpha_holes,
-    color_holes,
     own_pixel_limit,
     parse_color,
     read_image,
-    read_mask,
 )
-from pconv_cli.imaging.inputs import STDIO, Source, discover, find_mask, is_glob, output_format, plan_output
-from pconv_cli.imaging.masks import check_fillable, dilate_holes, hole_ratio
-from pconv_cli.runtime import strategies
-from pconv_cli.runtime.inpainter import Inpainter
+from pconv_cli.imaging.inputs import STDIO, Masking, Source
+from pconv_cli.imaging.masks import check_fillable, hole_ratio
+from pconv_cli.runtime.inpainter import Filled, Inpainter
 
 RECORD_KEYS = (
     "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
@@ -85,6 +81,14 @@ class Options:
         return options
 
     @property
+    def masking(self) -> Masking:
+        """Where each image's holes come from, and how they are read."""
+        return Masking(
+            self.mask, self.mask_color, self.color_tolerance, self.invert_mask, self.threshold, self.resize_mask,
+            self.dilate,
+        )  # fmt: skip
+
+    @property
     def names_folder(self) -> bool:
         """-o is an existing folder or ends in a separator (it is also one when the inputs are several)."""
         return self.output not in (None, STDIO) and (Path(self.output).is_dir() or self.output.endswith(("/", os.sep)))
@@ -133,37 +137,16 @@ class Job:
 def load(job: Job, options: Options, stdin: bytes | None) -> Job:
     """Decode the image and its holes (runs in a worker thread); errors go into the record."""
     source = job.source
+    if job.output is None:  # refused or skipped: nothing to decode
+        return job
     job.started = time.perf_counter()
     try:
         picture = read_image(stdin if source.path is None else source.path, options.max_pixels)
         check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
-        size = picture.size
-        mask_name = None
-        if options.mask is not None:
-            mask_path = options.mask
-            if options.mask.is_dir():
-                if source.path is None:
-                    raise PconvError("a mask folder cannot be matched to stdin; pass --mask FILE")
-                mask_path = find_mask(options.mask, source.rel)
-            if source.path is not None and Path(mask_path).resolve() == source.path.resolve():
-                raise PconvError(f"the mask for {source.path} is the image itself (is --mask the input folder?)")
-            mask_name = str(mask_path)
-            holes = read_mask(
-                mask_path, size, options.invert_mask, options.threshold, options.resize_mask, options.max_pixels
-            )
-        elif options.mask_color is not None:
-            mask_name = "colour " + "".join(f"{c:02x}" for c in options.mask_color)
-            holes = color_holes(picture, options.mask_color, options.color_tolerance)
-        elif picture.has_alpha:
-            mask_name, job.mask_from_alpha = "alpha", True
-            holes = alpha_holes(picture, options.threshold)
-        else:
-            raise PconvError("no mask: the image has no alpha channel; pass --mask or --mask-color")
-        if options.dilate:
-            holes = dilate_holes(holes, options.dilate)
-        holes = np.ascontiguousarray(holes)
+        holes, mask_name = inputs.read_holes(picture, source, options.masking, options.max_pixels)
+        job.mask_from_alpha = options.mask is None and options.mask_color is None
         ratio = hole_ratio(holes)
-        job.record.update(mask=mask_name, width=size[1], height=size[0], hole_ratio=round(ratio, 6))
+        job.record.update(mask=mask_name, width=picture.size[1], height=picture.size[0], hole_ratio=round(ratio, 6))
         check_fillable(holes)
         if ratio > 0.0:
             picture.data = None  # the file's bytes serve only an image left unchanged
@@ -171,9 +154,8 @@ def load(job: Job, options: Options, stdin: bytes | None) -> Job:
     except PconvError as exc:
         job.record.update(status="failed", error=str(exc))
     except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
-        job.record.update(
-            status="failed", error=f"cannot read {source.name}: {type(exc).__name__}: {exc}".splitlines()[0]
-        )
+        error = f"cannot read {source.name}: {type(exc).__name__}: {exc}"
+        job.record.update(status="failed", error=error.splitlines()[0])
     return job
 
 
@@ -183,7 +165,6 @@ class Driver:
     def __init__(self, inpainter: Inpainter, options: Options) -> None:
         self.inpainter, self.options = inpainter, options
         self.run = inpainter.runner
-        self.scale = self.run.scale
 
     def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
         """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input.
@@ -194,132 +175,79 @@ class Driver:
         output_is_dir = options.names_folder or (options.output not in (None, STDIO) and (len(sources) > 1 or several))
         if (len(sources) > 1 or several) and options.output == STDIO:
             raise UsageError("-o - writes one image to stdout, but several inputs were given")
-        if (
-            output_is_dir
-            and Path(options.output).suffix.lower() in IMAGE_SUFFIXES
-            and not Path(options.output).is_dir()
-        ):
+        names_file = output_is_dir and Path(options.output).suffix.lower() in IMAGE_SUFFIXES
+        if names_file and not Path(options.output).is_dir():
             raise UsageError(f"-o {options.output} names a file, but several inputs were given; pass a folder")
-        inputs = [s.path for s in sources if s.path is not None and s.error is None]
+        originals = [s.path for s in sources if s.path is not None and s.error is None]  # never replaced
         if options.mask is not None and options.mask.is_file():
-            inputs.append(options.mask)
+            originals.append(options.mask)
         planned: set[Path] = set()
         jobs = []
         for source in sources:
             job = Job(source, record={**dict.fromkeys(RECORD_KEYS), "input": source.name})
             jobs.append(job)
-            error = source.error or self._refusal(source, job, output_is_dir, inputs, planned)
+            error = source.error or self._refusal(source, job, output_is_dir, originals, planned)
             if error:
                 job.record.update(status="failed", error=error)
         # Each output folder is proven writable before any decoding: a read-only one would otherwise
-        # fail every image only after its fill. Probed at its nearest existing folder, so nothing is
-        # made before an image is written (an image that fails to decode leaves no empty folder).
-        folders: dict[Path, str | None] = {}
+        # fail every image only after its fill.
+        unwritable = inputs.unwritable_folders([job.output for job in jobs if job.output not in (None, STDIO)])
         for job in jobs:
-            if job.output in (None, STDIO):
-                continue
-            folder = Path(job.output).parent
-            if folder not in folders:
-                existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
-                try:
-                    writable_folder(existing, "output folder")
-                    folders[folder] = None
-                except UsageError as exc:
-                    folders[folder] = str(exc)
-            if folders[folder]:
+            error = job.output not in (None, STDIO) and unwritable.get(Path(job.output).parent)
+            if error:
                 job.output = None
-                job.record.update(status="failed", error=f"cannot write {job.record['output']}: {folders[folder]}")
+                job.record.update(status="failed", error=f"cannot write {job.record['output']}: {error}")
         return jobs
 
-    def _refusal(self, source: Source, job: Job, output_is_dir: bool, inputs: list[Path], planned: set) -> str | None:
+    def _refusal(self, source: Source, job: Job, to_dir: bool, originals: list[Path], planned: set) -> str | None:
         """Set the job's output and format, or say why it must not run; an existing output may mean 'skipped'."""
         options = self.options
-        output = plan_output(source, options.output, options.format, output_is_dir)
+        output = inputs.plan_output(source, options.output, options.format, to_dir)
         job.record["output"] = str(output)
-        job.format = output_format(output, options.format)
+        job.format = inputs.output_format(output, options.format)
         if output != STDIO:
             output = Path(output)
-            if any(same_file(output, p) for p in inputs):
-                return f"the output {output} would replace an input; choose another -o"
-            if output.resolve() in planned:
-                return f"the output {output} is also the output of an earlier input"
-            planned.add(output.resolve())
-            if output.exists() or output.is_symlink():
-                if options.skip_existing:
-                    job.record["status"] = "skipped"
-                    return None
-                if not options.overwrite:
-                    return f"{output} exists (pass --overwrite, or --skip-existing to resume)"
+            error = inputs.output_refusal(output, originals, planned, options.overwrite or options.skip_existing)
+            if error:
+                return error
+            if options.skip_existing and (output.exists() or output.is_symlink()):
+                job.record["status"] = "skipped"
+                return None
         job.output = output
         return None
 
-    def loaded(self, jobs: list[Job], workers: int = 2) -> Iterator[Job]:
+    def loaded(self, jobs: list[Job]) -> Iterator[Job]:
         """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
         stdin = None
         if any(j.source.path is None and j.output is not None for j in jobs):
             stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
-        ahead = max(2, self.run.batch_size + 1)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-            pending: list[tuple[Job, Future | None]] = []
-            todo = iter(jobs)
-
-            def submit() -> None:
-                job = next(todo, None)
-                if job is not None:
-                    runnable = job.output is not None
-                    pending.append((job, pool.submit(load, job, self.options, stdin) if runnable else None))
-
-            for _ in range(ahead):
-                submit()
-            while pending:
-                job, future = pending.pop(0)
-                submit()
-                yield future.result() if future is not None else job
+        decode = partial(load, options=self.options, stdin=stdin)
+        return inputs.decoded_ahead(jobs, decode, ahead=max(2, self.run.batch_size + 1))
 
     def process(self, jobs: list[Job]) -> Iterator[dict]:
-        """Inpaint and write every job; yields each finished record (completion order).
-
-        Consecutive images that resolve to ``full`` and share a size go to the model together."""
-        group: list[Job] = []
+        """Inpaint and write every job; yields each finished record (completion order: an image the
+        Inpainter's stream holds for batch mates comes after the failures and unchanged images behind it)."""
+        stream = self.inpainter.stream(self.options.strategy)
         for job in self.loaded(jobs):
             if job.picture is None:
                 yield self.finish(job)
                 continue
-            if not job.holes.any():  # not the record's ratio: rounded, a speck on a huge photo reads 0
-                yield self.write(job, None, "unchanged")
-                continue
-            strategy = strategies.choose(job.picture.size, self.options.strategy, self.scale)
-            job.record["strategy"] = strategy
-            joins = strategy == "full" and (
-                not group or (group[0].picture.size == job.picture.size and len(group) < self.run.batch_size)
-            )
-            if not joins:
-                yield from self.fill(group, "full")
-                group = []
-            if strategy == "full":
-                group.append(job)
-            else:
-                yield from self.fill([job], strategy)
-        yield from self.fill(group, "full")
+            for done, filled in stream.push(job, job.picture, job.holes):
+                yield self.written(done, filled)
+        for done, filled in stream.close():
+            yield self.written(done, filled)
 
-    def fill(self, jobs: list[Job], strategy: str) -> Iterator[dict]:
-        """Fill ``jobs`` (one call of ``Inpainter.fill``) and write each; a failure fails them all."""
-        if not jobs:
-            return
-        try:
-            results = self.inpainter.fill([j.picture for j in jobs], [j.holes for j in jobs], strategy)
-        except PconvError as exc:
-            for job in jobs:
-                yield self.fail(job, str(exc))
-            return
-        for job, result in zip(jobs, results):
-            if result.groups is not None:  # which fill each group of nearby holes got
-                job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in result.groups]
-            yield self.write(job, result.pixels, "ok")
-
-    def fail(self, job: Job, error: str) -> dict:
-        job.record.update(status="failed", error=error)
-        return self.finish(job)
+    def written(self, job: Job, filled: Filled) -> dict:
+        """Write a job's fill, or record why it failed."""
+        job.record["strategy"] = filled.strategy
+        if filled.error is not None:
+            job.record.update(status="failed", error=str(filled.error))
+            return self.finish(job)
+        if filled.strategy is None:  # no hole (not the record's ratio: rounded, a speck on a huge photo reads 0)
+            return self.write(job, None, "unchanged")
+        if filled.groups is not None:  # which fill each group of nearby holes got
+            job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in filled.groups]
+        return self.write(job, filled.pixels, "ok")
 
     def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:
         """Encode and write atomically (``pixels`` None: the input unchanged)."""
@@ -327,21 +255,15 @@ class Driver:
         try:
             if pixels is None and fmt == picture.format and job.output != STDIO:
                 data = picture.data
+            elif pixels is None:
+                data = encode_image(picture, picture.pixels, fmt)
             else:
-                if pixels is None:
-                    pixels = picture.pixels
-                else:
-                    if job.mask_from_alpha:
-                        pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
-                    # The encoder copies the pixels: free the input's first (a large photo's peak memory).
-                    picture.pixels = job.holes = None
+                if job.mask_from_alpha:
+                    pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
+                # The encoder copies the pixels: free the input's first (a large photo's peak memory).
+                picture.pixels = job.holes = None
                 data = encode_image(picture, pixels, fmt)
-            if job.output == STDIO:
-                write_stdout(data)
-            else:
-                path = Path(job.output)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+            inputs.write_output(job.output, data)
             job.record.update(status=status, error=None)
         except PconvError as exc:
             job.record.update(status="failed", error=str(exc))
@@ -365,13 +287,9 @@ def command(options: Options) -> int:
 
     own_pixel_limit()
     inpainter = Inpainter(
-        options.weights,
-        options.device,
-        options.precision,
-        runtime=options.runtime,
-        batch_size=options.batch_size,
-        blend=options.blend,
-    )
+        options.weights, options.device, options.precision,
+        runtime=options.runtime, batch_size=options.batch_size, blend=options.blend,
+    )  # fmt: skip
     runner = inpainter.runner
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
@@ -397,12 +315,12 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
-    inputs = options.inputs
-    sources = discover(inputs, options.output, options.mask)
+    sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
         raise UsageError("no input images found")
     driver = Driver(inpainter, options)
-    jobs = driver.plan(sources, several=any(Path(t).is_dir() or (is_glob(t) and not Path(t).exists()) for t in inputs))
+    several = any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
+    jobs = driver.plan(sources, several=several)
     if banner is not None:
         console.print(banner, markup=False)
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}

@@ -183,17 +183,6 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
     return np.where(hole[..., None], out, image), seconds
 
 
-def _run_model(method: Method, images: list[np.ndarray], holes: list[np.ndarray], strategy: str):
-    """Composites (uint8) of images by a resolved strategy, through the fill `pconv inpaint` uses
-    (``Inpainter.fill``: ``full`` runs equal shapes as batches), and the seconds per image."""
-    from pconv_cli.imaging.images import Picture
-
-    pictures = [Picture(image, "PNG") for image in images]
-    start = time.perf_counter()
-    comps = [filled.pixels for filled in method.inpainter.fill(pictures, holes, strategy)]
-    return comps, (time.perf_counter() - start) / len(images)
-
-
 # --- results file ----------------------------------------------------------------------
 
 
@@ -434,21 +423,15 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
                 continue
             yield pair, comp, gt, hole, seconds
         return
-    from pconv_cli.runtime.strategies import choose
+    from pconv_cli.choices import Strategy
+    from pconv_cli.imaging.images import Picture
 
-    scale = method.inpainter.runner.scale
-    by_shape: dict[tuple[int, int], list] = {}
-    for pair, gt, hole in jobs:
-        strategy = choose(gt.shape[:2], opts.strategy, scale)
-        if strategy == "full":  # whole images of one shape share batches
-            by_shape.setdefault(gt.shape[:2], []).append((pair, gt, hole))
-            continue
-        (comp,), seconds = _run_model(method, [gt], [hole], strategy)
-        yield pair, comp, gt, hole, seconds
-    for group in by_shape.values():
-        comps, seconds = _run_model(method, [g[1] for g in group], [g[2] for g in group], "full")
-        for (pair, gt, hole), comp in zip(group, comps):
-            yield pair, comp, gt, hole, seconds
+    # The fill `pconv inpaint` uses: the Inpainter picks each pair's strategy and batches equal sizes.
+    items = [((pair, gt, hole), Picture(gt, "PNG"), hole) for pair, gt, hole in jobs]
+    for (pair, gt, hole), filled in method.inpainter.fill_many(items, Strategy(opts.strategy)):
+        if filled.error is not None:
+            raise filled.error
+        yield pair, filled.pixels, gt, hole, filled.seconds
 
 
 def write_reports(result: EvalResult, opts: EvalOptions, console) -> dict:

@@ -1,18 +1,30 @@
 """Where `pconv inpaint`'s inputs come from and where their outputs go: files, folders, globs and
-stdin; masks matched by name; output names, formats and the files they must never replace."""
+stdin; masks matched by name and read into holes; output names, formats and the files they must
+never replace; decoding ahead, and writing an output."""
 
 from __future__ import annotations
 
 import glob
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
 
 from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.files import atomic_write_bytes, same_file, writable_folder, write_stdout
 from pconv_cli.imaging.encode import FORMATS, SUFFIX_OF
-from pconv_cli.imaging.images import IMAGE_SUFFIXES, list_images
+from pconv_cli.imaging.images import IMAGE_SUFFIXES, Picture, alpha_holes, color_holes, list_images, read_mask
+from pconv_cli.imaging.masks import dilate_holes
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -131,3 +143,96 @@ def find_mask(mask_dir: Path, rel: Path) -> Path:
         if hits:
             return hits[0]
     raise PconvError(f"no mask for {rel} in {mask_dir} (looked for {rel.with_suffix('.*')})")
+
+
+def mask_file(mask: Path, source: Source) -> Path:
+    """The mask of ``source``: the file ``mask``, or its match in the folder ``mask`` (``find_mask``);
+    PconvError when that is the image itself (--mask named the input folder) or a folder for stdin."""
+    path = mask
+    if mask.is_dir():
+        if source.path is None:
+            raise PconvError("a mask folder cannot be matched to stdin; pass --mask FILE")
+        path = find_mask(mask, source.rel)
+    if source.path is not None and Path(path).resolve() == source.path.resolve():
+        raise PconvError(f"the mask for {source.path} is the image itself (is --mask the input folder?)")
+    return path
+
+
+def output_refusal(output: Path, inputs: list[Path], planned: set[Path], overwrite: bool) -> str | None:
+    """Why ``output`` must not be written, else None: it would replace one of ``inputs``, an output
+    ``planned`` earlier (it joins them) or, without ``overwrite``, an existing file."""
+    if any(same_file(output, p) for p in inputs):
+        return f"the output {output} would replace an input; choose another -o"
+    if output.resolve() in planned:
+        return f"the output {output} is also the output of an earlier input"
+    planned.add(output.resolve())
+    if (output.exists() or output.is_symlink()) and not overwrite:
+        return f"{output} exists (pass --overwrite, or --skip-existing to resume)"
+    return None
+
+
+def unwritable_folders(outputs: Iterable[Path | str]) -> dict[Path, str]:
+    """The folders of ``outputs`` that cannot be written, each with why. Probed at its nearest existing
+    folder, so nothing is made before an image is written (one that fails to decode leaves no folder)."""
+    errors = {}
+    for folder in dict.fromkeys(Path(output).parent for output in outputs):
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+        try:
+            writable_folder(existing, "output folder")
+        except UsageError as exc:
+            errors[folder] = str(exc)
+    return errors
+
+
+@dataclass(frozen=True)
+class Masking:
+    """Where a source's holes come from (a mask file or folder, else a colour, else the alpha
+    channel) and how they are read (``imaging.images.read_mask``'s options, and a dilation)."""
+
+    mask: Path | None = None
+    color: tuple[int, int, int] | None = None
+    tolerance: int = 0
+    invert: bool = False
+    threshold: int = 127
+    resize: bool = False
+    dilate: int = 0
+
+
+def read_holes(picture: Picture, source: Source, masking: Masking, max_pixels: int) -> tuple[np.ndarray, str]:
+    """The H×W bool holes (contiguous) of a source's decoded picture and what they came from: the mask
+    file, "colour RRGGBB" or "alpha"; PconvError when there is nothing to read them from."""
+    if masking.mask is not None:
+        path = mask_file(masking.mask, source)
+        holes = read_mask(path, picture.size, masking.invert, masking.threshold, masking.resize, max_pixels)
+        name = str(path)
+    elif masking.color is not None:
+        name = "colour " + "".join(f"{c:02x}" for c in masking.color)
+        holes = color_holes(picture, masking.color, masking.tolerance)
+    elif picture.has_alpha:
+        name, holes = "alpha", alpha_holes(picture, masking.threshold)
+    else:
+        raise PconvError("no mask: the image has no alpha channel; pass --mask or --mask-color")
+    if masking.dilate:
+        holes = dilate_holes(holes, masking.dilate)
+    return np.ascontiguousarray(holes), name
+
+
+def decoded_ahead(items: Iterable[T], decode: Callable[[T], R], ahead: int, workers: int = 2) -> Iterator[R]:
+    """``decode(item)`` of each item, in order, run by ``workers`` threads up to ``ahead`` items ahead of
+    the consumer (so decoding overlaps the model's work, and memory holds a few images only)."""
+    todo = iter(items)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending = deque(pool.submit(decode, item) for item in islice(todo, ahead))
+        while pending:
+            future = pending.popleft()
+            pending.extend(pool.submit(decode, item) for item in islice(todo, 1))
+            yield future.result()
+
+
+def write_output(output: Path | str, data: bytes) -> None:
+    """Write an output's encoded bytes: to stdout (STDIO), else atomically, making its folders."""
+    if output == STDIO:
+        write_stdout(data)
+    else:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(Path(output), data)

@@ -108,8 +108,8 @@ class _Block(nn.Module):
 class PConvUNet(nn.Module):
     """forward(image N×C×H×W in [0, 1], mask N×1×H×W, 1 = valid) -> image N×C×H×W.
 
-    H and W must be multiples of 2**levels (see ``forward_any_size``). The raw
-    network output is returned; callers composite it with the known pixels.
+    H and W must be multiples of 2**levels (``runner.Runner`` pads other sizes, the padding
+    as hole). The raw network output is returned; callers composite it with the known pixels.
     """
 
     def __init__(self, config: PConvConfig | None = None) -> None:
@@ -149,7 +149,7 @@ class PConvUNet(nn.Module):
             raise ValueError(f"expected mask N×1×H×W matching image {tuple(image.shape)}, got {tuple(mask.shape)}")
         h, w = image.shape[2:]
         if h % cfg.multiple or w % cfg.multiple:
-            raise ValueError(f"image sides must be multiples of {cfg.multiple}, got {h}×{w}; use forward_any_size")
+            raise ValueError(f"image sides must be multiples of {cfg.multiple}, got {h}×{w}; pad them (as hole)")
         # Every block hands on features that are zero in their holes, so no layer re-multiplies by its mask.
         x, m = image * mask, mask
         skips = [(x, m)]
@@ -163,11 +163,6 @@ class PConvUNet(nn.Module):
             m = F.interpolate(m, scale_factor=2.0, mode="nearest")
             x, m = block((x, sx), (m, sm), masked=True)
         return x
-
-    def forward_any_size(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """forward() for any H×W: pads to a multiple of 2**levels (padding is hole), crops back."""
-        padded, pmask, size = pad_to_multiple(image, mask, self.config.multiple)
-        return self(padded, pmask)[..., : size[0], : size[1]]
 
     def freeze_encoder_bn(self) -> None:
         """Fine-tuning stage: encoder BatchNorm in eval mode with fixed affine parameters."""
@@ -186,21 +181,3 @@ class PConvUNet(nn.Module):
             for bn in self._encoder_bns():
                 bn.eval()
         return self
-
-
-def pad_to_multiple(
-    image: torch.Tensor, mask: torch.Tensor, multiple: int
-) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    """Zero-pad image N×C×H×W and mask N×1×H×W on the bottom/right to multiples of ``multiple``.
-
-    The padding is marked as hole, so it contributes nothing. Returns the padded
-    image, the padded mask and the original (H, W) for cropping back.
-    """
-    if multiple < 1:
-        raise ValueError(f"multiple must be positive, got {multiple}")
-    h, w = image.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    if ph or pw:
-        image = F.pad(image, (0, pw, 0, ph))
-        mask = F.pad(mask, (0, pw, 0, ph))
-    return image, mask, (h, w)

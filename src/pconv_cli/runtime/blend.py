@@ -25,15 +25,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# 1 px: the network's dark outline is one pixel wide. Against 2 px (urban20 and BSDS500-val, v5) the
-# seam excess fell by 0.2-0.4 levels at 1x and 3x, for hole PSNR within -0.04 dB.
+# 1 px: the network's dark outline is one pixel wide; a wider band left more seam (docs/design-notes.md).
 DEFAULT_BAND = 1
-# Stop when every pixel's equation, divided by its neighbour count, is off by less than this: measured
-# within 2 levels of 8 bits of the exact (sparse LU) solution, mostly well under 1, on holes up to 350².
+# Stop when every pixel's equation, divided by its neighbour count, is off by less than this: close to the
+# exact solution at 8 bits (docs/design-notes.md).
 _TOL = 0.01 / 255.0
 _MAX_ITER = 2000
-# The photo's step continued into the hole, at this fraction: on 1-6 px scratches (BSDS500-val, v5) 0.25
-# gained 0.18 dB hole PSNR over a flat membrane (0), 0.5 no more and it raised the seam; larger holes +0.01-0.04.
+# The photo's step continued into the hole, at this fraction: a flat membrane (0) loses thin scratches' texture,
+# a half raises the seam (docs/design-notes.md).
 SLOPE = 0.25
 _COARSE_MIN = 4096  # holes of fewer pixels in all start from the fill alone, with no half-resolution level
 MARGIN = 4  # photo around the holes' box: at half resolution it still has photo on every side

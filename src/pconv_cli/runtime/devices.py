@@ -15,8 +15,8 @@ from pconv_cli.timing import interleaved
 def pick_device(spec: str = "auto") -> torch.device:
     """torch.device for 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; UsageError when unavailable.
 
-    A CUDA device always carries its index: ``torch.cuda.set_device`` refuses a bare 'cuda'
-    (torch 2.11 on an H200 did, so ``pconv train --device cuda`` failed there).
+    A CUDA device always carries its index: ``torch.cuda.set_device`` may refuse a bare 'cuda'
+    (docs/design-notes.md).
     """
     spec = spec.strip().lower()
     mps = getattr(torch.backends, "mps", None)
@@ -44,7 +44,7 @@ def pick_device(spec: str = "auto") -> torch.device:
 
 
 def describe(device: torch.device) -> str:
-    """Human name for stderr, e.g. 'cuda:0 (NVIDIA H100)'."""
+    """Human name for stderr: 'cpu', 'mps' or 'cuda:N (the GPU's name)'."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
@@ -56,9 +56,8 @@ def training_precision(device: torch.device, precision: str) -> str:
 
     CUDA: bf16 where the GPU supports it (tensor cores), else fp32. CPU: bf16 only when a short
     probe times a bf16 convolution step (channels_last, as training runs it) faster than fp32:
-    with AMX or AVX512-BF16 it can be (1.7× on an EPYC with AVX512-BF16, when alone on the CPU),
-    on an earlier EPYC bf16 autocast was 8× slower, and under another process's load the same
-    EPYC trained faster in fp32 (the probe reads the load of the moment). MPS: fp32.
+    CPUs with AMX or AVX512-BF16 can be, others emulate it far slower, and another process's load
+    can turn the answer (the probe reads the load of the moment). MPS: fp32.
     """
     if precision != "auto":
         return precision
@@ -77,9 +76,8 @@ def cuda_bf16_native(device: torch.device) -> bool:
 @functools.lru_cache(maxsize=1)
 def _cpu_bf16_faster() -> bool:
     """Time a 3×3 convolution's forward and backward in fp32 and under bf16 autocast (about half a
-    second). 128 channels at 32²: on an EPYC with AVX512-BF16 its bf16/fp32 time ratio (0.6)
-    matched a whole training step's (18.0 against 10.5 img/s), where 64 channels at 64² read
-    0.7–0.9 and, timed in two blocks instead of interleaved, picked fp32 in one of five tries."""
+    second), interleaved: 128 channels at 32² is the probe whose ratio follows a whole training
+    step's (docs/design-notes.md)."""
     conv = torch.nn.Conv2d(128, 128, 3, padding=1).to(memory_format=torch.channels_last)
     x = torch.randn(8, 128, 32, 32).to(memory_format=torch.channels_last)
 

@@ -1,37 +1,44 @@
-"""The Python API: ``Inpainter`` loads a model once and fills holes in arrays or PIL images.
+"""The Python API: ``Inpainter`` loads a model once and fills holes in arrays, PIL images or pictures.
 
-Every way pconv fills holes goes through ``Inpainter.fill`` (the CLI's `inpaint`, `pconv serve`
-and calls from code), so they pick strategies, batch and report errors alike. Nothing here
-imports torch: with only the ONNX runtime installed the API works as the CLI does.
+Every way pconv fills holes goes through an Inpainter (the CLI's `inpaint` and `eval`, `pconv serve`
+and calls from code): it resolves each image's strategy, batches same-size whole images, runs the
+strategies' plans on the network and reports errors in one line, so they all fill alike. It is
+also the one caller of a backend's ``forward`` (``run``). Nothing here imports torch: with only
+the ONNX runtime installed the API works as the CLI does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 
+from pconv_cli.choices import Runtime, Strategy
 from pconv_cli.errors import PconvError
-from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, LUMA, Picture, grey_of, pil_pixels
+from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, Picture
 from pconv_cli.imaging.masks import check_fillable, dilate_holes
-from pconv_cli.runtime import strategies
-from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime import arrays, strategies
+from pconv_cli.runtime.runner import Backend, Runner, Work, pick_runtime
 
-_FLOAT_LEVELS = 65535  # float images are filled as 16-bit integers; valid pixels are copied as they were
+T = TypeVar("T")
 
 
 @dataclass
 class Filled:
-    """One image's fill: its pixels (the picture's layout and integers), the strategy it got, and
-    for crop and refine one (x, y, w, h, fill) per group of nearby holes."""
+    """One image's fill: its pixels (the picture's layout and integers), the strategy it got, for
+    crop and refine one (x, y, w, h, fill) per group of nearby holes, and the seconds of its work (its
+    share of its batch's). ``error``: the one-line PconvError that failed it (``pixels`` None then)."""
 
-    pixels: np.ndarray
-    strategy: str | None  # None: no hole, the pixels are the input's
+    pixels: np.ndarray | None
+    strategy: str | None  # the resolved Strategy's value; None: no hole, the pixels are the input's
     groups: list | None = None
+    seconds: float = 0.0
+    error: PconvError | None = None
 
 
 class Inpainter:
@@ -70,7 +77,7 @@ class Inpainter:
         # True is an int to Python, not a batch size (as for the call's keywords)
         if batch_size is not None and (type(batch_size) is bool or not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"expected batch_size None or an integer >= 1, got {batch_size!r}")
-        self.runner = Runner.open(weights, device, precision, batch_size, blend, runtime)
+        self.runner = open_runner(weights, device, precision, batch_size, blend, runtime)
         self.weights = weights
 
     @property
@@ -83,7 +90,7 @@ class Inpainter:
         image: Any,
         mask: Any,
         *,
-        strategy: str = "auto",
+        strategy: Strategy | str = Strategy.auto,
         dilate: int = 0,
         invert_mask: bool = False,
         threshold: int = 127,
@@ -108,7 +115,7 @@ class Inpainter:
         ValueError says what was got and what was expected (a mask that covers the whole image
         too: nothing is left to fill from); PconvError when the model fails (out of memory, say).
         """
-        _check_keywords(dilate, threshold, max_pixels)
+        arrays.check_keywords(dilate, threshold, max_pixels)
         single = not isinstance(image, (list, tuple))
         images = [image] if single else list(image)
         if isinstance(mask, (list, tuple)):
@@ -120,148 +127,185 @@ class Inpainter:
             masks = [mask] * len(images)
         pictures, holes = [], []
         for img, msk in zip(images, masks):
-            picture = _picture_of(img, max_pixels)
-            hole = _holes_of(msk, picture.size, threshold, invert_mask)
+            picture = arrays.picture_of(img, max_pixels)
+            hole = arrays.holes_of(msk, picture.size, threshold, invert_mask)
             pictures.append(picture)
             holes.append(dilate_holes(hole, dilate) if dilate else hole)
         filled = self.fill(pictures, holes, strategy)
-        results = [_like(img, f.pixels, hole) for img, f, hole in zip(images, filled, holes)]
+        results = [arrays.like(img, f.pixels, hole) for img, f, hole in zip(images, filled, holes)]
         return results[0] if single else results
 
-    def fill(self, pictures: Sequence[Picture], holes: Sequence[np.ndarray], strategy: str = "auto") -> list[Filled]:
-        """Fill decoded pictures (H×W bool holes each); the one path of the CLI, the server and ``__call__``.
+    def fill(
+        self, pictures: Sequence[Picture], holes: Sequence[np.ndarray], strategy: Strategy | str = Strategy.auto
+    ) -> list[Filled]:
+        """Fill decoded pictures (H×W bool holes each), as ``fill_many`` does, and return them in order.
 
-        Pictures that resolve to ``full`` run together, batched by size; the others one by one.
-        A mask that covers its whole image raises MaskCoversImage (a ValueError and a PconvError);
-        a failure raises PconvError with one line saying what to try.
+        Every picture is checked before any work, so a list fails whole: a mask that covers its whole
+        image raises MaskCoversImage (a ValueError and a PconvError); a failure raises PconvError with
+        one line saying what to try.
         """
         if len(pictures) != len(holes):
             raise ValueError(f"expected one hole map per picture, got {len(holes)} for {len(pictures)}")
-        for picture, hole in zip(pictures, holes):  # all checked before any work, so a list fails whole
-            if hole.shape != picture.size or hole.dtype != bool:
-                raise ValueError(f"expected an {picture.size} bool hole map, got {hole.dtype} of shape {hole.shape}")
-            check_fillable(hole)
+        for picture, hole in zip(pictures, holes):
+            _check(picture, hole)
         results: list[Filled | None] = [None] * len(pictures)
-        whole = []
-        for i, (picture, hole) in enumerate(zip(pictures, holes)):
-            if not hole.any():
-                results[i] = Filled(picture.pixels, None)
-                continue
-            resolved = strategies.choose(picture.size, strategy, self.runner.scale)
-            if resolved == "full":
-                whole.append(i)
-                continue
-            pixels, groups = self._guarded(resolved, strategies.inpaint_one, picture, hole, resolved, self.runner)
-            results[i] = Filled(pixels, resolved, groups)
-        if whole:
-            pixels = self._guarded(
-                "full", strategies.fill_full, [pictures[i] for i in whole], [holes[i] for i in whole], self.runner
-            )
-            for i, px in zip(whole, pixels):
-                results[i] = Filled(px, "full")
+        for i, filled in self.fill_many(list(zip(range(len(pictures)), pictures, holes)), strategy):
+            if filled.error is not None:
+                raise filled.error
+            results[i] = filled
         return results  # type: ignore[return-value]
 
-    def _guarded(self, strategy: str, fill, *args):
-        """Run ``fill``, turning out-of-memory and OpenCV's limits into one-line PconvErrors."""
-        try:
-            return fill(*args)
-        except self.runner.backend.memory_errors:
-            hint = "try strategy tile" if strategy != "tile" else "try a smaller batch size or image"
-            raise PconvError(f"out of memory with strategy {strategy}; {hint}") from None
-        except cv2.error as exc:  # OpenCV's own out-of-memory and size limits on huge images
-            raise PconvError(f"OpenCV failed with strategy {strategy}: {str(exc).strip().splitlines()[-1]}") from None
+    def fill_many(
+        self, items: Iterable[tuple[Any, Picture, np.ndarray]], strategy: Strategy | str = Strategy.auto
+    ) -> Iterator[tuple[Any, Filled]]:
+        """Fill (key, picture, holes) items one after another, yielding (key, Filled) as each is done.
+
+        The order is the items' except that an image resolved to ``full`` waits for the next ones of
+        its size to share its batch; ``Stream`` says how.
+        """
+        stream = self.stream(strategy)
+        for key, picture, hole in items:
+            yield from stream.push(key, picture, hole)
+        yield from stream.close()
+
+    def stream(self, strategy: Strategy | str = Strategy.auto) -> Stream:
+        """A Stream of this model: images handed over one at a time (``push``), for callers that
+        produce them as they go (the inpaint command decodes ahead in threads)."""
+        return Stream(self.runner, strategy)
 
 
-def _picture_of(image: Any, max_pixels: int) -> Picture:
-    """A Picture of an array or PIL image (the pixels are not copied where they need no conversion)."""
-    if not isinstance(image, np.ndarray):
-        image = _array_of_pil(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or 0 in image.shape:
-        raise ValueError(f"expected an H×W, H×W×3 or H×W×4 image, got shape {image.shape}")
-    if image.shape[0] * image.shape[1] > max_pixels:
-        raise ValueError(f"expected at most {max_pixels} pixels (max_pixels), got {image.shape[1]}×{image.shape[0]}")
-    image = image.astype(image.dtype.newbyteorder("="), copy=False)  # big-endian (a FITS or raw file's): native
-    if image.dtype.kind == "f":
-        if not np.isfinite(image).all() or image.min() < 0 or image.max() > 1:
-            raise ValueError("expected a float image with finite values in [0, 1]")
-        image = np.rint(image.astype(np.float32) * _FLOAT_LEVELS).astype(np.uint16)
-    elif image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected a uint8, uint16 or float image, got {image.dtype}")
-    return Picture(np.ascontiguousarray(image), "PNG")
+class Stream:
+    """Images pushed one at a time, each filled by its own strategy (``auto`` resolved by its size).
 
-
-def _array_of_pil(image: Any) -> np.ndarray:
-    from PIL import Image
-
-    if not isinstance(image, Image.Image):
-        raise ValueError(f"expected a NumPy array or a PIL image, got {type(image).__name__}")
-    return pil_pixels(image)
-
-
-def _holes_of(mask: Any, size: tuple[int, int], threshold: int, invert: bool) -> np.ndarray:
-    """An H×W bool hole map of a mask array or PIL image (True or white = hole).
-
-    The grey level is compared with ``threshold`` on the mask's own scale: 0–255 for 8-bit and
-    other integers, 0–65535 for uint16, 0–1 for floats; an integer mask of only 0 and 1 is binary.
+    An image without holes comes back at once, unchanged. Images resolved to ``full`` wait for
+    batch mates: consecutive ones of the same size, up to the runner's batch size, go to the
+    network together; an image of another size or strategy fills those waiting first. Other
+    strategies run one image at a time. A failure (out of memory, OpenCV's limits, a broken
+    model) fails the images of that call, as Filled.error, and the stream goes on.
     """
-    if not isinstance(mask, np.ndarray):
-        from PIL import Image
 
-        if not isinstance(mask, Image.Image):
-            raise ValueError(f"expected the mask as a NumPy array or a PIL image, got {type(mask).__name__}")
-        mask = grey_of(mask)
-    mask = mask.astype(mask.dtype.newbyteorder("="), copy=False)  # big-endian uint16 is uint16 too
-    if mask.ndim == 3 and mask.shape[2] == 1:
-        mask = mask[..., 0]
-    if mask.ndim == 3 and mask.shape[2] in (3, 4) and mask.dtype != bool:  # an RGB mask: its grey level
-        grey = mask[..., :3].astype(np.float32) @ LUMA
-    elif mask.ndim == 3 and mask.shape[2] in (3, 4):
-        grey = mask[..., :3].any(axis=2)
-    else:
-        grey = mask
-    if grey.shape != tuple(size):
-        raise ValueError(f"expected a mask of the image's size {size[0]}×{size[1]} (H×W), got shape {mask.shape}")
-    if mask.dtype == bool:
-        holes = grey
-    elif mask.dtype.kind == "f":
-        if np.isnan(grey).any():
-            raise ValueError("expected a mask without NaN")
-        holes = grey > threshold / 255
-    elif mask.dtype.kind in "ui":
-        binary = mask.min() >= 0 and mask.max() <= 1
-        holes = grey > (0 if binary else threshold * (257 if mask.dtype == np.uint16 else 1))
-    else:
-        raise ValueError(f"expected a bool, integer or float mask, got {mask.dtype}")
-    return np.ascontiguousarray(~holes if invert else holes)
+    def __init__(self, runner: Runner, strategy: Strategy | str = Strategy.auto) -> None:
+        self.runner, self.strategy = runner, strategy
+        self.waiting: list[tuple[Any, Picture, np.ndarray]] = []
 
+    def push(self, key: Any, picture: Picture, holes: np.ndarray) -> list[tuple[Any, Filled]]:
+        """Hand over one image; returns the (key, Filled) pairs done now (none while it waits for mates)."""
+        _check(picture, holes)
+        if not holes.any():
+            return [(key, Filled(picture.pixels, None))]
+        strategy = strategies.choose(picture.size, self.strategy, self.runner.scale)
+        done = []
+        waiting = self.waiting
+        if waiting and (
+            strategy != Strategy.full or picture.size != waiting[0][1].size or len(waiting) >= self.runner.batch_size
+        ):
+            done = self.close()
+        if strategy == Strategy.full:
+            self.waiting.append((key, picture, holes))
+            return done
+        return done + self._fill([(key, picture, holes)], strategy)
 
-def _check_keywords(dilate: Any, threshold: Any, max_pixels: Any) -> None:
-    for name, value, low, high in (("dilate", dilate, 0, None), ("threshold", threshold, 0, 254),
-                                   ("max_pixels", max_pixels, 1, None)):  # fmt: skip
-        integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if not integer or value < low or (high is not None and value > high):
-            span = f"{low}–{high}" if high is not None else f">= {low}"
-            raise ValueError(f"expected {name} an integer {span}, got {value!r}")
+    def close(self) -> list[tuple[Any, Filled]]:
+        """Fill the images still waiting for batch mates."""
+        waiting, self.waiting = self.waiting, []
+        return self._fill(waiting, Strategy.full) if waiting else []
 
-
-def _like(original: Any, pixels: np.ndarray, holes: np.ndarray) -> Any:
-    """The filled ``pixels`` (Picture layout and integers) in the form of ``original``."""
-    array = original if isinstance(original, np.ndarray) else None
-    if array is not None and array.dtype.kind == "f":
-        out = array.copy()  # valid pixels stay exactly as given; holes get the 16-bit fill
-        filled = pixels[holes].astype(np.float32) / _FLOAT_LEVELS
-        if out.ndim == 2:
-            out[holes] = filled[:, 0]
+    def _fill(self, items: list[tuple[Any, Picture, np.ndarray]], strategy: Strategy) -> list[tuple[Any, Filled]]:
+        keys, pictures, holes = zip(*items)
+        if strategy == Strategy.full:
+            plan: Generator = strategies.fill_full(list(pictures), list(holes), self.runner)
         else:
-            out[holes, :3] = filled[:, :3]  # an alpha channel is kept as it was
-        return out
-    if array is not None:  # an image without holes comes back as a copy too
-        return (pixels.copy() if np.shares_memory(pixels, array) else pixels).reshape(array.shape)
-    from PIL import Image
+            plan = strategies.inpaint_one(pictures[0], holes[0], strategy, self.runner)
+        start = time.perf_counter()
+        try:
+            result = _guarded(strategy, self.runner, plan)
+        except PconvError as exc:
+            return [(key, Filled(None, strategy.value, error=exc)) for key in keys]
+        seconds = (time.perf_counter() - start) / len(keys)
+        filled = [(pixels, None) for pixels in result] if strategy == Strategy.full else [result]
+        return [(key, Filled(px, strategy.value, groups, seconds)) for key, (px, groups) in zip(keys, filled)]
 
-    result = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)  # L, I;16, RGB or RGBA
-    if "icc_profile" in original.info:
-        result.info["icc_profile"] = original.info["icc_profile"]
-    return result
+
+def _check(picture: Picture, hole: np.ndarray) -> None:
+    if hole.shape != picture.size or hole.dtype != bool:
+        raise ValueError(f"expected an {picture.size} bool hole map, got {hole.dtype} of shape {hole.shape}")
+    check_fillable(hole)
+
+
+def _guarded(strategy: Strategy, runner: Runner, plan: Generator[Work, list[np.ndarray], T]) -> T:
+    """``execute`` a plan, turning out-of-memory and OpenCV's limits into one-line PconvErrors."""
+    try:
+        return execute(plan, runner)
+    except runner.backend.memory_errors:
+        hint = "try strategy tile" if strategy != Strategy.tile else "try a smaller batch size or image"
+        raise PconvError(f"out of memory with strategy {strategy.value}; {hint}") from None
+    except cv2.error as exc:  # OpenCV's own out-of-memory and size limits on huge images
+        message = str(exc).strip().splitlines()[-1]
+        raise PconvError(f"OpenCV failed with strategy {strategy.value}: {message}") from None
+
+
+def execute(plan: Generator[Work, list[np.ndarray], T], runner: Runner) -> T:
+    """Carry out a strategy's plan: each Work it yields goes through the network (``run``) and its
+    composites are sent back; returns what the plan returns, e.g. ``(pixels, groups)`` of
+    ``execute(strategies.inpaint_one(picture, holes, Strategy.crop, runner), runner)``.
+    """
+    try:
+        work = next(plan)
+        while True:
+            work = plan.send(run(runner, work))
+    except StopIteration as done:
+        return done.value
+
+
+def run(runner: Runner, work: Work) -> list[np.ndarray]:
+    """The composites (h×w×3 float32 in [0, 1]) of a Work's images, in order: the Runner's padded
+    batches through its backend, each finished by the Runner (composite, blend)."""
+    composites: list[np.ndarray | None] = [None] * len(work.images)
+    for batch in runner.batches(work):
+        output = _forward(runner.backend, batch.image, batch.valid)
+        for i, composite in zip(batch.indices, runner.finish(work, batch, output)):
+            composites[i] = composite
+    return composites  # type: ignore[return-value]
+
+
+def _forward(backend: Backend, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``backend.forward``, with an allocator's failure raised as MemoryError: torch on a CPU and
+    ONNX Runtime report running out of memory as a RuntimeError of their own."""
+    try:
+        return backend.forward(x, valid)
+    except backend.memory_errors:
+        raise
+    except Exception as exc:
+        if "allocate" in str(exc).lower():
+            raise MemoryError(str(exc).strip().splitlines()[0]) from exc
+        raise
+
+
+def open_runner(
+    weights: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int | None = None,
+    blend: bool = True,
+    runtime: str = "auto",
+) -> Runner:
+    """The one way a model is loaded to run: ``weights`` a registered name or a path (None: the
+    shipped default) on ``runtime`` (see ``runner.pick_runtime``) and the device ``--device`` names;
+    batch size 8 on a GPU and 1 on a CPU (where batching gains nothing), unless given."""
+    if pick_runtime(runtime, weights, device, precision) == Runtime.onnx:
+        from pconv_cli.runtime.onnx_backend import OnnxBackend
+
+        backend: Backend = OnnxBackend.open(weights, device, precision)
+    else:
+        from pconv_cli.model.weights import default_model_path, load_model
+        from pconv_cli.runtime.devices import pick_device
+        from pconv_cli.runtime.torch_backend import TorchBackend
+
+        # The device first: a wrong --device is refused before the weights are read.
+        torch_device = pick_device(device)
+        backend = TorchBackend.open(
+            load_model(default_model_path() if weights is None else weights), torch_device, precision
+        )
+    if batch_size is None:
+        batch_size = 1 if backend.device == "cpu" else 8
+    return Runner(backend, batch_size, blend)

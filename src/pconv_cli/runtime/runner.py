@@ -1,8 +1,9 @@
-"""The one way commands run a network on images: batching, padding, compositing, seam blending.
+"""Around the network, for every runtime: batching by size, padding (as hole), compositing, seam blending.
 
-A backend runs the bare network on padded batches: PyTorch (``inference.TorchBackend``) or
-ONNX Runtime (``onnx_model.OnnxBackend``). Everything around it lives here, in NumPy, so both
-runtimes fill holes the same way. Nothing here imports torch: with ``--runtime onnx`` the CLI
+A backend runs the bare network on padded batches: PyTorch (``torch_backend.TorchBackend``) or
+ONNX Runtime (``onnx_backend.OnnxBackend``). The ``Runner`` prepares those batches and finishes
+their output here, in NumPy, so both runtimes fill holes the same way; ``inpainter.run`` hands
+each batch to the backend in between. Nothing here imports torch: with ``--runtime onnx`` the CLI
 runs on a machine without it.
 """
 
@@ -12,13 +13,16 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from pconv_cli.choices import Runtime, values
 from pconv_cli.errors import PconvError
 from pconv_cli.runtime.blend import blend_fill
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 RUNTIMES = values(Runtime)
 
@@ -29,7 +33,7 @@ class Backend(Protocol):
 
     runtime: str  # "torch" or "onnx"
     config: dict  # the model's PConvConfig as a dict (levels, width, image_size, …)
-    device: str  # where it runs, for messages, e.g. "cpu" or "cuda:0 (NVIDIA H100)"
+    device: str  # where it runs, for messages: "cpu", "cuda:N (the GPU's name)", …
     memory_errors: tuple[type[BaseException], ...]  # what running out of memory raises
 
     def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray: ...
@@ -39,9 +43,9 @@ def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = 
     """The runtime a command uses; PconvError (exit 1, naming the extra) when it is not installed.
 
     ``auto``: ONNX Runtime where it does the same work, a registered model (it ships in ONNX form)
-    or an .onnx file computed in fp32 on a CPU, since it gives the same fill within one 8-bit level
-    and starts in a fraction of torch's time; torch for checkpoints, safetensors files, GPUs and low
-    precision. When only one of the two is installed, that one.
+    or an .onnx file computed in fp32 on a CPU, since it gives the same fill and starts faster
+    (docs/design-notes.md); torch for checkpoints, safetensors files, GPUs and low precision.
+    When only one of the two is installed, that one.
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"expected runtime in {RUNTIMES}, got {runtime!r}")
@@ -85,71 +89,58 @@ def accelerator_present() -> bool:
     return sys.platform == "darwin" or any(Path(p).exists() for p in ("/dev/nvidia0", "/dev/kfd"))
 
 
-def composite(image: np.ndarray, output: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """I_comp = M·I + (1−M)·clip(I_out) (paper eq. 3's composite): h×w×3 float image and output,
-    h×w bool holes; only hole pixels change.
+def composite(image, output, valid):
+    """I_comp = M·I + (1−M)·clip(I_out, 0, 1) (paper eq. 3's composite), for NumPy arrays and torch
+    tensors alike: ``image`` and ``output`` of one shape, ``valid`` (M, 1 = valid, 0 = hole) of as
+    many dimensions, each of the image's size or 1 (a mask N×1×H×W for N×C×H×W images).
+
+    Only hole pixels change, exactly: M is 0 or 1, so each pixel is one term plus an exact zero.
 
     Example:
         >>> composite(np.zeros((1, 2, 3), np.float32), np.full((1, 2, 3), 2.0, np.float32),
-        ...           np.array([[True, False]]))[0, :, 0]
+        ...           np.array([[[0.0], [1.0]]], np.float32))[0, :, 0]
         array([1., 0.], dtype=float32)
     """
-    if image.shape != output.shape or hole.shape != image.shape[:2]:
-        raise ValueError(f"expected h×w×3 image and output, h×w holes; got {image.shape}, {output.shape}, {hole.shape}")
-    return np.where(hole[..., None], np.clip(output, 0.0, 1.0), image)
+    shape, mask = tuple(image.shape), tuple(valid.shape)
+    if tuple(output.shape) != shape or len(mask) != len(shape) or any(m not in (1, s) for m, s in zip(mask, shape)):
+        raise ValueError(
+            f"expected image and output of one shape and a mask of as many dimensions, each the image's or 1; "
+            f"got {shape}, {tuple(output.shape)} and {mask}"
+        )
+    return valid * image + (1 - valid) * output.clip(0.0, 1.0)
 
 
-def _forward(backend: Backend, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``backend.forward``, with an allocator's failure raised as MemoryError: torch on a CPU and
-    ONNX Runtime report running out of memory as a RuntimeError of their own."""
-    try:
-        return backend.forward(x, valid)
-    except backend.memory_errors:
-        raise
-    except Exception as exc:
-        if "allocate" in str(exc).lower():
-            raise MemoryError(str(exc).strip().splitlines()[0]) from exc
-        raise
+@dataclass
+class Work:
+    """What a strategy asks the network for: h×w×3 float32 images with h×w bool holes; their
+    composites come back in order. ``blend``: False when the strategy blends them itself."""
+
+    images: list[np.ndarray]
+    holes: list[np.ndarray]
+    blend: bool = True
+
+
+@dataclass
+class Batch:
+    """Items ``indices`` of a Work, all of size (h, w), padded for the network: N×3×H×W float32
+    images with holes zeroed and N×1×H×W masks (1 = valid); the padding is hole."""
+
+    indices: list[int]
+    size: tuple[int, int]
+    image: np.ndarray
+    valid: np.ndarray
 
 
 @dataclass
 class Runner:
-    """Runs lists of h×w×3 float32 images with h×w bool holes through a backend in batches.
-
-    Items of equal size share a batch of at most ``batch_size``; each is padded to the network's
-    multiple (padding is hole), composited and, with ``blend``, set into the photo by
-    ``blend.blend_fill``. Returns the composites (h×w×3 float32 in [0, 1]) in input order.
+    """How images go through a backend: in batches of equal size of at most ``batch_size``, each
+    padded to the network's multiple (padding is hole), composited and, with ``blend``, set into the
+    photo by ``blend.blend_fill``. ``inpainter.run`` drives it: ``batches``, the backend, ``finish``.
     """
 
     backend: Backend
     batch_size: int = 1
     blend: bool = True
-
-    @classmethod
-    def open(
-        cls,
-        weights: str | Path | None,
-        device: str = "auto",
-        precision: str = "auto",
-        batch_size: int | None = None,
-        blend: bool = True,
-        runtime: str = "auto",
-    ) -> Runner:
-        """The one way commands load a model to run: ``weights`` a registered name or a path (None:
-        the shipped default) on ``runtime`` (see ``pick_runtime``) and the device ``--device`` names;
-        batch size 8 on a GPU and 1 on a CPU (where batching was no faster and a batch of 4 tiles
-        cost 140 MiB), unless given."""
-        if pick_runtime(runtime, weights, device, precision) == "onnx":
-            from pconv_cli.runtime.onnx_backend import OnnxBackend
-
-            backend: Backend = OnnxBackend.open(weights, device, precision)
-        else:
-            from pconv_cli.runtime.torch_backend import TorchBackend
-
-            backend = TorchBackend.open(weights, device, precision)
-        if batch_size is None:
-            batch_size = 1 if backend.device == "cpu" else 8
-        return cls(backend, batch_size, blend)
 
     @property
     def scale(self) -> int:
@@ -161,10 +152,11 @@ class Runner:
         """Sides the network takes are multiples of this (2**levels)."""
         return 2 ** int(self.backend.config["levels"])
 
-    def __call__(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+    def batches(self, work: Work) -> Iterator[Batch]:
+        """The work's items in padded batches, equal sizes together (every item checked before the first)."""
+        images, holes = work.images, work.holes
         if len(images) != len(holes):
             raise ValueError(f"expected as many hole maps as images, got {len(holes)} and {len(images)}")
-        results: list[np.ndarray | None] = [None] * len(images)
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, (img, hole) in enumerate(zip(images, holes)):
             if img.ndim != 3 or img.shape[2] != 3 or hole.shape != img.shape[:2]:
@@ -180,13 +172,21 @@ class Runner:
                 for j, i in enumerate(chunk):
                     valid[j, 0, :h, :w] = ~holes[i]
                     x[j, :, :h, :w] = images[i].transpose(2, 0, 1) * valid[j, :, :h, :w]
-                out = _forward(self.backend, x, valid)[:, :, :h, :w].transpose(0, 2, 3, 1)
-                if not np.isfinite(out).all():  # a broken model: no garbage under an output's name
-                    raise PconvError("the model's output is not finite (NaN or infinity); are the weights broken?")
-                for i, raw in zip(chunk, out):
-                    results[i] = self._finish(images[i], raw, holes[i])
-        return results  # type: ignore[return-value]
+                yield Batch(chunk, (h, w), x, valid)
 
-    def _finish(self, image: np.ndarray, raw: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        comp = composite(image, np.ascontiguousarray(raw, np.float32), hole)
-        return np.clip(blend_fill(image, comp, hole), 0.0, 1.0) if self.blend else comp
+    def finish(self, work: Work, batch: Batch, output: np.ndarray) -> list[np.ndarray]:
+        """The composites (h×w×3 float32 in [0, 1]) of a batch's items from the network's raw output."""
+        h, w = batch.size
+        valid = batch.valid[:, :, :h, :w]
+        output = np.asarray(output, np.float32)[:, :, :h, :w]
+        if not np.isfinite(output).all():  # a broken model: no garbage under an output's name
+            raise PconvError("the model's output is not finite (NaN or infinity); are the weights broken?")
+        # The zeroed holes of the batch's images are the only pixels the composite replaces.
+        comps = composite(batch.image[:, :, :h, :w], output, valid).transpose(0, 2, 3, 1)
+        if not (self.blend and work.blend):
+            return list(comps)
+        done = []
+        for i, comp in zip(batch.indices, comps):
+            image, hole = work.images[i], work.holes[i]
+            done.append(np.clip(blend_fill(image, np.ascontiguousarray(comp), hole), 0.0, 1.0))
+        return done

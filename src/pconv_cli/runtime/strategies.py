@@ -1,5 +1,9 @@
 """How one image is fed to the network: whole, in tiles, cropped around holes, or coarse to fine.
 
+Each strategy is a plan: a generator that yields ``runner.Work`` (images and holes for the
+network) and is sent their composites back, so it never calls the network itself;
+``inpainter.execute`` runs it.
+
 The network works at one scale (``model.config.image_size``, S below), so a large image is
 never fed whole by ``auto``. Every strategy writes only hole pixels into a copy of the
 image's own integer pixels, so valid pixels stay bit-identical.
@@ -23,16 +27,12 @@ image's own integer pixels, so valid pixels stay bit-identical.
 - auto: full when the image has at most (2S)² pixels, else refine.
 
 2S is the side the model is fed whole (``_whole``): auto's limit for full, tile's side and
-a coarse window's largest working size. On urban20 with NVIDIA masks, coarse windows at up to
-2S rather than S gained up to 0.24 dB hole PSNR (4S lost 0.13 dB in one bin at 1×), mostly
-in the native band, whose context beyond S/8 is the coarse fill.
+a coarse window's largest working size (why 2S: docs/design-notes.md, runtime).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Generator
 
 import cv2
 import numpy as np
@@ -41,30 +41,32 @@ from pconv_cli.choices import Strategy, values
 from pconv_cli.imaging.images import LUMA, Picture
 from pconv_cli.imaging.masks import deeper_than
 from pconv_cli.runtime import blend
-from pconv_cli.runtime.runner import Runner
+from pconv_cli.runtime.groups import Groups, any_per_cell, group_holes, reach
+from pconv_cli.runtime.runner import Runner, Work
 
 STRATEGIES = values(Strategy)
+Composites = list[np.ndarray]  # what a plan is sent back for each Work it yields
 _STRIP = 512  # rows of an enlarged coarse window made at a time
 _BLEND_BOX = 4_000_000  # px: refine blends a group's band whole up to this box (float64 solver memory), else per tile
 
 
-def choose(size: tuple[int, int], strategy: str, scale: int) -> str:
-    """The strategy ``auto`` resolves to for an image of ``size`` (H, W); refine then decides per group."""
+def choose(size: tuple[int, int], strategy: Strategy | str, scale: int) -> Strategy:
+    """The strategy ``auto`` resolves to for an image of ``size`` (H, W); refine then decides per group.
+
+    Example:
+        >>> choose((600, 800), Strategy.auto, 256).value, choose((600, 800), "tile", 256).value
+        ('refine', 'tile')
+    """
     if strategy not in STRATEGIES:
         raise ValueError(f"expected strategy in {STRATEGIES}, got {strategy!r}")
-    if strategy != "auto":
-        return strategy
-    return "full" if size[0] * size[1] <= _whole(scale) ** 2 else "refine"
+    if strategy != Strategy.auto:
+        return Strategy(strategy)
+    return Strategy.full if size[0] * size[1] <= _whole(scale) ** 2 else Strategy.refine
 
 
 def _whole(scale: int) -> int:
     """The largest side (px) the model is fed whole: twice its working scale."""
     return 2 * scale
-
-
-def _reach(scale: int) -> int:
-    """How far (px) a hole pixel may lie from the photo and still be filled at native resolution."""
-    return max(1, scale // 8)
 
 
 def _to_int(values: np.ndarray, picture: Picture) -> np.ndarray:
@@ -88,9 +90,11 @@ def _paste(out: np.ndarray, y0: int, x0: int, where: np.ndarray, rgb: np.ndarray
         region[where, :3] = _to_int(values, picture) if values.dtype == np.float32 else values
 
 
-def fill_full(pictures: list[Picture], holes: list[np.ndarray], run: Runner) -> list[np.ndarray]:
-    """Inpaint whole images at native resolution (equal sizes share batches)."""
-    composites = run([p.rgb_float() for p in pictures], holes)
+def fill_full(
+    pictures: list[Picture], holes: list[np.ndarray], run: Runner
+) -> Generator[Work, Composites, list[np.ndarray]]:
+    """Plan: whole images at native resolution (equal sizes share batches); returns their pixels."""
+    composites = yield Work([p.rgb_float() for p in pictures], holes)
     results = []
     for picture, hole, composite in zip(pictures, holes, composites):
         out = picture.pixels.copy()
@@ -111,13 +115,19 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
 
 
 def fill_tiles(
-    picture: Picture, holes: np.ndarray, run: Runner, side: int, in_place: bool = False, overlap: int | None = None
-) -> np.ndarray:
-    """Tiles of ``side`` px overlapping by ``overlap`` (default a quarter of a side), only those holding
-    holes, blended; memory is one row of tiles.
+    picture: Picture,
+    holes: np.ndarray,
+    run: Runner,
+    side: int,
+    in_place: bool = False,
+    overlap: int | None = None,
+    blend: bool = True,
+) -> Generator[Work, Composites, np.ndarray]:
+    """Plan: tiles of ``side`` px overlapping by ``overlap`` (default a quarter of a side), only those
+    holding holes, blended; memory is one row of tiles. Returns the pixels.
 
     in_place writes into ``picture.pixels`` (safe: a row of tiles is written only above
-    where the next row starts reading).
+    where the next row starts reading); ``blend`` False leaves seam blending to the caller.
     """
     height, width = picture.size
     overlap = side // 4 if overlap is None else overlap
@@ -136,7 +146,8 @@ def fill_tiles(
         for start in range(0, len(cols), max(1, run.batch_size)):  # a batch's tiles in memory at a time
             chunk = cols[start : start + run.batch_size]
             images = [picture.rgb_float(y, y + th, x, x + tw) for x in chunk]
-            for x, composite in zip(chunk, run(images, [band_holes[:, x : x + tw] for x in chunk])):
+            composites = yield Work(images, [band_holes[:, x : x + tw] for x in chunk], blend)
+            for x, composite in zip(chunk, composites):
                 acc[:, x : x + tw] += composite * weight[..., None]
                 total[:, x : x + tw] += weight
         done = (ys[row + 1] if row + 1 < len(ys) else y + th) - y
@@ -155,66 +166,11 @@ def _window(center: int, side: int, length: int) -> tuple[int, int]:
     return start, start + side
 
 
-@dataclass(frozen=True)
-class Groups:
-    """Groups of nearby holes, labelled on a grid of ``cell``×``cell`` px (``grid``: 0 = no group,
-    label i for group i), with each group's box (x, y, w, h) around its hole pixels at index i − 1.
-    The grid is what keeps an 8000² image's grouping within a few MiB."""
-
-    grid: np.ndarray
-    cell: int
-    boxes: list[tuple[int, int, int, int]]
-
-    def member(self, label: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """The pixels of a region whose cell belongs to group ``label`` (bool, region-sized)."""
-        rows = np.arange(y0, y1) // self.cell
-        cols = np.arange(x0, x1) // self.cell
-        near = self.grid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] == label
-        return near[(rows - rows[0])[:, None], (cols - cols[0])[None, :]]
-
-    def labels_of(self, pixels: np.ndarray) -> list[int]:
-        """The labels of the groups holding any of these pixels (H×W bool), ascending."""
-        f = self.cell
-        hits = {int(v) for v in np.unique(self.grid[_any_per_cell(pixels, f)])}
-        return sorted(hits - {0})
-
-
-def _any_per_cell(a: np.ndarray, f: int) -> np.ndarray:
-    """Whether each f×f cell of an H×W bool array holds a True, strip by strip (no full-size temporary)."""
-    h, w = a.shape
-    out = np.zeros((-(-h // f), -(-w // f)), bool)
-    row = np.zeros(out.shape[1] * f, bool)
-    for i in range(out.shape[0]):
-        row[:w] = a[i * f : (i + 1) * f].any(axis=0)
-        out[i] = row.reshape(-1, f).any(axis=1)
-    return out
-
-
-def group_holes(holes: np.ndarray, scale: int) -> Groups:
-    """Join hole pixels closer than about S/8 into groups (8-connected, on a grid of S/32-px cells)."""
-    gap = _reach(scale)
-    cell = max(1, gap // 4)
-    grid = _any_per_cell(holes, cell).view(np.uint8)
-    reach = -(-gap // (2 * cell))  # both sides grow: cells within 2·reach cells join
-    grouped = cv2.dilate(grid, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8, ltype=cv2.CV_32S)
-    labels[grid == 0] = 0  # a group's cells are its hole cells; the joining margin is no one's
-    groups = Groups(labels, cell, [])
-    height, width = holes.shape
-    for label in range(1, count):  # the box of the group's hole pixels
-        x, y, w, h = (int(v) * cell for v in stats[label, :4])
-        y1, x1 = min(y + h, height), min(x + w, width)
-        inside = groups.member(label, y, y1, x, x1) & holes[y:y1, x:x1]
-        ys, xs = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-        groups.boxes.append((x + int(xs[0]), y + int(ys[0]), int(xs[-1] - xs[0]) + 1, int(ys[-1] - ys[0]) + 1))
-    return groups
-
-
 def _coarse(
     picture: Picture, holes: np.ndarray, groups: Groups, chosen: list[int], run: Runner, scale: int, out: np.ndarray
-) -> None:
-    """Fill the groups ``chosen`` (labels) into ``out`` from windows twice their size (at least 2S),
-    each fed at the size ``_fed_size`` picks."""
+) -> Generator[Work, Composites, None]:
+    """Plan: fill the groups ``chosen`` (labels) into ``out`` from windows twice their size (at least
+    2S), each fed at the size ``_fed_size`` picks."""
     height, width = picture.size
     jobs: list[tuple[int, int, int, int, int, tuple[int, int]]] = []
     for label in chosen:
@@ -235,7 +191,8 @@ def _coarse(
                 image = _resized_rgb(picture, y0, y1, x0, x1, (sh, sw))
             images.append(image)
             small_holes.append(small_hole)
-        for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, run(images, small_holes)):
+        composites = yield Work(images, small_holes)
+        for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, composites):
             if (sh, sw) == (y1 - y0, x1 - x0):
                 _paste(out, y0, x0, groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1], composite, picture)
                 continue
@@ -259,9 +216,7 @@ def _fed_size(hole: np.ndarray, scale: int) -> tuple[int, int]:
 
     At most 2S a side, and smaller until no hole pixel lies deeper than S/4 from the photo in
     the network's pixels, but never below S a side: a window of side S, twice its group's size,
-    holds nothing deeper anyway. Deeper, the network invents colour casts (on urban20 with blob
-    masks, 2S windows lost 0.4 dB hole PSNR beyond 64 px from the photo; strokes, which stay
-    shallow when shrunk, gained up to 0.24 dB from 2S).
+    holds nothing deeper anyway. Deeper, the network invents colour casts (docs/design-notes.md).
     """
     height, width = hole.shape
 
@@ -276,32 +231,36 @@ def _fed_size(hole: np.ndarray, scale: int) -> tuple[int, int]:
     return size(f)
 
 
-def fill_crops(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
-    """Context windows around groups of nearby holes, at most 2·scale a side when fed to the model.
+def fill_crops(
+    picture: Picture, holes: np.ndarray, run: Runner, scale: int
+) -> Generator[Work, Composites, tuple[np.ndarray, list]]:
+    """Plan: context windows around groups of nearby holes, at most 2·scale a side when fed to the model.
 
     Returns the pixels and, per group, its box and how it was filled (all "coarse").
     """
     groups = group_holes(holes, scale)
     out = picture.pixels.copy()
-    _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, scale, out)
+    yield from _coarse(picture, holes, groups, list(range(1, len(groups.boxes) + 1)), run, scale, out)
     return out, [(*box, "coarse") for box in groups.boxes]
 
 
-def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) -> tuple[np.ndarray, list]:
-    """Coarse windows for the groups that reach deeper than S/8 into a hole, then native tiles over
+def fill_refine(
+    picture: Picture, holes: np.ndarray, run: Runner, scale: int
+) -> Generator[Work, Composites, tuple[np.ndarray, list]]:
+    """Plan: coarse windows for the groups that reach deeper than S/8 into a hole, then native tiles over
     every hole pixel within S/8 of the photo, the coarse fill standing in for photo beyond.
 
     Returns the pixels and, per group, its box and how it was filled ("native" or "coarse+native").
     """
     groups = group_holes(holes, scale)
-    deep = deeper_than(holes, _reach(scale))
+    deep = deeper_than(holes, reach(scale))
     deep_labels = groups.labels_of(deep)
     out = picture.pixels.copy()
     height, width = picture.size
     if deep_labels:
-        _coarse(picture, holes, groups, deep_labels, run, scale, out)
+        yield from _coarse(picture, holes, groups, deep_labels, run, scale, out)
     # The coarse fill of each deep group's band, kept to level the native fill by (see _relevel).
-    sigma = _reach(scale) / 4
+    sigma = reach(scale) / 4
     coarse = []
     for label in deep_labels:
         y0, y1, x0, x1 = _grown(groups.boxes[label - 1], int(3 * sigma) + 1, height, width)
@@ -315,8 +274,7 @@ def fill_refine(picture: Picture, holes: np.ndarray, run: Runner, scale: int) ->
     native = Picture(out, picture.format)
     # S-px tiles overlapping by S/8: the band's context lies within S/8 on both sides, and small tiles
     # hug a large hole's band.
-    tiles_run = dataclasses.replace(run, blend=False) if whole else run
-    fill_tiles(native, band, tiles_run, scale, in_place=True, overlap=_reach(scale))
+    yield from fill_tiles(native, band, run, scale, in_place=True, overlap=reach(scale), blend=not whole)
     for label, (y0, y1, x0, x1), guide in coarse:
         where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
         if where.any():
@@ -389,22 +347,23 @@ def _shrunk_holes(hole: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if hole.shape == size:
         return hole
     cell = max(1, min(hole.shape[0] // size[0], hole.shape[1] // size[1]))
-    pooled = _any_per_cell(hole, cell) if cell > 1 else hole
+    pooled = any_per_cell(hole, cell) if cell > 1 else hole
     return cv2.resize(pooled.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA) > 0
 
 
-def inpaint_one(picture: Picture, holes: np.ndarray, strategy: str, run: Runner) -> tuple[np.ndarray, list | None]:
-    """Inpaint one image with a resolved strategy (full, tile, crop or refine).
+def inpaint_one(
+    picture: Picture, holes: np.ndarray, strategy: Strategy | str, run: Runner
+) -> Generator[Work, Composites, tuple[np.ndarray, list | None]]:
+    """Plan: one image by a resolved strategy (full, tile, crop or refine).
 
     Returns its pixels and, for crop and refine, one (x, y, w, h, fill) per group of holes.
     """
-    scale = run.scale
-    fill: dict[str, Callable[[], tuple[np.ndarray, list | None]]] = {
-        "full": lambda: (fill_full([picture], [holes], run)[0], None),
-        "tile": lambda: (fill_tiles(picture, holes, run, _whole(scale)), None),
-        "crop": lambda: fill_crops(picture, holes, run, scale),
-        "refine": lambda: fill_refine(picture, holes, run, scale),
-    }
-    if strategy not in fill:
-        raise ValueError(f"expected a resolved strategy (full, tile, crop or refine), got {strategy!r}")
-    return fill[strategy]()
+    if strategy == Strategy.full:
+        return (yield from fill_full([picture], [holes], run))[0], None
+    if strategy == Strategy.tile:
+        return (yield from fill_tiles(picture, holes, run, _whole(run.scale))), None
+    if strategy == Strategy.crop:
+        return (yield from fill_crops(picture, holes, run, run.scale))
+    if strategy == Strategy.refine:
+        return (yield from fill_refine(picture, holes, run, run.scale))
+    raise ValueError(f"expected a resolved strategy (full, tile, crop or refine), got {strategy!r}")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,21 +24,6 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def composite(image: torch.Tensor, output: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """I_comp = M·I + (1−M)·clamp(I_out): N×C×H×W images, N×1×H×W mask (1 = valid).
-
-    Example:
-        >>> composite(torch.zeros(1, 1, 1, 2), torch.full((1, 1, 1, 2), 2.0), torch.tensor([[[[1.0, 0.0]]]]))
-        tensor([[[[0., 1.]]]])
-    """
-    if image.dim() != 4 or output.shape != image.shape or mask.shape != (image.shape[0], 1, *image.shape[2:]):
-        raise ValueError(
-            f"expected image and output N×C×H×W alike and mask N×1×H×W, got {tuple(image.shape)}, "
-            f"{tuple(output.shape)} and {tuple(mask.shape)}"
-        )
-    return torch.where(mask > 0.5, image, output.clamp(0.0, 1.0))
-
-
 @dataclass
 class TorchBackend:
     """A PConvUNet run by PyTorch on its device (a ``runner.Backend``), under autocast when the
@@ -48,26 +32,21 @@ class TorchBackend:
     model: PConvUNet
     precision: str = "auto"
     runtime = "torch"
+    config: dict = field(init=False)  # the model's PConvConfig as a dict, read at every batch
+
+    def __post_init__(self) -> None:
+        self.config = self.model.config.to_dict()
 
     @classmethod
-    def open(cls, weights: str | Path | None, device: str = "auto", precision: str = "auto") -> TorchBackend:
-        """Load ``weights`` (a registered name or a path; None: the shipped default) onto ``device``.
-        CUDA is initialised here (it starts lazily), outside anyone's timings."""
-        from pconv_cli.model.weights import default_model_path, load_model
-        from pconv_cli.runtime.devices import pick_device
-
-        torch_device = pick_device(device)
-        model = load_model(default_model_path() if weights is None else weights).to(torch_device)
-        backend = cls(model, precision)
-        autocast_dtype(torch_device, precision)  # refuses an unknown precision before any work
-        if torch_device.type == "cuda":
+    def open(cls, model: PConvUNet, device: torch.device, precision: str = "auto") -> TorchBackend:
+        """A loaded ``model`` moved onto ``device`` (``devices.pick_device``'s). CUDA is initialised here
+        (it starts lazily), outside anyone's timings."""
+        backend = cls(model.to(device), precision)
+        autocast_dtype(device, precision)  # refuses an unknown precision before any work
+        if device.type == "cuda":
             side = model.config.multiple
             backend.forward(np.zeros((1, 3, side, side), np.float32), np.ones((1, 1, side, side), np.float32))
         return backend
-
-    @property
-    def config(self) -> dict:
-        return self.model.config.to_dict()
 
     @property
     def device(self) -> str:
@@ -83,7 +62,7 @@ class TorchBackend:
     def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """The network's raw output for N×3×H×W images (holes zeroed) and N×1×H×W masks (1 = valid)."""
         device = next(self.model.parameters()).device
-        # channels_last: the CPU convolutions run faster (0.35 vs 0.62 s for a 512² image here)
+        # channels_last: the CPU convolutions run faster in it (docs/design-notes.md, runtime)
         x = torch.from_numpy(image).to(device).contiguous(memory_format=torch.channels_last)
         m = torch.from_numpy(valid).to(device)
         dtype = autocast_dtype(device, self.precision)

@@ -23,7 +23,8 @@ from pconv_cli.errors import PconvError
 from pconv_cli.files import atomic_write
 from pconv_cli.model.unet import PConvUNet
 from pconv_cli.runtime.devices import describe
-from pconv_cli.runtime.torch_backend import autocast_dtype, composite
+from pconv_cli.runtime.runner import composite
+from pconv_cli.runtime.torch_backend import autocast_dtype
 from pconv_cli.training.checkpoint import (
     checkpoint_state,
     remove_stale_temporaries,
