@@ -156,3 +156,14 @@ def test_detail_ratio_by_hand():
     assert detail_ratio(rgb * 0.5, rgb, hole) == pytest.approx(0.25)  # luma of grey = grey
     with pytest.raises(ValueError, match="depth"):
         detail_ratio(truth, truth, hole, depth=0)
+
+
+def test_detail_ratio_of_a_blurred_fill_is_farther_from_one_than_a_sharp_one():
+    rng = np.random.default_rng(0)
+    truth = np.clip(0.5 + rng.normal(0, 0.15, (40, 40, 3)), 0, 1)
+    hole = np.zeros((40, 40), bool)
+    hole[8:32, 8:32] = True
+    blurred = np.where(hole[..., None], cv2.GaussianBlur(truth, (0, 0), 1.5), truth)
+    sharp = np.where(hole[..., None], np.clip(truth + 0.02, 0, 1), truth)
+    assert detail_ratio(truth, truth, hole) == pytest.approx(1.0)
+    assert abs(detail_ratio(blurred, truth, hole) - 1) > 0.5 > 10 * abs(detail_ratio(sharp, truth, hole) - 1)

@@ -8,7 +8,9 @@ from PIL import Image
 from pconv_cli.evaluation import reports as rep
 
 
-def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, -2.0, -3.0), detail=0.5):
+def _row(
+    image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, -2.0, -3.0), detail=0.5, perceptual=0.2
+):
     return {
         "image": image,
         "mask": "m.png",
@@ -25,6 +27,7 @@ def _row(image, method, l1, psnr, bin_="(0.01,0.10]", border="none", rim=(-1.0, 
         "rim_g": rim[1],
         "rim_b": rim[2],
         "detail": detail,
+        "perceptual": perceptual,
         "seconds": 0.1,
     }
 
@@ -106,5 +109,19 @@ def test_detail_ratio_ranks_nearest_one():
     rows = [_row("a", "x", 1.0, 30.0, detail=0.5), _row("a", "y", 1.0, 30.0, detail=1.3)]
     agg = rep.aggregate(rows, ["x", "y"])
     lines = rep.markdown_table(agg, {"x": "Model", "y": "Telea"}, "1 pair").splitlines()
-    detail = next(i for i, line in enumerate(lines) if line.startswith("| detail ratio →1"))
+    detail = next(i for i, line in enumerate(lines) if line.startswith("| detail ratio (median) →1"))
     assert "0.50 |" in lines[detail] and "**1.30**" in lines[detail + 1]  # 1.3 is nearer 1 than 0.5
+
+
+def test_detail_ratio_is_summarised_by_the_median_and_texture_by_the_given_pooling():
+    rows = [_row(name, "x", 1.0, 30.0, detail=d) for name, d in (("a", 0.8), ("b", 0.9), ("c", 500.0))]
+    seen = []
+    agg = rep.aggregate(rows, ["x"], texture=lambda sel: seen.append(len(sel)) or 0.25)
+    cell = agg["cells"][0]
+    assert cell["detail"] == pytest.approx(0.9)  # a flat truth's 500 does not drag it away
+    assert cell["perceptual"] == pytest.approx(0.2) and cell["texture"] == 0.25 == agg["overall"]["x"]["texture"]
+    assert seen == [3, 3]  # the cell's rows, then the method's, pooled
+    assert math.isnan(rep.aggregate(rows, ["x"])["cells"][0]["texture"])
+    md = rep.markdown_table(agg, {"x": "Model"}, "3 pairs")
+    assert "| perceptual distance ↓ | Model | **0.200** |" in md
+    assert "| texture distance (SWD) ↓ | Model | **0.250** |" in md

@@ -12,9 +12,13 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
+from pconv_cli.commands.eval import EvalOptions, parse_baselines, parse_bins, parse_borders
 from pconv_cli.errors import UsageError
 from pconv_cli.evaluation import baselines as bl
 from pconv_cli.evaluation import run as ev
+from pconv_cli.evaluation.pairs import make_pairs, measure_mask
+from pconv_cli.evaluation.publish import write_reports
+from pconv_cli.evaluation.results import CSV_COLUMNS
 from pconv_cli.model.weights import DEFAULT_MODEL
 
 MASK = 160  # large enough for a 50-px clear border around a hole
@@ -60,7 +64,7 @@ def data(tmp_path):
 
 def _opts(data, tmp_path, **kw):
     images, masks = data
-    base = ev.EvalOptions(
+    base = EvalOptions(
         images=images, masks=masks, out=tmp_path / "out", baselines=["telea", "ns"], bins=[0, 1], pairs_per_bin=2
     )
     return replace(base, **kw)
@@ -77,7 +81,7 @@ def _cli(*args):
 def test_masks_are_measured_not_named(data):
     _, masks = data
     for name, (_, b, border) in MASKS.items():
-        info = ev.measure_mask(masks / name, name)
+        info = measure_mask(masks / name, name)
         if b is None:
             assert info is None
         else:
@@ -85,17 +89,17 @@ def test_masks_are_measured_not_named(data):
 
 
 def _infos(masks):
-    return [i for n in sorted(MASKS) if (i := ev.measure_mask(masks / n, n)) is not None]
+    return [i for n in sorted(MASKS) if (i := measure_mask(masks / n, n)) is not None]
 
 
 def test_pairing_is_seeded_balanced_and_per_cell(data):
     images, masks = data
     imgs = [(p, p.name) for p in sorted(images.iterdir())]
     infos = _infos(masks)
-    pairs = ev.make_pairs(imgs, infos, [0, 1], ["margin", "none"], 3, seed=7)
-    again = ev.make_pairs(list(reversed(imgs)), list(reversed(infos)), [0, 1], ["margin", "none"], 3, seed=7)
+    pairs = make_pairs(imgs, infos, [0, 1], ["margin", "none"], 3, seed=7)
+    again = make_pairs(list(reversed(imgs)), list(reversed(infos)), [0, 1], ["margin", "none"], 3, seed=7)
     assert [(p.key, p.index) for p in pairs] == [(p.key, p.index) for p in again]
-    other = ev.make_pairs(imgs, infos, [0, 1], ["margin", "none"], 3, seed=8)
+    other = make_pairs(imgs, infos, [0, 1], ["margin", "none"], 3, seed=8)
     assert [p.key for p in pairs] != [p.key for p in other]
     cells = {}
     for p in pairs:
@@ -105,12 +109,12 @@ def test_pairing_is_seeded_balanced_and_per_cell(data):
     # masks are used without repetition while they last
     assert len({p.mask.name for p in cells[(0, "margin")][:2]}) == 2
     # a cell's pairs do not depend on the other cells being evaluated
-    alone = ev.make_pairs(imgs, infos, [1], ["none"], 3, seed=7)
+    alone = make_pairs(imgs, infos, [1], ["none"], 3, seed=7)
     assert [p.key for p in alone] == [p.key for p in cells[(1, "none")]]
     # round-robin order: the first pairs of every cell come first
     assert [p.index for p in pairs[:4]] == [0, 0, 0, 0]
     # a cell with one mask and 5 images holds at most 5 distinct pairs
-    assert len(ev.make_pairs(imgs, infos, [1], ["none"], 50, seed=7)) == 5
+    assert len(make_pairs(imgs, infos, [1], ["none"], 50, seed=7)) == 5
 
 
 def telea_rows(result):
@@ -118,18 +122,18 @@ def telea_rows(result):
 
 
 def test_parse_arguments():
-    assert ev.parse_bins("paper") == [0, 1, 2, 3, 4, 5]
-    assert ev.parse_bins("3,1") == [0, 2]
+    assert parse_bins("paper") == [0, 1, 2, 3, 4, 5]
+    assert parse_bins("3,1") == [0, 2]
     for bad in ("0", "7", "x", ""):
         with pytest.raises(UsageError, match="--bins"):
-            ev.parse_bins(bad)
-    assert ev.parse_baselines("NS, telea,ns") == ["ns", "telea"]
-    assert ev.parse_baselines("none") == []
+            parse_bins(bad)
+    assert parse_baselines("NS, telea,ns") == ["ns", "telea"]
+    assert parse_baselines("none") == []
     with pytest.raises(UsageError, match="unknown baseline"):
-        ev.parse_baselines("telea,magic")
-    assert ev.parse_borders("both") == ["margin", "none"]
+        parse_baselines("telea,magic")
+    assert parse_borders("both") == ["margin", "none"]
     with pytest.raises(UsageError):
-        ev.parse_borders("edge")
+        parse_borders("edge")
 
 
 def test_cli_run_writes_every_output_and_json(data, tmp_path):
@@ -147,10 +151,15 @@ def test_cli_run_writes_every_output_and_json(data, tmp_path):
         ("(0.10,0.20]", "none"),
     }
     assert all(c["n"] == 2 for c in summary["aggregate"])
+    # what eyes judge, per bin: perceptual (per pair, averaged), texture (patches pooled), detail (median)
+    assert all(c["perceptual"] > 0 and c["texture"] > 0 for c in summary["aggregate"])
+    with open(out / "bins.csv") as f:
+        cells = list(csv.DictReader(f))
+    assert len(cells) == 12 and {"perceptual", "texture", "detail"} <= set(cells[0])
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 24  # 8 pairs × (model, telea, ns)
-    assert set(ev.CSV_COLUMNS) <= set(rows[0])
+    assert set(CSV_COLUMNS) <= set(rows[0])
     by_method = {m: {(r["image"], r["mask"]) for r in rows if r["method"] == m} for m in ("telea", "ns")}
     assert by_method["telea"] == by_method["ns"]  # every method sees the same pairs
     assert all(r["image"].startswith("img") and r["mask"].endswith(".png") for r in rows)  # relative names
@@ -195,13 +204,14 @@ def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
 def test_resumed_reports_cover_every_method_in_the_file(data, tmp_path):
     out = tmp_path / "out"
     first = _opts(data, tmp_path, baselines=["telea"], bins=[0], pairs_per_bin=1, figure_pairs=1)
-    ev.write_reports(ev.run_eval(first, _quiet()), first, _quiet())
+    write_reports(ev.run_eval(first, _quiet()), first, _quiet())
     second = replace(first, baselines=["ns"], resume=True)
     console = Console(record=True, width=300)
-    summary = ev.write_reports(ev.run_eval(second, console), second, console)
+    summary = write_reports(ev.run_eval(second, console), second, console)
     everything = [DEFAULT_MODEL, "telea", "ns"]  # the earlier run's telea as well as this run's methods
     assert [m["name"] for m in summary["methods"]] == everything and summary["pairs"] == 2
     assert {c["method"] for c in summary["aggregate"]} == set(everything) == set(summary["overall"])
+    assert all(math.isfinite(c["texture"]) for c in summary["aggregate"])  # the earlier run's patches pooled too
     saved = json.loads((out / "results.json").read_text())
     assert [m["name"] for m in saved["methods"]] == everything
     with open(out / "results.csv") as f:
@@ -216,7 +226,7 @@ def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
     images, masks = data
     out = tmp_path / "out"
     flags = dict(images=images, masks=masks, out=out, pairs_per_bin=1)
-    ev.run_eval(ev.EvalOptions.from_flags("telea,ns", "1,2", "both", **flags), _quiet())
+    ev.run_eval(EvalOptions.from_flags("telea,ns", "1,2", "both", **flags), _quiet())
     kept = (out / "results.csv").read_text()
     r = _cli(images, "--masks", masks, "-k", "1", "--bins", "1,2", "--baselines", "telea", "-o", out)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
@@ -224,9 +234,9 @@ def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
     assert "--resume" in r.stderr and "--overwrite" in r.stderr
     assert (out / "results.csv").read_text() == kept
     with pytest.raises(UsageError, match="--resume and --overwrite contradict each other"):
-        ev.EvalOptions.from_flags("telea", "1,2", "both", resume=True, overwrite=True, **flags)
-    assert ev.EvalOptions.from_flags("telea", "1,2", "both", resume=True, **flags).resume
-    ev.run_eval(ev.EvalOptions.from_flags("telea", "1,2", "both", overwrite=True, **flags), _quiet())
+        EvalOptions.from_flags("telea", "1,2", "both", resume=True, overwrite=True, **flags)
+    assert EvalOptions.from_flags("telea", "1,2", "both", resume=True, **flags).resume
+    ev.run_eval(EvalOptions.from_flags("telea", "1,2", "both", overwrite=True, **flags), _quiet())
     with open(out / "results.csv") as f:
         assert {r["method"] for r in csv.DictReader(f)} == {DEFAULT_MODEL, "telea"}  # the ns rows are gone
 
@@ -234,7 +244,7 @@ def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
 def test_an_output_folder_inside_the_image_folder_adds_no_images(data, tmp_path):
     images, _ = data
     first = _opts(data, tmp_path, out=images / "eval", baselines=["telea"], bins=[0], pairs_per_bin=1)
-    ev.write_reports(ev.run_eval(first, _quiet()), first, _quiet())
+    write_reports(ev.run_eval(first, _quiet()), first, _quiet())
     assert list((images / "eval").rglob("*.png"))  # samples and comparison.png
     again = ev.run_eval(replace(first, resume=True), _quiet())
     assert {p.image_name for p in again.pairs} <= {f"img{i}.png" for i in range(5)}
@@ -251,7 +261,7 @@ def test_the_image_or_mask_folder_itself_is_no_output_folder(data, tmp_path):
 def test_overwrite_leaves_no_picture_of_the_replaced_run(data, tmp_path):
     out = tmp_path / "out"
     first = _opts(data, tmp_path, bins=[0], pairs_per_bin=1, figure_pairs=1)
-    ev.write_reports(ev.run_eval(first, _quiet()), first, _quiet())
+    write_reports(ev.run_eval(first, _quiet()), first, _quiet())
     assert list(out.glob("samples/*/ns.png"))
     again = replace(first, baselines=["telea"], overwrite=True, figure_pairs=0)
     ev.run_eval(again, _quiet())
@@ -320,7 +330,7 @@ def test_resume_reads_a_results_file_from_before_the_detail_column(data, tmp_pat
     csv_path = tmp_path / "out" / "results.csv"
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    columns = [c for c in ev.CSV_COLUMNS if c != "detail"]
+    columns = [c for c in CSV_COLUMNS if c != "detail"]
     with open(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -352,7 +362,7 @@ def test_messages_keep_brackets_and_name_only_what_was_written(data, tmp_path, m
     monkeypatch.setitem(sys.modules, "patchmatch", None)
     console = Console(record=True, width=300)
     opts = _opts(data, tmp_path, baselines=["patchmatch", "telea"], figure_pairs=0, bins=[0], pairs_per_bin=1)
-    ev.write_reports(ev.run_eval(opts, console), opts, console)
+    write_reports(ev.run_eval(opts, console), opts, console)
     text = console.export_text()
     assert "pip install 'pconv-cli[baselines]'" in text  # rich once ate "[baselines]" as markup
     assert "results.md" in text and "comparison.png" not in text and not (tmp_path / "out" / "comparison.png").exists()

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from pconv_cli.model.vgg import VGG16Features
 from pconv_cli.training import loss
-from pconv_cli.training.loss import InpaintingLoss, LossWeights, VGG16Features, gram, total_variation
+from pconv_cli.training.loss import InpaintingLoss, LossWeights, gram, total_variation
 
 
 class Identity(nn.Module):
@@ -134,7 +135,7 @@ def test_vgg_is_frozen_and_gets_no_grad(loss_fn):
 
 
 def test_vgg_weights_and_caffe_input_convention():
-    vgg = VGG16Features()
+    vgg = VGG16Features(scale=loss.FEATURE_SCALE)
     assert vgg.features[0].weight[0, 0, 0, 0].item() == pytest.approx(0.42947057)
     assert vgg.features[14].bias[0].item() == pytest.approx(0.035415243)
     seen = {}

@@ -17,8 +17,8 @@ import numpy as np
 
 # OpenCV's neighbourhood radius for Telea and NS; 3 px is its documented usual choice.
 CV_RADIUS = 3
-# PatchMatch patch radius (7×7 patches): pypatchmatch's default of 15 is several times
-# slower here and no better on hole L1 for eval-sized photos.
+# PatchMatch patch radius (7×7 patches) rather than pypatchmatch's default of 15: as good on
+# eval-sized photos at a fraction of the time (docs/design-notes.md, evaluation).
 PATCH_RADIUS = 3
 PATCHMATCH_SEED = 0
 
@@ -89,11 +89,10 @@ BASELINES: dict[str, Baseline] = {
 def unavailable_reason(name: str) -> str | None:
     """Why baseline ``name`` cannot run here (a missing optional package), or None when it can."""
     baseline = BASELINES[name]
-    if baseline.module is not None:
-        try:
+    try:
+        if baseline.module is not None:
             importlib.import_module(baseline.module)
-        except ImportError as exc:
-            return f"{exc.name or baseline.module} is not installed (pip install 'pconv-cli[baselines]')"
-    if baseline.ready is not None:
-        return baseline.ready()
-    return None
+        # ready() imports the package again, and that can fail too (a parent package hidden or broken)
+        return baseline.ready() if baseline.ready is not None else None
+    except ImportError as exc:
+        return f"{exc.name or baseline.module} is not installed (pip install 'pconv-cli[baselines]')"

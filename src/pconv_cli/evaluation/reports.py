@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,18 @@ BLOCKS = (
     ("seam", "seam excess (×255)", "low"),
     ("rim", "rim bias (×255)", "zero"),
     ("rim_rgb", "rim bias R/G/B", None),
-    ("detail", "detail ratio", "one"),
+    ("detail", "detail ratio (median)", "one"),
+    ("perceptual", "perceptual distance", "low"),
+    ("texture", "texture distance (SWD)", "low"),
     ("seconds", "s / image", "low"),
 )
-# Per-pair values averaged into each cell; rim_rgb shows rim_r/g/b together.
-AVERAGED = ("l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "detail", "seconds")
+# Per-pair values, summarised into each cell; rim_rgb shows rim_r/g/b together. The texture
+# distance has no per-pair value: it pools a cell's patches (texture.PatchStore).
+PER_PAIR = (
+    "l1", "psnr", "ssim", "hole_psnr", "seam", "rim", "rim_r", "rim_g", "rim_b", "detail", "perceptual", "seconds"
+)  # fmt: skip
+# Summarised by the median, not the mean: a flat truth makes a pair's detail ratio explode.
+MEDIAN = ("detail",)
 METRIC_FORMATS = {
     "l1": "{:.2f}",
     "psnr": "{:.2f}",
@@ -36,6 +44,8 @@ METRIC_FORMATS = {
     "seam": "{:+.2f}",
     "rim": "{:+.2f}",
     "detail": "{:.2f}",
+    "perceptual": "{:.3f}",
+    "texture": "{:.3f}",
     "seconds": "{:.3f}",
 }
 GOAL_ARROWS = {"low": "↓", "high": "↑", "zero": "→0", "one": "→1", None: ""}
@@ -51,14 +61,18 @@ def common_rows(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
     return [r for r in rows if (r["image"], r["mask"]) in keep and r["method"] in methods]
 
 
-def _means(rows: Sequence[dict]) -> dict:
-    """Means of AVERAGED over rows, leaving out NaN (a pair whose hole has no edge has no rim or seam)."""
+def _summary(rows: Sequence[dict]) -> dict:
+    """Means (medians for MEDIAN) of PER_PAIR over rows, leaving out NaN (a pair whose hole has
+    no edge has no rim or seam)."""
 
-    def mean(key: str) -> float:
+    def summary(key: str) -> float:
         values = np.array([r[key] for r in rows], dtype=np.float64)
-        return float(values[~np.isnan(values)].mean()) if (~np.isnan(values)).any() else math.nan
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return math.nan
+        return float(np.median(values) if key in MEDIAN else values.mean())
 
-    return {"n": len(rows), **{k: mean(k) for k in AVERAGED}}
+    return {"n": len(rows), **{k: summary(k) for k in PER_PAIR}}
 
 
 def _best(values: Sequence[float], goal: str | None) -> float | None:
@@ -77,9 +91,18 @@ def _text(cell: dict, metric: str) -> str:
     return METRIC_FORMATS[metric].format(cell[metric])
 
 
-def aggregate(rows: Sequence[dict], methods: Sequence[str]) -> dict:
-    """Means per (method, bin, border) cell and per method overall, over the common pairs."""
+def aggregate(
+    rows: Sequence[dict], methods: Sequence[str], texture: Callable[[list[dict]], float] | None = None
+) -> dict:
+    """Summaries per (method, bin, border) cell and per method overall, over the common pairs.
+
+    ``texture`` gives the texture distance of one method's rows (NaN without it).
+    """
     rows = common_rows(rows, methods)
+
+    def cell(sel: list[dict]) -> dict:
+        return {**_summary(sel), "texture": texture(sel) if texture is not None else math.nan}
+
     cells = []
     for method in methods:
         for low, high in BINS:
@@ -87,9 +110,22 @@ def aggregate(rows: Sequence[dict], methods: Sequence[str]) -> dict:
             for border in BORDER_MODES:
                 sel = [r for r in rows if r["method"] == method and r["bin"] == label and r["border"] == border]
                 if sel:
-                    cells.append({"method": method, "bin": label, "border": border, **_means(sel)})
-    overall = {m: _means(sel) for m in methods if (sel := [r for r in rows if r["method"] == m])}
+                    cells.append({"method": method, "bin": label, "border": border, **cell(sel)})
+    overall = {m: cell(sel) for m in methods if (sel := [r for r in rows if r["method"] == m])}
     return {"cells": cells, "overall": overall}
+
+
+def write_cells_csv(path: Path, agg: dict) -> None:
+    """The aggregate's cells as CSV: one row per method, bin and border mode."""
+    columns = ("method", "bin", "border", "n", *PER_PAIR, "texture")
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(agg["cells"])
+
+    atomic_write(path, write)
 
 
 def _columns(cells: Sequence[dict]) -> list[tuple[str, str]]:

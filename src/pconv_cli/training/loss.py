@@ -10,60 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from pconv_cli.imaging.masks import dilate_holes
+from pconv_cli.model.vgg import POOLS, VGG16Features
 
-# Caffe VGG-16 input convention of the bundled weights: BGR, 0..255, minus this mean.
-_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 # The 0..255 Caffe input makes activations ~255× (Gram matrices ~255²×) larger than those
 # of a VGG fed [0, 1]-range images, the scale at which the paper's loss weights (0.05,
 # 120) were set: unscaled, the style term outweighs the L1 terms by ~10^5 and training
 # becomes style-only. ReLU networks are positively homogeneous (up to their biases), so
 # dividing the pooled features by 255 expresses them per unit of image intensity.
 FEATURE_SCALE = 1.0 / 255.0
-# features[:17] of torchvision's vgg16: conv channel plan, "M" = max-pool (pool1..pool3).
-_VGG_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M")
-
-
-class VGG16Features(nn.Module):
-    """Frozen VGG-16 up to pool3; returns the pool1, pool2, pool3 activations times FEATURE_SCALE.
-
-    Input: N×3×H×W RGB in [0, 1]. The module stays in eval mode and has no trainable parameters.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        cin = 3
-        for item in _VGG_PLAN:
-            if item == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(cin, item, 3, padding=1), nn.ReLU(inplace=True)]
-                cin = item
-        self.features = nn.Sequential(*layers)
-        self.pools = [i for i, layer in enumerate(layers) if isinstance(layer, nn.MaxPool2d)]
-        self.register_buffer("mean", torch.tensor(_VGG_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
-        self._load()
-        self.requires_grad_(False)
-        self.eval()
-
-    def _load(self) -> None:
-        from safetensors.torch import load_file
-
-        from pconv_cli.model.weights import VGG_WEIGHTS, registered_path
-
-        self.load_state_dict(load_file(str(registered_path(VGG_WEIGHTS))), strict=True)
-
-    def train(self, mode: bool = True) -> VGG16Features:
-        return super().train(False)  # a frozen feature extractor never leaves eval mode
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = x.flip(1) * 255.0 - self.mean
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.pools:
-                out.append(x * FEATURE_SCALE)
-        return out
 
 
 @dataclass(frozen=True)
@@ -151,7 +105,7 @@ class InpaintingLoss(nn.Module):
         super().__init__()
         self.weights = weights or LossWeights()
         # Without perceptual and style terms there is no VGG pass: ~5x faster steps on CPU.
-        self.vgg = VGG16Features() if self.weights.needs_vgg else None
+        self.vgg = VGG16Features(POOLS, FEATURE_SCALE) if self.weights.needs_vgg else None
 
     def forward(
         self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
