@@ -18,7 +18,7 @@ from pconv_cli.errors import UsageError
 if TYPE_CHECKING:
     from pconv_cli.training.loss import LossWeights
 
-MAX_SIZE = 4096  # crop side: a 256-image batch of 4096² crops is already ~50 GB of activations
+MAX_SIZE = 4096  # crop side: larger crops exhaust memory at any useful batch size (design-notes)
 # Options a resumed run takes from this invocation even when not given: they describe the machine
 # (or, for the data folders, are required), not the run; --finetune and --init say where a run started,
 # and a resumed run starts from its checkpoint.
