@@ -13,11 +13,12 @@ from pconv_cli.model.weights import load_model
 from pconv_cli.runtime.devices import pick_device
 from pconv_cli.training.checkpoint import read_checkpoint
 from pconv_cli.training.replicas import process_group, spawn, under_torchrun
-from pconv_cli.training.setup import Setup, prepare
+from pconv_cli.training.setup import prepare
 from pconv_cli.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from pconv_cli.commands.train import TrainOptions
+    from pconv_cli.training.setup import Setup
 
 
 def train(opts: TrainOptions) -> dict:
