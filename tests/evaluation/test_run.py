@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from pconv_cli.commands.eval import EvalOptions, parse_baselines, parse_bins, parse_borders
+from pconv_cli.commands.evaluate import EvalOptions, parse_baselines, parse_bins, parse_borders
 from pconv_cli.errors import UsageError
 from pconv_cli.evaluation import baselines as bl
 from pconv_cli.evaluation import run as ev

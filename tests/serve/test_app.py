@@ -14,6 +14,7 @@ from PIL import Image
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from pconv_cli.commands.serve import Options  # noqa: E402
 from pconv_cli.runtime.inpainter import Inpainter  # noqa: E402
 from pconv_cli.serve import app as serve  # noqa: E402
 
@@ -24,7 +25,7 @@ def inpainter() -> Inpainter:
 
 
 def _client(inpainter, **options) -> TestClient:
-    return TestClient(serve.create_app(inpainter, serve.Options(**options), "test-model"))
+    return TestClient(serve.create_app(inpainter, Options(**options), "test-model"))
 
 
 @pytest.fixture(scope="module")

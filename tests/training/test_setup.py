@@ -14,10 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
+from pconv_cli.commands.train import TrainOptions
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.model.unet import PConvConfig
 from pconv_cli.model.weights import load_model
-from pconv_cli.training import setup as train
+from pconv_cli.training import launch, setup
 from pconv_cli.training.checkpoint import read_checkpoint
 
 
@@ -53,13 +54,13 @@ def masks(tmp_path):
     return write_masks(tmp_path / "masks")
 
 
-def options(photos, out, **kw) -> train.TrainOptions:
+def options(photos, out, **kw) -> TrainOptions:
     base = dict(
         data=[str(photos)], out=str(out) if out else None, arch="tiny", device="cpu", batch_size=2, workers=0, steps=4
     )
     base.update(log_every=1, val_every=1000, sample_every=1000, save_every=1000)
     base.update(kw)
-    return train.TrainOptions(**base)
+    return TrainOptions(**base)
 
 
 def cli(*args, **kw):
@@ -84,7 +85,7 @@ def test_few_steps_reduce_the_loss_on_a_fixed_batch(photos, masks, tmp_path):
     from pconv_cli.training.loss import InpaintingLoss
 
     out = tmp_path / "run"
-    summary = train.train(options(photos, out, steps=12, lr=2e-3, val=str(photos), val_masks=str(masks), val_every=4))
+    summary = launch.train(options(photos, out, steps=12, lr=2e-3, val=str(photos), val_masks=str(masks), val_every=4))
     assert summary["step"] == 12 and not summary["interrupted"]
     batch = ValSet(find_images([photos])[0], 64, mask_source(masks, augment=False), seed=0)
     image, mask = to_device(torch.utils.data.default_collate([batch[i] for i in range(4)]), torch.device("cpu"))
@@ -108,10 +109,10 @@ def test_few_steps_reduce_the_loss_on_a_fixed_batch(photos, masks, tmp_path):
 
 
 def test_resume_is_bit_for_bit(photos, tmp_path):
-    full = train.train(options(photos, tmp_path / "full", steps=4))
+    full = launch.train(options(photos, tmp_path / "full", steps=4))
     assert full["step"] == 4
-    train.train(options(photos, tmp_path / "split", steps=2))
-    resumed = train.train(options(photos, None, steps=4, resume=str(tmp_path / "split" / "last.pt")))
+    launch.train(options(photos, tmp_path / "split", steps=2))
+    resumed = launch.train(options(photos, None, steps=4, resume=str(tmp_path / "split" / "last.pt")))
     assert resumed["step"] == 4 and resumed["out"] == str(tmp_path / "split")
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
@@ -124,9 +125,9 @@ def test_resume_is_bit_for_bit(photos, tmp_path):
 
 
 def test_finetune_freezes_exactly_the_encoder_bn_and_lowers_lr(photos, tmp_path):
-    train.train(options(photos, tmp_path / "base", steps=2))
+    launch.train(options(photos, tmp_path / "base", steps=2))
     base = torch.load(tmp_path / "base" / "last.pt", weights_only=True)["model"]
-    train.train(options(photos, tmp_path / "ft", steps=3, finetune=str(tmp_path / "base" / "last.pt")))
+    launch.train(options(photos, tmp_path / "ft", steps=3, finetune=str(tmp_path / "base" / "last.pt")))
     ckpt = torch.load(tmp_path / "ft" / "last.pt", weights_only=True)
     tuned = ckpt["model"]
     assert ckpt["finetune"] and ckpt["step"] == 3
@@ -137,10 +138,10 @@ def test_finetune_freezes_exactly_the_encoder_bn_and_lowers_lr(photos, tmp_path)
         assert torch.equal(base[key], tuned[key]), key
     assert all(not torch.equal(base[k], tuned[k]) for k in dec_bn)
     assert not torch.equal(base["encoder.0.conv.conv.weight"], tuned["encoder.0.conv.conv.weight"])
-    assert {r["lr"] for r in metrics(tmp_path / "ft")} == {train.FINETUNE_LR}
+    assert {r["lr"] for r in metrics(tmp_path / "ft")} == {setup.FINETUNE_LR}
     config = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert config["finetune"] == str(tmp_path / "base" / "last.pt") and config["finetuning"]  # where it started
-    assert ckpt["optimizer"]["param_groups"][0]["lr"] == train.FINETUNE_LR
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == setup.FINETUNE_LR
     # the frozen parameters are not even in the optimiser
     trainable = sum(p.numel() for k, p in base.items() if k.endswith(("weight", "bias")) and k not in enc_bn)
     in_optimizer = sum(s["exp_avg"].numel() for s in ckpt["optimizer"]["state"].values())
@@ -148,23 +149,23 @@ def test_finetune_freezes_exactly_the_encoder_bn_and_lowers_lr(photos, tmp_path)
 
 
 def test_init_starts_from_the_weights_with_every_layer_learning(photos, tmp_path):
-    train.train(options(photos, tmp_path / "base", steps=2))
+    launch.train(options(photos, tmp_path / "base", steps=2))
     base = torch.load(tmp_path / "base" / "last.pt", weights_only=True)["model"]
-    first = train.train(options(photos, tmp_path / "init", steps=1, init=str(tmp_path / "base" / "last.pt")))
+    first = launch.train(options(photos, tmp_path / "init", steps=1, init=str(tmp_path / "base" / "last.pt")))
     ckpt = torch.load(tmp_path / "init" / "last.pt", weights_only=True)
     assert first["step"] == 1 and not ckpt["finetune"]
-    assert {r["lr"] for r in metrics(tmp_path / "init")} == {train.TRAIN_LR}
+    assert {r["lr"] for r in metrics(tmp_path / "init")} == {setup.TRAIN_LR}
     # one step from the base: close to it (not a fresh init), and the encoder BN moved too
     key = "encoder.0.conv.conv.weight"
-    assert (ckpt["model"][key] - base[key]).abs().max() <= 2 * train.TRAIN_LR
+    assert (ckpt["model"][key] - base[key]).abs().max() <= 2 * setup.TRAIN_LR
     assert not torch.equal(base["encoder.1.bn.running_mean"], ckpt["model"]["encoder.1.bn.running_mean"])
 
 
 def test_ddp_two_cpu_processes_agree_and_rank0_writes(photos, tmp_path):
     out = tmp_path / "ddp"
-    first = train.train(options(photos, out, steps=2, gpus=2))
+    first = launch.train(options(photos, out, steps=2, gpus=2))
     assert first["step"] == 2 and first["world"] == 2
-    summary = train.train(options(photos, None, steps=3, gpus=2, resume=str(out / "last.pt")))
+    summary = launch.train(options(photos, None, steps=3, gpus=2, resume=str(out / "last.pt")))
     assert summary["step"] == 3 and summary["out"] == str(out)
     for s in (first, summary):
         assert len(s["replica_checksums"]) == 2 and s["replica_checksums"][0] == s["replica_checksums"][1]
@@ -195,7 +196,7 @@ def test_nonfinite_losses_are_skipped_then_stop_the_run(photos, tmp_path, monkey
 
     monkeypatch.setattr(InpaintingLoss, "forward", flaky)
     with pytest.raises(PconvError, match="3 non-finite losses in a row"):
-        train.train(options(photos, tmp_path / "nan", steps=10, max_nonfinite=3))
+        launch.train(options(photos, tmp_path / "nan", steps=10, max_nonfinite=3))
     ckpt = torch.load(tmp_path / "nan" / "last.pt", weights_only=True)
     assert ckpt["step"] == 4 and ckpt["nonfinite"] == 3
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
@@ -276,7 +277,7 @@ def test_resume_and_run_folder_mistakes_are_one_line_errors(photos, tmp_path):
 
 def test_a_run_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(photos, masks, tmp_path):
     run = tmp_path / "run"
-    train.train(options(photos, run, steps=3, val=str(photos), val_masks=str(masks), val_every=3))
+    launch.train(options(photos, run, steps=3, val=str(photos), val_masks=str(masks), val_every=3))
     kept = {name: (run / name).read_bytes() for name in ("last.pt", "best.pt", "metrics.jsonl", "config.json")}
     code, _, err = run_cli("train", photos, "-o", run, "--arch", "tiny", "--steps", "1", "--workers", "0")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
@@ -284,10 +285,10 @@ def test_a_run_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(pho
     assert "--overwrite" in err
     assert {name: (run / name).read_bytes() for name in kept} == kept
     # Its own checkpoint's folder, named by -o or not, is where --resume writes.
-    assert train.prepare(options(photos, run, steps=5, resume=str(run / "last.pt"))).out == run
+    assert setup.prepare(options(photos, run, steps=5, resume=str(run / "last.pt"))).out == run
     assert (run / "best.pt").is_file()
     # --overwrite takes it, and drops the earlier best.pt (a run without validation writes none).
-    assert train.prepare(options(photos, run, steps=1, overwrite=True)).out == run
+    assert setup.prepare(options(photos, run, steps=1, overwrite=True)).out == run
     assert not (run / "best.pt").exists()
     # A folder holding no run is free: empty, or left by a run that never got to a step.
     (tmp_path / "empty").mkdir()
@@ -295,7 +296,7 @@ def test_a_run_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(pho
     (tmp_path / "early" / "config.json").write_text("{}")
     (tmp_path / "early" / "metrics.jsonl").write_text("")
     for free in ("empty", "early"):
-        assert train.prepare(options(photos, tmp_path / free, steps=1)).out == tmp_path / free
+        assert setup.prepare(options(photos, tmp_path / free, steps=1)).out == tmp_path / free
 
 
 @pytest.mark.parametrize("workers", [0, 1])
@@ -356,10 +357,10 @@ def test_bad_input_exits_2_with_one_line(case, message, photos, tmp_path):
 
 def test_resume_under_new_loss_weights_restarts_best_and_records_them(photos, masks, tmp_path):
     run = tmp_path / "run"
-    train.train(options(photos, run, steps=2, val=str(photos), val_masks=str(masks), val_every=2))
+    launch.train(options(photos, run, steps=2, val=str(photos), val_masks=str(masks), val_every=2))
     assert math.isfinite(torch.load(run / "last.pt", weights_only=True)["best_val"])
     pixel = "perceptual=0,style=0"
-    train.train(options(photos, None, steps=3, resume=str(run / "last.pt"), loss_weights=pixel, val_every=1000))
+    launch.train(options(photos, None, steps=3, resume=str(run / "last.pt"), loss_weights=pixel, val_every=1000))
     ckpt = torch.load(run / "last.pt", weights_only=True)
     assert ckpt["best_val"] == math.inf  # a full-loss validation value would never be beaten fairly
     assert ckpt["loss_weights"] == {"valid": 1.0, "hole": 6.0, "perceptual": 0.0, "style": 0.0, "tv": 0.1}
@@ -367,20 +368,20 @@ def test_resume_under_new_loss_weights_restarts_best_and_records_them(photos, ma
 
 
 def test_weights_record_the_crop_size_as_their_working_scale(photos, tmp_path):
-    train.train(options(photos, tmp_path / "run", steps=1, size=32))
+    launch.train(options(photos, tmp_path / "run", steps=1, size=32))
     assert load_model(tmp_path / "run" / "last.pt").config.image_size == 32  # tiny's preset says 64
 
 
 def test_prepare_checks_before_any_work(photos, tmp_path):
     with pytest.raises(UsageError, match="--resume, --finetune and --init exclude"):
-        train.prepare(options(photos, tmp_path, resume="a.pt", finetune="b.pt"))
+        setup.prepare(options(photos, tmp_path, resume="a.pt", finetune="b.pt"))
     with pytest.raises(UsageError, match="--resume, --finetune and --init exclude"):
-        train.prepare(options(photos, tmp_path, init="a.pt", finetune="b.pt"))
+        setup.prepare(options(photos, tmp_path, init="a.pt", finetune="b.pt"))
     with pytest.raises(UsageError, match="--batch-size must be at least 1"):
-        train.prepare(options(photos, tmp_path, batch_size=0))
+        setup.prepare(options(photos, tmp_path, batch_size=0))
     for count in (0, -1):  # once the run stopped after its first step, finite or not
         with pytest.raises(UsageError, match=f"--max-nonfinite must be at least 1, got {count}"):
-            train.prepare(options(photos, tmp_path, max_nonfinite=count))
+            setup.prepare(options(photos, tmp_path, max_nonfinite=count))
 
 
 def test_loss_curve_draws_both_series():
@@ -423,7 +424,7 @@ def test_resume_continues_with_the_runs_own_options_unless_given_again(photos, m
 
 
 def test_a_finetuned_run_resumes_from_its_checkpoint_not_its_start(photos, tmp_path):
-    train.train(options(photos, tmp_path / "base", steps=1))
+    launch.train(options(photos, tmp_path / "base", steps=1))
     code, _, err = run_cli("train", photos, "-o", tmp_path / "ft", "--finetune", tmp_path / "base" / "last.pt",
                            "--arch", "tiny", "--batch-size", "2", "--workers", "0", "--steps", "1")  # fmt: skip
     assert code == 0, err
@@ -449,17 +450,17 @@ def test_an_undecodable_validation_image_is_skipped_with_a_warning(photos, masks
     val = write_photos(tmp_path / "val", 2)
     data = (val / "p0.png").read_bytes()
     (val / "cut.png").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
-    summary = train.train(options(photos, tmp_path / "run", steps=2, val=str(val), val_masks=str(masks), val_every=2))
+    summary = launch.train(options(photos, tmp_path / "run", steps=2, val=str(val), val_masks=str(masks), val_every=2))
     assert summary["step"] == 2 and summary["best_val"] is not None  # once "cannot read image", exit 1
     assert f"warning: skipping unreadable validation image {val / 'cut.png'}" in capsys.readouterr().err
 
 
 def test_overwrite_leaves_none_of_the_replaced_runs_sample_grids(photos, tmp_path):
     run = tmp_path / "run"
-    train.train(options(photos, run, steps=3, sample_every=1))
+    launch.train(options(photos, run, steps=3, sample_every=1))
     (run / "tensorboard").mkdir()
     (run / "tensorboard" / "events.out.tfevents.1.host.1.0").write_bytes(b"old run")
-    train.train(options(photos, run, steps=1, sample_every=1, overwrite=True))
+    launch.train(options(photos, run, steps=1, sample_every=1, overwrite=True))
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000001.png"]
     assert not (run / "tensorboard" / "events.out.tfevents.1.host.1.0").exists()
 
@@ -467,54 +468,54 @@ def test_overwrite_leaves_none_of_the_replaced_runs_sample_grids(photos, tmp_pat
 def test_a_run_with_relative_folders_resumes_from_another_directory(photos, masks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     val = dict(val="photos", val_masks="masks", masks="masks", val_every=1)
-    train.train(options(Path("photos"), Path("run"), steps=1, **val))
+    launch.train(options(Path("photos"), Path("run"), steps=1, **val))
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     given = frozenset({"data", "steps", "resume"})  # as the command line: the rest comes from the run
-    resumed = train.train(options(photos, None, steps=2, resume="../run/last.pt", given=given))
+    resumed = launch.train(options(photos, None, steps=2, resume="../run/last.pt", given=given))
     assert resumed["step"] == 2 and resumed["best_val"] is not None
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert [config[k] for k in ("val", "val_masks", "masks")] == [str(photos), str(masks), str(masks)]
 
 
 def test_config_records_the_architecture_trained_not_the_arch_default(photos, tmp_path):
-    train.train(options(photos, tmp_path / "base", steps=1))  # tiny
-    train.train(options(photos, tmp_path / "init", steps=1, arch="paper256", init=str(tmp_path / "base" / "last.pt")))
+    launch.train(options(photos, tmp_path / "base", steps=1))  # tiny
+    launch.train(options(photos, tmp_path / "init", steps=1, arch="paper256", init=str(tmp_path / "base" / "last.pt")))
     assert json.loads((tmp_path / "init" / "config.json").read_text())["arch"] == "tiny"
     assert read_checkpoint(tmp_path / "init" / "last.pt")["options"]["arch"] == "tiny"
 
 
 def test_a_typed_arch_that_contradicts_the_starting_network_is_refused(photos, tmp_path):
-    train.train(options(photos, tmp_path / "base", steps=1))  # tiny
+    launch.train(options(photos, tmp_path / "base", steps=1))  # tiny
     base = str(tmp_path / "base" / "last.pt")
     for start in (dict(init=base), dict(finetune=base), dict(resume=base, steps=2)):
         typed = dataclasses.replace(
             options(photos, tmp_path / "x", arch="small", **start), given=frozenset({"arch", "steps"})
         )
         with pytest.raises(UsageError, match="--arch small contradicts .*tiny; drop --arch"):
-            train.prepare(typed)
+            setup.prepare(typed)
         same = dataclasses.replace(
             options(photos, tmp_path / "x", arch="tiny", **start), given=frozenset({"arch", "steps"})
         )
-        assert train.prepare(same).config.preset_name() == "tiny"  # typed and agreeing: fine
+        assert setup.prepare(same).config.preset_name() == "tiny"  # typed and agreeing: fine
 
 
 def test_a_run_folder_inside_the_data_folder_adds_no_training_images(photos, masks, tmp_path):
-    train.train(options(photos, photos / "run", steps=1, sample_every=1))
+    launch.train(options(photos, photos / "run", steps=1, sample_every=1))
     assert list((photos / "run").rglob("*.png"))  # the sample grid and the loss curve
     val = dict(val=str(photos), val_masks=str(masks))
-    setup = train.prepare(options(photos, None, steps=2, resume=str(photos / "run" / "last.pt"), **val))
-    assert setup.files == setup.val_files == sorted(photos.glob("*.png"))
+    prepared = setup.prepare(options(photos, None, steps=2, resume=str(photos / "run" / "last.pt"), **val))
+    assert prepared.files == prepared.val_files == sorted(photos.glob("*.png"))
 
 
 def test_a_data_or_mask_folder_itself_is_no_run_folder(photos, masks, tmp_path):
     for out, extra in ((photos, {}), (masks, dict(val=str(photos), val_masks=str(masks)))):
         with pytest.raises(UsageError, match="is a data, validation or mask folder; write the run elsewhere"):
-            train.prepare(options(photos, out, steps=1, **extra))
+            setup.prepare(options(photos, out, steps=1, **extra))
 
 
 def test_a_run_resumed_over_another_keeps_none_of_its_metrics(photos, tmp_path):
-    train.train(options(photos, tmp_path / "a", steps=2))
-    train.train(options(photos, tmp_path / "b", steps=3, seed=5))
-    train.train(options(photos, tmp_path / "b", steps=3, resume=str(tmp_path / "a" / "last.pt"), overwrite=True))
+    launch.train(options(photos, tmp_path / "a", steps=2))
+    launch.train(options(photos, tmp_path / "b", steps=3, seed=5))
+    launch.train(options(photos, tmp_path / "b", steps=3, resume=str(tmp_path / "a" / "last.pt"), overwrite=True))
     assert [r["step"] for r in metrics(tmp_path / "b")] == [3]  # not b's own steps 1 and 2 before it

@@ -16,7 +16,9 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import typer
 
+from pconv_cli.choices import Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.imaging import inputs
 from pconv_cli.imaging.encode import FORMATS, check_depth, encode_image
@@ -344,3 +346,86 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
         summary += f", {counts['failed']} failed" + (": " + ", ".join(failed) if failed else "")
         console.print(summary, markup=False, highlight=False, soft_wrap=True)
     return 1 if failed else 0
+
+
+def cli(
+    inputs: list[str] = typer.Argument(
+        ..., metavar="IMAGE", help="Image files, folders (recursive), globs, or - for stdin."
+    ),
+    mask: Path | None = typer.Option(
+        None, "--mask", "-m", help="Mask file for every image, or a folder of masks matched by relative path and stem."
+    ),
+    mask_color: str | None = typer.Option(
+        None, "--mask-color", help="Holes are the image's pixels of this colour, RRGGBB (e.g. 00ff00)."
+    ),
+    color_tolerance: int = typer.Option(
+        0, "--color-tolerance", min=0, max=255, help="Per-channel distance still counted as the --mask-color."
+    ),
+    invert_mask: bool = typer.Option(False, "--invert-mask", help="Black is hole instead of white."),
+    threshold: int = typer.Option(127, "--threshold", min=0, max=254, help="Mask grey levels above this are hole."),
+    dilate: int = typer.Option(0, "--dilate", min=0, help="Grow holes by this many pixels."),
+    resize_mask: bool = typer.Option(False, "--resize-mask", help="Scale a mask of another size to its image."),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output file, folder, or - for PNG on stdout (default: <stem>_inpainted.<ext> beside the input).",
+    ),
+    fmt: str | None = typer.Option(None, "--format", help="Output format: png, jpg, webp, tif or bmp."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave existing outputs alone (resume a run)."),
+    strategy: Strategy = typer.Option(
+        Strategy.auto,
+        "--strategy",
+        help="How an image meets the network's working scale S (256 for the shipped model). full: the whole "
+        "image at once. tile: 2S×2S tiles at native resolution overlapping by S/2 (sharp; every hole pixel "
+        "needs the photo within a tile). crop: per group of nearby holes (closer than S/8) a window twice "
+        "the group's size, shrunk to at most 2S, and further until no hole pixel lies over S/4 from the "
+        "photo (context for large holes; the fill is enlarged back, so softer). refine: per group; groups "
+        "within S/8 of the photo everywhere are filled at native resolution, deeper ones first as by crop, "
+        "then their band within S/8 of the photo again at native resolution. auto: full up to (2S)² pixels, "
+        "else refine. --json records each group's box and fill.",
+    ),
+    weights_file: Path | None = typer.Option(
+        None,
+        "--weights",
+        "-w",
+        help="A registered name (pconv weights list), pconv safetensors file or training checkpoint; "
+        "with --runtime onnx a registered name or .onnx model (default: the shipped model).",
+    ),
+    runtime: Runtime = typer.Option(
+        Runtime.auto,
+        "--runtime",
+        help="What runs the network: torch, or onnx (ONNX Runtime, fp32; needs no torch). auto: onnx for a "
+        "registered model or .onnx file in fp32 on a CPU (the same fill, a fraction of the start-up), torch "
+        "otherwise; whichever is installed if only one is.",
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU)."
+    ),
+    max_pixels: int = typer.Option(
+        DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
+    ),
+    blend: bool = typer.Option(
+        True,
+        "--blend/--no-blend",
+        help="Set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
+        "--no-blend keeps the network's raw fill.",
+    ),
+    json_lines: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr, only errors."),
+) -> None:
+    """Fill the holes of images given masks (white = hole), writing only hole pixels.
+
+    Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
+    """
+    options = Options.from_flags(
+        mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
+        threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite,
+        skip_existing=skip_existing, strategy=strategy.value, max_pixels=max_pixels, weights=weights_file,
+        runtime=runtime.value, device=device, precision=precision.value, batch_size=batch_size, blend=blend,
+        json_lines=json_lines, quiet=quiet,
+    )  # fmt: skip
+    raise typer.Exit(command(options))

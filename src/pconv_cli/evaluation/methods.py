@@ -14,7 +14,7 @@ import numpy as np
 from pconv_cli.evaluation import baselines as bl
 
 if TYPE_CHECKING:
-    from pconv_cli.commands.eval import EvalOptions
+    from pconv_cli.commands.evaluate import EvalOptions
 
 
 @dataclass(eq=False)  # methods compare by identity

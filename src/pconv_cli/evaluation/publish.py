@@ -13,7 +13,7 @@ from pconv_cli.evaluation.texture import PatchStore
 from pconv_cli.imaging.masks import BINS, bin_label
 
 if TYPE_CHECKING:
-    from pconv_cli.commands.eval import EvalOptions
+    from pconv_cli.commands.evaluate import EvalOptions
     from pconv_cli.evaluation.results import EvalResult
 
 

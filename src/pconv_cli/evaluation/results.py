@@ -16,7 +16,7 @@ from pconv_cli.evaluation.reports import PER_PAIR
 from pconv_cli.files import atomic_write
 
 if TYPE_CHECKING:
-    from pconv_cli.commands.eval import EvalOptions
+    from pconv_cli.commands.evaluate import EvalOptions
     from pconv_cli.evaluation.pairs import Pair
 
 METRICS = PER_PAIR  # one list of per-pair numbers for the CSV, the summaries and the reports

@@ -26,7 +26,7 @@ from pconv_cli.imaging.images import IMAGE_SUFFIXES
 from pconv_cli.imaging.masks import BINS, bin_label
 
 if TYPE_CHECKING:
-    from pconv_cli.commands.eval import EvalOptions
+    from pconv_cli.commands.evaluate import EvalOptions
 
 # Written by a run: an --overwrite removes them first, or the replaced run's would pass for this run's.
 REPORTS = ("results.json", "results.md", "bins.csv", "comparison.png")
@@ -37,8 +37,6 @@ def _run_baseline(method: Method, image: np.ndarray, hole: np.ndarray) -> tuple[
     out = method.run(image, hole)
     seconds = time.perf_counter() - start
     return np.where(hole[..., None], out, image), seconds
-
-
 
 
 def collect_pairs(opts: EvalOptions, console) -> tuple[list[Pair], list[str], list[str]]:
@@ -207,4 +205,3 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
         if filled.error is not None:
             raise filled.error
         yield pair, filled.pixels, gt, hole, filled.seconds
-

@@ -9,7 +9,8 @@
 - ``GET /``: ``web/index.html``, one self-contained page (no CDN: it works offline).
 
 The model runs in one worker thread, so requests queue in arrival order; at most ``queue``
-wait or run at a time. FastAPI and uvicorn are the ``serve`` extra, imported only here.
+wait or run at a time. FastAPI and uvicorn are the ``serve`` extra, imported only here and by
+``commands.serve``, which starts the server.
 """
 
 from __future__ import annotations
@@ -17,61 +18,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.resources
-import ipaddress
-import math
-import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pconv_cli.choices import Strategy, values
-from pconv_cli.errors import PconvError, TooManyPixels, UsageError
+from pconv_cli.errors import PconvError, TooManyPixels
 from pconv_cli.imaging.encode import FORMATS, encode_image
-from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, own_pixel_limit, read_image, read_mask
+from pconv_cli.imaging.images import read_image, read_mask
 from pconv_cli.imaging.masks import check_fillable
-from pconv_cli.runtime.inpainter import Inpainter
+
+if TYPE_CHECKING:
+    from pconv_cli.commands.serve import Options
+    from pconv_cli.runtime.inpainter import Inpainter
 
 FIELDS = ("image", "mask", "format", "strategy")  # of POST /api/inpaint
 UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
-
-
-@dataclass
-class Options:
-    """Everything `pconv serve` was asked; ``check`` refuses impossible values (UsageError)."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-    queue: int = 8
-    max_upload_mb: float = 50.0
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    weights: Path | None = None
-    runtime: str = "auto"
-    device: str = "auto"
-    precision: str = "auto"
-
-    @classmethod
-    def from_flags(cls, **flags) -> Options:
-        options = cls(**flags)
-        options.check()
-        return options
-
-    def check(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise UsageError(f"--port {self.port}: expected 0 (any free port) to 65535")
-        if self.queue < 1:
-            raise UsageError(f"--queue {self.queue}: expected at least 1")
-        if not math.isfinite(self.max_upload_mb) or self.max_upload_mb < 0.001:
-            raise UsageError(f"--max-upload-mb {self.max_upload_mb}: expected a size of at least 0.001 (1 KiB)")
-
-    @property
-    def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
 
 
 class BadRequest(Exception):
@@ -232,34 +199,3 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         raise PconvError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
-
-
-def command(options: Options) -> int:
-    """Run `pconv serve` until interrupted; returns the exit code."""
-    import uvicorn
-
-    from pconv_cli.model.weights import DEFAULT_MODEL
-
-    own_pixel_limit()
-    sock = listen(options.host, options.port)
-    inpainter = Inpainter(options.weights, options.device, options.precision, runtime=options.runtime)
-    name = options.weights.name if options.weights else DEFAULT_MODEL
-    app = create_app(inpainter, options, name)
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    backend = inpainter.runner.backend
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    # uvicorn stops gracefully on SIGINT and SIGTERM (a running request finishes) and then raises the
-    # signal again for the handlers it found: these ask it to stop, also before it has started, so
-    # a stop is an ordinary exit 0 whenever it comes.
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, lambda *_: setattr(server, "should_exit", True))
-    print(
-        f"pconv: serving {name} ({backend.runtime} on {backend.device}) at http://{shown}:{port}/ (Ctrl-C stops)",
-        flush=True,
-    )
-    if not ipaddress.ip_address(host).is_loopback:
-        print("pconv: warning: other machines can reach this server, and it asks no one for a password", flush=True)
-    server.run(sockets=[sock])
-    print("pconv: server stopped", flush=True)
-    return 0

@@ -104,7 +104,7 @@ class InpaintingLoss(nn.Module):
     def __init__(self, weights: LossWeights | None = None) -> None:
         super().__init__()
         self.weights = weights or LossWeights()
-        # Without perceptual and style terms there is no VGG pass: ~5x faster steps on CPU.
+        # Without perceptual and style terms there is no VGG pass, the largest part of a step (design-notes).
         self.vgg = VGG16Features(POOLS, FEATURE_SCALE) if self.weights.needs_vgg else None
 
     def forward(

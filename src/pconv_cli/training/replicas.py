@@ -121,12 +121,3 @@ class StopFlag:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def ignore_stop_signals(_: int) -> None:
-    """A DataLoader's worker_init_fn: its workers leave the decision to stop to the main process."""
-    # Ctrl-C, `timeout` or `kill -- -PGID` reach the loader workers too, and a worker dying first
-    # would break the loader before the save. Workers still exit when the loader shuts down or the
-    # main process dies.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -25,6 +25,7 @@ from pconv_cli.model.unet import PConvUNet
 from pconv_cli.runtime.devices import describe
 from pconv_cli.runtime.runner import composite
 from pconv_cli.runtime.torch_backend import autocast_dtype
+from pconv_cli.signals import ignore_stop_signals
 from pconv_cli.training.checkpoint import (
     checkpoint_state,
     remove_stale_temporaries,
@@ -35,7 +36,7 @@ from pconv_cli.training.checkpoint import (
 )
 from pconv_cli.training.data import Positions, TrainSet, ValSet, to_device
 from pconv_cli.training.loss import InpaintingLoss
-from pconv_cli.training.replicas import StopFlag, ignore_stop_signals, one_line
+from pconv_cli.training.replicas import StopFlag, one_line
 from pconv_cli.training.runlog import RunLog
 
 if TYPE_CHECKING:

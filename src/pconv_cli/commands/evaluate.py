@@ -154,7 +154,7 @@ def command(options: EvalOptions, console) -> int:
     return 0
 
 
-def evaluate(
+def cli(
     images: Path = typer.Argument(
         ..., metavar="IMAGES", help="Ground-truth image folder (searched recursively) or one image."
     ),

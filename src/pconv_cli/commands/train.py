@@ -1,0 +1,185 @@
+"""`pconv train`: its flags and its options (``TrainOptions``, saved as a run's config.json) with
+their checks; the run itself is ``training.setup`` (where it starts) and ``training.launch``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from pconv_cli.choices import Arch, Precision, values
+from pconv_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from pconv_cli.training.loss import LossWeights
+
+MAX_SIZE = 4096  # crop side: larger crops exhaust memory at any useful batch size (design-notes)
+# Options a resumed run takes from this invocation even when not given: they describe the machine
+# (or, for the data folders, are required), not the run; --finetune and --init say where a run started,
+# and a resumed run starts from its checkpoint.
+NOT_RESUMED = (
+    "data", "out", "device", "gpus", "precision", "compile", "sync_bn", "workers", "resume", "overwrite",
+    "finetune", "init",
+)  # fmt: skip
+
+
+@dataclass
+class TrainOptions:
+    """Every option of `pconv train`; saved as the run's config.json."""
+
+    data: list[str]
+    out: str | None = None
+    arch: str = "paper256"
+    size: int | None = None
+    masks: str | None = None
+    val: str | None = None
+    val_masks: str | None = None
+    device: str = "auto"
+    gpus: int = 1
+    steps: int = 100_000
+    batch_size: int = 6
+    grad_accum: int = 1
+    lr: float | None = None
+    seed: int = 0
+    precision: str = "auto"
+    compile: bool = False
+    sync_bn: bool = False
+    finetune: str | None = None
+    init: str | None = None
+    resume: str | None = None
+    overwrite: bool = False
+    workers: int = 4
+    log_every: int = 10
+    val_every: int = 1000
+    sample_every: int = 1000
+    save_every: int = 500
+    max_nonfinite: int = 20
+    loss_weights: str = ""  # LossWeights.parse spec; empty = the paper's weights
+    # The options the command line gave; on --resume the others come from the run. None: all given.
+    given: frozenset[str] | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def from_flags(cls, given: Iterable[str] | None = None, **flags) -> TrainOptions:
+        """Options from the CLI's values: paths become text (config.json is JSON), enums their values;
+        ``given`` names those typed on the command line."""
+
+        def plain(value):
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
+
+        given = None if given is None else frozenset(given)
+        return cls(**{name: plain(value) for name, value in flags.items()}, given=given)
+
+    def record(self) -> dict:
+        """The options as config.json and the checkpoints keep them."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "given"}
+
+    def resumed(self, saved: dict) -> TrainOptions:
+        """These options with every run-defining one not given taken from ``saved`` (the run's)."""
+        if self.given is None:
+            return self
+        taken = {name: saved[name] for name in self.record() if name in saved}
+        return dataclasses.replace(self, **{k: v for k, v in taken.items() if k not in {*NOT_RESUMED, *self.given}})
+
+    def check(self) -> LossWeights:
+        """Refuse bad values and options that exclude or need each other (UsageError, one line);
+        returns the parsed --loss-weights."""
+        from pconv_cli.training.loss import LossWeights  # torch: imported once a run starts
+
+        precisions = values(Precision)
+        if self.precision not in precisions:
+            raise UsageError(f"--precision must be one of {', '.join(precisions)}, got {self.precision!r}")
+        counts = ("steps", "batch_size", "grad_accum", "log_every", "val_every", "sample_every", "save_every")
+        for name in (*counts, "max_nonfinite"):  # 0 would stop the run after its first step
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.lr is not None and not 0 < self.lr < 1:  # also refuses NaN
+            raise UsageError(f"--lr must be a positive learning rate below 1, got {self.lr}")
+        if self.size is not None and self.size > MAX_SIZE:
+            raise UsageError(f"--size must be at most {MAX_SIZE}, got {self.size}")
+        if self.gpus < 0 or self.workers < 0:
+            raise UsageError("--gpus and --workers must be >= 0")
+        if sum(bool(x) for x in (self.resume, self.finetune, self.init)) > 1:
+            raise UsageError("--resume, --finetune and --init exclude each other (a resumed run keeps its own start)")
+        if self.val and not self.val_masks:
+            raise UsageError("--val needs --val-masks DIR: validation uses fixed masks from a folder")
+        if self.val_masks and not self.val:
+            raise UsageError("--val-masks needs --val DIR")
+        try:
+            return LossWeights.parse(self.loss_weights)
+        except ValueError as exc:
+            raise UsageError(f"--loss-weights: {exc}") from None
+
+
+def command(options: TrainOptions) -> int:
+    """Run `pconv train`; returns the exit code (130 when a stop signal ended the run early)."""
+    from pconv_cli.training.launch import train
+
+    return 130 if train(options)["interrupted"] else 0
+
+
+def cli(
+    ctx: typer.Context,
+    data: list[Path] = typer.Argument(
+        ...,
+        metavar="FOLDER",
+        help="Image folder(s), searched recursively (JPEG/PNG/WebP); one named N times is sampled N times as often.",
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
+    arch: Arch = typer.Option(Arch.paper256, help="Network preset (the paper's 512 or 256 network, or smaller)."),
+    size: int | None = typer.Option(None, help="Crop side (default: the preset's, 256 or 512)."),
+    masks: Path | None = typer.Option(None, help="Mask folder (white = hole), augmented (default: generated)."),
+    val: Path | None = typer.Option(None, help="Validation image folder (needs --val-masks)."),
+    val_masks: Path | None = typer.Option(None, help="Mask folder for validation (fixed, seeded pairs)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    gpus: int = typer.Option(1, help="Replicas: N > 1 runs N DDP processes; 0 = CPU. Under torchrun, joins it."),
+    steps: int = typer.Option(100_000, help="Total optimiser steps (a resumed run continues up to this)."),
+    batch_size: int = typer.Option(6, help="Images per replica per micro-batch."),
+    grad_accum: int = typer.Option(1, help="Micro-batches per optimiser step."),
+    lr: float | None = typer.Option(None, help="Adam learning rate (default: 2e-4, or 5e-5 with --finetune)."),
+    seed: int = typer.Option(0, help="Seed of weights, data order, crops and masks."),
+    precision: Precision = typer.Option(
+        Precision.auto,
+        help="fp16 is GPU only, with gradient scaling. auto: bf16 on CUDA, and on a CPU only where a short "
+        "probe finds it faster than fp32.",
+    ),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),
+    finetune: Path | None = typer.Option(
+        None, help="Fine-tune these weights (a file or registered name): encoder BN frozen, lr 5e-5."
+    ),
+    init: Path | None = typer.Option(
+        None, help="Start from these weights (a file or registered name), every layer learning, lr 2e-4."
+    ),
+    resume: Path | None = typer.Option(None, help="Continue a run from its checkpoint (last.pt, or the run folder)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Train into a run folder that holds another run, replacing it (its best.pt too)."
+    ),
+    workers: int = typer.Option(4, help="DataLoader worker processes per replica."),
+    log_every: int = typer.Option(10, help="Steps between metrics lines."),
+    val_every: int = typer.Option(1000, help="Steps between validations (best.pt)."),
+    sample_every: int = typer.Option(1000, help="Steps between sample grids."),
+    save_every: int = typer.Option(500, help="Steps between last.pt saves."),
+    max_nonfinite: int = typer.Option(20, help="Stop after this many non-finite losses in a row."),
+    loss_weights: str = typer.Option(
+        "",
+        help="Replace some of the paper's loss weights (valid=1,hole=6,perceptual=0.05,style=120,tv=0.1), "
+        "e.g. 'perceptual=0,style=0' (no VGG pass).",
+    ),
+) -> None:
+    """Train a partial-convolution U-Net as in the paper (checkpoints, samples, loss curve).
+
+    Example: pconv train photos/ --arch paper256 --val val/ --val-masks masks/ -o runs/a
+    """
+    flags = dict(locals())  # first: exactly the flags, named as TrainOptions' fields
+    del flags["ctx"]
+    # Which flags were typed (or set in the environment): a resumed run takes the others from its own
+    # options. By name: typer ships its own click, whose ParameterSource is not click's.
+    given = [name for name in flags if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")]
+    raise typer.Exit(command(TrainOptions.from_flags(given, **flags)))
