@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install test e2e demo bench lint clean
+.PHONY: install test test-fast e2e demo bench lint clean
 
 install: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 # The browser test (tests/e2e) runs only under `make e2e`.
 test: $(STAMP)
 	$(PY) -m pytest -q --ignore=tests/e2e
+
+# The inner loop: everything but the tests marked slow (training runs, exports, the wheel, CLI subprocesses).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q --ignore=tests/e2e -m "not slow"
 
 # `make e2e`: `pconv serve`'s page in headless Chromium, through Debian's chromium and chromium-driver
 # (installed here when missing, as root). `make e2e PCONV_SCREENSHOT=docs/serve.png` refreshes the README's screenshot.

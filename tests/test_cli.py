@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from pconv_cli import __version__
 
 
@@ -25,6 +27,7 @@ def test_version():
     assert result.returncode == 0 and result.stdout.strip() == f"pconv {__version__}"
 
 
+@pytest.mark.slow
 def test_usage_errors_are_one_line_with_exit_2():
     for args, message in (
         (["inpaint", "--bogus", "x.png"], "No such option: --bogus (see "),
@@ -53,6 +56,7 @@ def test_eval_help_says_it_runs_onnx_models_and_the_shipped_one_by_default():
     assert ".onnx" in weights and "(default: the shipped model)" in weights
 
 
+@pytest.mark.slow
 def test_shell_completion_offers_commands_options_and_choices():
     import os
 

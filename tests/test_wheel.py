@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # training runs, exports and builds: `make test` runs them, `make test-fast` not
+
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("hatchling")
 

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args):
     return subprocess.run([sys.executable, "-m", "pconv_cli", *args], capture_output=True, text=True)
@@ -13,6 +15,7 @@ def test_export_refuses_a_format_its_output_name_contradicts():
     assert result.stderr == expected
 
 
+@pytest.mark.slow
 def test_export_never_replaces_a_source_and_asks_before_replacing_an_output(tmp_path):
     from pconv_cli.model.unet import PConvConfig, PConvUNet
     from pconv_cli.model.weights import save_weights

@@ -222,6 +222,7 @@ def test_stdin_is_read_once_and_its_image_on_stdout_is_never_mixed_with_json(tmp
     assert to_file.code == 0 and to_file.records()[0]["output"] == str(tmp_path / "s.png")
 
 
+@pytest.mark.slow
 def test_a_closed_stdin_or_stdout_is_one_line(tmp_path, model_file):
     save(tmp_path / "m.png", hole_mask())
     save(tmp_path / "p.png", photo())
@@ -413,6 +414,7 @@ def test_permissions_really_enforced(tmp_path, model_file):
     assert pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file).code == 1
 
 
+@pytest.mark.slow
 def test_checkpoint_weights_and_strategies_on_a_wide_image(tmp_path):
     model = PConvUNet(PConvConfig.preset("tiny"))
     torch.save({"config": model.config.to_dict(), "model": model.state_dict()}, tmp_path / "c.pt")
@@ -449,6 +451,7 @@ def test_checkpoint_weights_and_strategies_on_a_wide_image(tmp_path):
             assert (record["groups"] is None) == (strategy != "crop")
 
 
+@pytest.mark.slow
 def test_large_image_is_refined_not_fed_whole(tmp_path, model_file):
     # 6000×4000 with a few holes: auto works near them only, so it runs in seconds.
     h, w = 4000, 6000
@@ -467,6 +470,7 @@ def test_large_image_is_refined_not_fed_whole(tmp_path, model_file):
     assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
 
 
+@pytest.mark.slow
 def test_json_quiet_and_messages(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())
@@ -520,6 +524,7 @@ def test_usage_errors(tmp_path, model_file):
         assert cuda.code == 2 and "CUDA is not available" in cuda.stderr
 
 
+@pytest.mark.slow
 def test_exit_codes_and_one_line_errors_from_the_real_entry_point(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     (tmp_path / "bad.png").write_bytes(b"junk")
@@ -547,6 +552,7 @@ def test_weights_list():
     assert files == "pconv-small256-v5.safetensors,pconv-small256-v5.onnx" and "non-commercial" in licence
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_file):
     # `pconv inpaint … -o - | head -c 100`: the PNG did not arrive whole, so the exit code must say so.
     save(tmp_path / "p.png", photo(200, 200))
@@ -563,6 +569,7 @@ def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_fi
     assert "Traceback" not in err and "cannot write -" in err
 
 
+@pytest.mark.slow
 def test_sigterm_ends_like_ctrl_c_and_leaves_no_temp_file(tmp_path, model_file):
     import signal
     import time

@@ -47,6 +47,7 @@ def test_paper_bins_both_borders_every_mask_in_its_bin_and_the_manifest_matches(
     assert {r["generator"] for r in rows} == {"strokes", "blobs", "scratches", "text"}  # mixed draws every style
 
 
+@pytest.mark.slow
 def test_size_w_h_and_wxh(tmp_path):
     for before, after, expected in (
         (["--size", "80", "48"], [], (80, 48)),
@@ -87,6 +88,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_refuses_non_empty_or_unwritable_folders(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
@@ -159,6 +161,7 @@ def test_stats_counts_a_folder_of_known_masks(tmp_path):
     assert run("--stats", str(tmp_path), str(tmp_path / "out")).returncode == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("to_group", [False, True])
 def test_sigterm_keeps_a_manifest_of_exactly_the_masks_written(tmp_path, to_group):
     import os

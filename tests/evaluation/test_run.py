@@ -136,6 +136,7 @@ def test_parse_arguments():
         parse_borders("edge")
 
 
+@pytest.mark.slow
 def test_cli_run_writes_every_output_and_json(data, tmp_path):
     images, masks = data
     out = tmp_path / "out"
@@ -177,6 +178,7 @@ def test_cli_run_writes_every_output_and_json(data, tmp_path):
     assert np.array_equal(comp[valid], truth[valid]) and not np.array_equal(comp, truth)
 
 
+@pytest.mark.slow
 def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
     calls = []
 
@@ -201,6 +203,7 @@ def test_resume_runs_only_what_is_missing(data, tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+@pytest.mark.slow
 def test_resumed_reports_cover_every_method_in_the_file(data, tmp_path):
     out = tmp_path / "out"
     first = _opts(data, tmp_path, baselines=["telea"], bins=[0], pairs_per_bin=1, figure_pairs=1)
@@ -222,6 +225,7 @@ def test_resumed_reports_cover_every_method_in_the_file(data, tmp_path):
     assert Image.open(out / "comparison.png").size[0] > 5 * 192  # input | 3 methods | truth
 
 
+@pytest.mark.slow
 def test_earlier_results_are_kept_unless_resumed_or_overwritten(data, tmp_path):
     images, masks = data
     out = tmp_path / "out"
@@ -258,6 +262,7 @@ def test_the_image_or_mask_folder_itself_is_no_output_folder(data, tmp_path):
             _opts(data, tmp_path, out=folder / "." / "").check()
 
 
+@pytest.mark.slow
 def test_overwrite_leaves_no_picture_of_the_replaced_run(data, tmp_path):
     out = tmp_path / "out"
     first = _opts(data, tmp_path, bins=[0], pairs_per_bin=1, figure_pairs=1)
@@ -269,6 +274,7 @@ def test_overwrite_leaves_no_picture_of_the_replaced_run(data, tmp_path):
     assert not (out / "comparison.png").exists() and not (out / "results.json").exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_rows_measured_with_other_settings(data, tmp_path):
     images, masks = data
     out = tmp_path / "out"
@@ -348,6 +354,7 @@ def test_resume_rejects_a_foreign_csv(data, tmp_path):
         ev.run_eval(_opts(data, tmp_path, resume=True), _quiet())
 
 
+@pytest.mark.slow
 def test_missing_baseline_package_is_skipped(data, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "patchmatch", None)
     monkeypatch.setitem(sys.modules, "patchmatch.patch_match", None)
@@ -356,6 +363,7 @@ def test_missing_baseline_package_is_skipped(data, tmp_path, monkeypatch):
     assert {r["method"] for r in result.rows} == {DEFAULT_MODEL, "telea"} and not result.failures
 
 
+@pytest.mark.slow
 def test_messages_keep_brackets_and_name_only_what_was_written(data, tmp_path, monkeypatch):
     from rich.console import Console
 
@@ -373,6 +381,7 @@ def test_size_crops_images_and_resizes_masks(data, tmp_path):
     assert result.rows and all(r["height"] == 32 and r["width"] == 32 for r in result.rows)
 
 
+@pytest.mark.slow
 def test_model_runs_batched_and_only_changes_holes(data, tmp_path):
     from pconv_cli.model.unet import PConvConfig, PConvUNet
     from pconv_cli.model.weights import save_weights
@@ -388,6 +397,7 @@ def test_model_runs_batched_and_only_changes_holes(data, tmp_path):
     assert np.array_equal(np.asarray(Image.open(sample / "tiny.png"))[valid], truth[valid])
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_one_line_errors(data, tmp_path):
     images, masks = data
     empty = tmp_path / "empty"
@@ -412,6 +422,7 @@ def test_bad_inputs_give_one_line_errors(data, tmp_path):
     assert r.returncode == 2 and "--size must be 16..8192" in r.stderr  # once a 30 GB allocation
 
 
+@pytest.mark.slow
 def test_unreadable_files_fail_alone(data, tmp_path):
     images, masks = data
     (masks / "broken.png").write_bytes(b"not a png")

@@ -15,6 +15,8 @@ from pconv_cli.runtime.inpainter import open_runner, run
 from pconv_cli.runtime.onnx_backend import OnnxBackend
 from pconv_cli.runtime.runner import Work
 
+pytestmark = pytest.mark.slow  # training runs, exports and builds: `make test` runs them, `make test-fast` not
+
 ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

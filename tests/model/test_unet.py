@@ -61,6 +61,7 @@ def test_paper256_has_seven_levels():
     assert len(PConvUNet(cfg).decoder) == 7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset,size", [("paper512", (512, 512)), ("small", (200, 330))])
 def test_output_independent_of_hole_content(preset, size):
     model = PConvUNet(PConvConfig.preset(preset)).eval()
@@ -166,6 +167,7 @@ def test_network_runs_on_every_device_under_each_precision(device, dtype):
     assert (out.float() - reference).abs().max() <= tolerance
 
 
+@pytest.mark.slow
 def test_network_compiles_as_one_graph():
     # fullgraph: a graph break anywhere in the layer or the U-Net fails; aot_eager needs no C compiler.
     model = PConvUNet(PConvConfig.preset("tiny")).eval()

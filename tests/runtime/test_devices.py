@@ -17,6 +17,7 @@ def test_auto_on_cpu_takes_bf16_only_where_the_probe_finds_it_faster(monkeypatch
     assert training_precision(torch.device("mps"), "auto") == "fp32"
 
 
+@pytest.mark.slow
 def test_the_cpu_probe_runs_and_is_cached():
     devices._cpu_bf16_faster.cache_clear()
     first = devices._cpu_bf16_faster()

@@ -184,6 +184,7 @@ def test_refine_fills_the_band_natively_and_the_depth_coarsely():
     assert not set(np.unique(core)) <= checker  # deeper: the coarse fill, enlarged (interpolated)
 
 
+@pytest.mark.slow
 def test_refine_of_thin_holes_is_tile_and_leaves_a_constant_photo_constant():
     pixels = np.full((300, 333, 3), 90, np.uint8)
     holes = np.random.default_rng(1).random((300, 333)) < 0.02

@@ -207,6 +207,7 @@ def _pconv(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pconv_cli", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_refusals_are_one_line():
     bad_port = _pconv("serve", "--port", "70000")
     assert bad_port.returncode == 2 and bad_port.stderr.count("\n") == 1 and "--port 70000" in bad_port.stderr
@@ -232,6 +233,7 @@ def test_a_missing_serve_extra_is_named():
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_server_as_an_ordinary_exit():
     server = subprocess.Popen(
         [sys.executable, "-m", "pconv_cli", "serve", "--port", "0", "--device", "cpu"],

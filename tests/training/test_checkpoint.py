@@ -22,6 +22,8 @@ from pconv_cli.training.checkpoint import (
 )
 from pconv_cli.training.loss import LossWeights
 
+pytestmark = pytest.mark.slow  # training runs, exports and builds: `make test` runs them, `make test-fast` not
+
 CPU = torch.device("cpu")
 
 

@@ -21,6 +21,8 @@ from pconv_cli.model.weights import load_model
 from pconv_cli.training import launch, setup
 from pconv_cli.training.checkpoint import read_checkpoint
 
+pytestmark = pytest.mark.slow  # training runs, exports and builds: `make test` runs them, `make test-fast` not
+
 
 def write_photos(folder: Path, count: int = 4, size: int = 72) -> Path:
     """Smooth colour gradients with a few shapes: learnable in a few steps, unlike noise."""
