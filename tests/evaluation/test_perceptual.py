@@ -15,44 +15,39 @@ def judge():
     return PerceptualDistance()
 
 
-def _scene(size=64):
-    rng = np.random.default_rng(1)
-    y, x = np.mgrid[0:size, 0:size]
-    base = 0.5 + 0.25 * np.sin(x * 0.9) + 0.15 * np.sign(np.sin(y * 0.5 + x * 0.2))
-    image = np.stack([base, base * 0.8 + 0.1, 1 - base], -1) + rng.normal(0, 0.02, (size, size, 3))
-    hole = np.zeros((size, size), bool)
-    hole[16:48, 12:52] = True
-    return np.clip(image, 0, 1), hole
-
-
-def test_identical_images_are_at_distance_zero(judge):
-    truth, hole = _scene()
+def test_identical_images_are_at_distance_zero(scene, judge):
+    truth, hole = scene()
+    truth = truth / 255.0
     assert judge(truth, truth, hole) == 0.0
 
 
-def test_a_blurred_fill_is_farther_than_a_sharp_one(judge):
-    truth, hole = _scene()
+def test_a_blurred_fill_is_farther_than_a_sharp_one(scene, judge):
+    truth, hole = scene()
+    truth = truth / 255.0
     blurred = np.where(hole[..., None], cv2.GaussianBlur(truth, (0, 0), 2.0), truth)
     sharp = np.where(hole[..., None], np.clip(truth + 0.01, 0, 1), truth)
     assert judge(blurred, truth, hole) > 2 * judge(sharp, truth, hole) > 0
 
 
-def test_only_the_hole_counts(judge):
-    truth, hole = _scene()
+def test_only_the_hole_counts(scene, judge):
+    truth, hole = scene()
+    truth = truth / 255.0
     outside = np.where(hole[..., None], truth, cv2.GaussianBlur(truth, (0, 0), 2.0))
     inside = np.where(hole[..., None], cv2.GaussianBlur(truth, (0, 0), 2.0), truth)
     assert judge(outside, truth, hole) < judge(inside, truth, hole) / 2
 
 
-def test_features_are_unit_vectors_over_channels(judge):
-    truth, _ = _scene(16)
+def test_features_are_unit_vectors_over_channels(scene, judge):
+    truth, _ = scene(16)
+    truth = truth / 255.0
     for f in judge.features(truth):
         norms = f.square().sum(1).sqrt()
         assert float((norms - 1).abs().max()) < 1e-4 or float(norms.min()) == 0
 
 
-def test_shapes_are_checked(judge):
-    truth, hole = _scene(16)
+def test_shapes_are_checked(scene, judge):
+    truth, hole = scene(16)
+    truth = truth / 255.0
     with pytest.raises(ValueError, match="H×W bool hole"):
         judge(truth, truth, hole.astype(np.uint8))
     with pytest.raises(ValueError, match="H×W×3 RGB"):

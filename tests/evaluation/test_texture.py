@@ -9,17 +9,6 @@ from pconv_cli.evaluation import texture
 from pconv_cli.evaluation.texture import PatchStore, laplacian_pyramid, pair_seed, sample_patches, sliced_wasserstein
 
 
-def _scene(size=64):
-    """A textured photo stand-in (stripes, checks and grain) and a hole in its middle."""
-    rng = np.random.default_rng(1)
-    y, x = np.mgrid[0:size, 0:size]
-    base = 128 + 60 * np.sin(x * 0.9) + 40 * np.sign(np.sin(y * 0.5 + x * 0.2))
-    image = np.stack([base, base * 0.8 + 20, 255 - base], -1) + rng.normal(0, 6, (size, size, 3))
-    hole = np.zeros((size, size), bool)
-    hole[16:48, 12:52] = True
-    return np.clip(image, 0, 255).astype(np.uint8), hole
-
-
 def _fill(truth, hole, inside):
     return np.where(hole[..., None], inside, truth)
 
@@ -29,22 +18,22 @@ def _swd(fill, truth, hole):
     return sliced_wasserstein(sample_patches(fill, hole, seed), sample_patches(truth, hole, seed))
 
 
-def test_identical_images_are_at_distance_zero_and_reruns_agree():
-    truth, hole = _scene()
+def test_identical_images_are_at_distance_zero_and_reruns_agree(scene):
+    truth, hole = scene()
     assert _swd(truth, truth, hole) == 0.0
     noisy = _fill(truth, hole, np.clip(truth + np.random.default_rng(2).normal(0, 4, truth.shape), 0, 255))
     assert _swd(noisy.astype(np.uint8), truth, hole) == _swd(noisy.astype(np.uint8), truth, hole) > 0
 
 
-def test_a_blurred_fill_is_farther_than_a_sharp_one():
-    truth, hole = _scene()
+def test_a_blurred_fill_is_farther_than_a_sharp_one(scene):
+    truth, hole = scene()
     sharp = _fill(truth, hole, np.clip(truth.astype(int) + 3, 0, 255)).astype(np.uint8)
     blurred = _fill(truth, hole, cv2.GaussianBlur(truth, (0, 0), 2.0))
     assert _swd(blurred, truth, hole) > 2 * _swd(sharp, truth, hole)
 
 
-def test_a_shuffled_texture_is_farther_than_the_truth():
-    truth, hole = _scene()
+def test_a_shuffled_texture_is_farther_than_the_truth(scene):
+    truth, hole = scene()
     pixels = truth[hole]
     shuffled = truth.copy()
     shuffled[hole] = pixels[np.random.default_rng(3).permutation(len(pixels))]  # same colours, no texture
@@ -52,8 +41,8 @@ def test_a_shuffled_texture_is_farther_than_the_truth():
     assert _swd(shuffled, truth, hole) > 2 * _swd(sharp, truth, hole)
 
 
-def test_pyramid_levels_and_patch_positions():
-    truth, hole = _scene(40)
+def test_pyramid_levels_and_patch_positions(scene):
+    truth, hole = scene(40)
     levels = laplacian_pyramid(truth)
     assert [level.shape for level in levels] == [(40, 40, 3), (20, 20, 3), (10, 10, 3)]
     up = cv2.pyrUp(levels[2], dstsize=(20, 20))
@@ -77,8 +66,8 @@ def test_checks_and_empty_levels():
     assert math.isnan(sliced_wasserstein(empty, empty))
 
 
-def test_the_store_pools_a_bins_pairs_and_misses_nothing_silently(tmp_path):
-    truth, hole = _scene()
+def test_the_store_pools_a_bins_pairs_and_misses_nothing_silently(scene, tmp_path):
+    truth, hole = scene()
     blurred = _fill(truth, hole, cv2.GaussianBlur(truth, (0, 0), 2.0))
     store = PatchStore(tmp_path / "patches")
     rows = []
