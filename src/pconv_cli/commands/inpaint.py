@@ -47,7 +47,7 @@ class Options:
     skip_existing: bool = False
     strategy: Strategy = Strategy.auto
     max_pixels: int = DEFAULT_MAX_PIXELS
-    # the model session (api.Inpainter)
+    # the model session (runtime.inpainter.Inpainter)
     weights: Path | None = None  # None: the shipped default
     runtime: Runtime = Runtime.auto
     device: str = "auto"
