@@ -518,6 +518,9 @@ def test_usage_errors(tmp_path, model_file):
         flipped = pconv("inpaint", tmp_path / "p.png", *holes, "--invert-mask", "-w", model_file)
         assert flipped.code == 2 and "--invert-mask" in flipped.stderr
     assert pconv("inpaint", tmp_path / "p.png", "--precision", "int8", "-w", model_file).code == 2
+    onnx = pconv("inpaint", tmp_path / "p.png", "--mask-color", "00ff00", "--runtime", "onnx", "--precision", "bf16")
+    # the flag value, not the enum member (Precision.bf16)
+    assert (onnx.code, onnx.stderr) == (2, "--precision bf16: the onnx runtime computes in fp32 only")
     assert pconv("inpaint", tmp_path / "empty_dir_missing", "-w", tmp_path / "nope.safetensors").code == 2
     if not torch.cuda.is_available():
         cuda = pconv("inpaint", tmp_path / "p.png", "--mask-color", "00ff00", "-w", model_file, "--device", "cuda")

@@ -5,7 +5,21 @@ import pytest
 from PIL import Image
 
 from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.imaging.inputs import STDIO, Source, discover, find_mask, output_format, plan_output
+from pconv_cli.imaging import inputs
+from pconv_cli.imaging.inputs import (
+    RECORD_KEYS,
+    STDIO,
+    Job,
+    Masking,
+    Outputs,
+    Source,
+    discover,
+    find_mask,
+    load,
+    output_format,
+    plan_jobs,
+    plan_output,
+)
 
 
 def _png(path: Path) -> None:
@@ -81,3 +95,93 @@ def test_a_file_named_twice_is_one_input(tmp_path):
     ]
     assert [s.rel.as_posix() for s in discover(given)] == ["a.png", "sub/b.png"]
     assert [s.rel.as_posix() for s in discover([STDIO, STDIO])] == ["stdin.png", "stdin.png"]  # refused elsewhere
+
+
+def _planned(sources: list[Source], **outputs) -> list[tuple[str | None, str | None]]:
+    return [(job.record["status"], job.record["error"]) for job in plan_jobs(sources, Outputs(**outputs))]
+
+
+def test_planning_refuses_what_would_replace_an_input_or_an_earlier_output(tmp_path):
+    for name in ("a.png", "b.png", "sub/a.png"):
+        _png(tmp_path / name)
+    a, b, sub_a = (Source(tmp_path / n, Path(n)) for n in ("a.png", "b.png", "sub/a.png"))
+    flat_a = Source(tmp_path / "sub/a.png", Path("a.png"))
+    assert _planned([a, b], output=str(tmp_path)) == [  # -o the input folder: each output is its input
+        ("failed", f"the output {tmp_path / 'a.png'} would replace an input; choose another -o"),
+        ("failed", f"the output {tmp_path / 'b.png'} would replace an input; choose another -o"),
+    ]
+    out = tmp_path / "out"
+    assert _planned([a, flat_a], output=str(out))[1] == (
+        "failed",
+        f"the output {out / 'a.png'} is also the output of an earlier input",
+    )
+    assert _planned([a, sub_a], output=str(out)) == [(None, None), (None, None)]  # sub/a.png keeps its folder
+    jobs = plan_jobs([a], Outputs(output=str(out)), several=True)
+    assert (
+        jobs[0].output == out / "a.png" and jobs[0].format == "PNG" and jobs[0].record["output"] == str(out / "a.png")
+    )
+    assert list(jobs[0].record) == list(RECORD_KEYS) and jobs[0].record["input"] == str(tmp_path / "a.png")
+    # --mask FILE is never replaced either, even when it is no input
+    _png(tmp_path / "m.png")
+    refused = plan_jobs([a], Outputs(output=str(tmp_path / "m.png"), overwrite=True), tmp_path / "m.png")
+    assert refused[0].output is None and "would replace an input" in refused[0].record["error"]
+
+
+def test_planning_existing_outputs_fail_skip_or_are_replaced(tmp_path):
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "a_inpainted.png")
+    a = Source(tmp_path / "a.png", Path("a.png"))
+    existing = tmp_path / "a_inpainted.png"
+    assert _planned([a]) == [("failed", f"{existing} exists (pass --overwrite, or --skip-existing to resume)")]
+    skipped = plan_jobs([a], Outputs(skip_existing=True))[0]
+    assert (
+        skipped.output is None and skipped.record["status"] == "skipped" and skipped.record["output"] == str(existing)
+    )
+    replaced = plan_jobs([a], Outputs(overwrite=True))[0]
+    assert replaced.output == existing and replaced.record["status"] is None
+    missing = Source(tmp_path / "x.png", Path("x.png"), "x.png: no such file or folder")
+    assert _planned([missing]) == [("failed", "x.png: no such file or folder")]
+
+
+def test_planning_refuses_an_output_that_cannot_take_several_inputs(tmp_path):
+    a, b = Source(tmp_path / "a.png", Path("a.png")), Source(tmp_path / "b.png", Path("b.png"))
+    with pytest.raises(UsageError, match="-o - writes one image to stdout, but several inputs were given"):
+        plan_jobs([a, b], Outputs(output=STDIO))
+    with pytest.raises(UsageError, match="-o - writes one image"):
+        plan_jobs([a], Outputs(output=STDIO), several=True)  # a folder or a glob: several, even if one matched
+    with pytest.raises(UsageError, match=r"names a file, but several inputs were given; pass a folder"):
+        plan_jobs([a, b], Outputs(output=str(tmp_path / "one.png")))
+    assert Outputs(output=str(tmp_path)).names_folder and Outputs(output="new/").names_folder
+    assert not Outputs(output="new").names_folder and not Outputs(output=STDIO).names_folder
+
+
+def test_load_decodes_a_planned_job_and_records_a_broken_file_as_failed(tmp_path, monkeypatch):
+    image = np.zeros((4, 6, 4), np.uint8)
+    image[1, 2, 3] = 255  # opaque pixel; the rest, transparent, are holes
+    Image.fromarray(image).save(tmp_path / "a.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")
+    good, broken = plan_jobs(
+        [Source(tmp_path / "a.png", Path("a.png")), Source(tmp_path / "broken.png", Path("broken.png"))],
+        Outputs(output=str(tmp_path / "out")),
+    )
+    done = load(good, Masking(), max_pixels=1000, stdin=None)
+    assert done.record["status"] is None and done.mask_from_alpha
+    assert done.holes.shape == (4, 6) and done.holes.dtype == bool and done.holes.sum() == 23
+    assert (done.record["mask"], done.record["width"], done.record["height"]) == ("alpha", 6, 4)
+    assert done.record["hole_ratio"] == round(23 / 24, 6)
+    failed = load(broken, Masking(), max_pixels=1000, stdin=None)
+    assert failed.picture is None and failed.record["status"] == "failed"
+    assert (
+        failed.record["error"]
+        == f"cannot read image {tmp_path / 'broken.png'}: not an image, or a format Pillow does not know"
+    )
+    refused = Job(Source(tmp_path / "a.png", Path("a.png")), record={"status": "skipped"})
+    assert load(refused, Masking(), max_pixels=1000, stdin=None) is refused and refused.picture is None
+
+    # a decoder's surprise on a hostile file fails that input alone, in one line
+    def surprise(*_):
+        raise SyntaxError("bad chunk\nat 12")
+
+    monkeypatch.setattr(inputs, "read_image", surprise)
+    surprised = load(good, Masking(), max_pixels=1000, stdin=None)
+    assert surprised.record["error"] == f"cannot read {tmp_path / 'a.png'}: SyntaxError: bad chunk"

@@ -1,13 +1,13 @@
-"""The `pconv inpaint` batch driver: inputs, masks, outputs, skip/overwrite rules, records.
+"""The `pconv inpaint` command: its flags, their contradictions, and the batch driver.
 
-Decoding runs in a thread pool ahead of the model; each decoded image is pushed to the Inpainter's
-stream (which picks its strategy and batches what it can); each output is written atomically.
+Each input's output is planned (or refused, or skipped) by ``imaging.inputs``; decoding runs in a
+thread pool ahead of the model; each decoded image is pushed to the Inpainter's stream (which picks
+its strategy and batches what it can); each output is written atomically.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -21,22 +21,11 @@ import typer
 from pconv_cli.choices import Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.imaging import inputs
-from pconv_cli.imaging.encode import FORMATS, check_depth, encode_image
-from pconv_cli.imaging.images import (
-    DEFAULT_MAX_PIXELS,
-    IMAGE_SUFFIXES,
-    Picture,
-    own_pixel_limit,
-    parse_color,
-    read_image,
-)
-from pconv_cli.imaging.inputs import STDIO, Masking, Source
-from pconv_cli.imaging.masks import check_fillable, hole_ratio
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
+from pconv_cli.imaging.encode import FORMATS, encode_image
+from pconv_cli.imaging.images import own_pixel_limit, parse_color
+from pconv_cli.imaging.inputs import STDIO, Job, Masking, Outputs
 from pconv_cli.runtime.inpainter import Filled, Inpainter
-
-RECORD_KEYS = (
-    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
-)  # fmt: skip
 
 
 @dataclass
@@ -49,20 +38,20 @@ class Options:
     mask_color: tuple[int, int, int] | None = None
     color_tolerance: int = 0
     invert_mask: bool = False
-    threshold: int = 127
+    threshold: int = DEFAULT_THRESHOLD
     dilate: int = 0
     resize_mask: bool = False
     output: str | None = None
     format: str | None = None  # PIL format name
     overwrite: bool = False
     skip_existing: bool = False
-    strategy: str = "auto"
+    strategy: Strategy = Strategy.auto
     max_pixels: int = DEFAULT_MAX_PIXELS
-    # the model session (api.Inpainter)
+    # the model session (runtime.inpainter.Inpainter)
     weights: Path | None = None  # None: the shipped default
-    runtime: str = "auto"
+    runtime: Runtime = Runtime.auto
     device: str = "auto"
-    precision: str = "auto"
+    precision: Precision = Precision.auto
     batch_size: int | None = None
     blend: bool = True
     # reporting
@@ -91,9 +80,9 @@ class Options:
         )  # fmt: skip
 
     @property
-    def names_folder(self) -> bool:
-        """-o is an existing folder or ends in a separator (it is also one when the inputs are several)."""
-        return self.output not in (None, STDIO) and (Path(self.output).is_dir() or self.output.endswith(("/", os.sep)))
+    def outputs(self) -> Outputs:
+        """Where the results go, in which format, and what becomes of existing ones."""
+        return Outputs(self.output, self.format, self.overwrite, self.skip_existing)
 
     def check(self) -> None:
         if self.mask is not None and self.mask_color is not None:
@@ -116,114 +105,26 @@ class Options:
             raise UsageError(f"{given} writes the image to stdout, where --json writes too; pass -o FILE or no --json")
         # -o x.png --format jpg would write JPEG bytes under a .png name.
         named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
-        if self.format and named and named != self.format and not self.names_folder:
+        if self.format and named and named != self.format and not self.outputs.names_folder:
             raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 
 
-@dataclass
-class Job:
-    """One source on its way: where it goes, what is known of it (``record``), its pixels while alive."""
-
-    source: Source
-    output: Path | str | None = None  # a path or STDIO; None when refused before decoding
-    format: str = "PNG"  # PIL name of the output format
-    record: dict = field(default_factory=dict)
-    picture: Picture | None = None
-    holes: np.ndarray | None = None
-    mask_from_alpha: bool = False
-    started: float = field(default_factory=time.perf_counter)
-
-
-def load(job: Job, options: Options, stdin: bytes | None) -> Job:
-    """Decode the image and its holes (runs in a worker thread); errors go into the record."""
-    source = job.source
-    if job.output is None:  # refused or skipped: nothing to decode
-        return job
-    job.started = time.perf_counter()
-    try:
-        picture = read_image(stdin if source.path is None else source.path, options.max_pixels)
-        check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
-        holes, mask_name = inputs.read_holes(picture, source, options.masking, options.max_pixels)
-        job.mask_from_alpha = options.mask is None and options.mask_color is None
-        ratio = hole_ratio(holes)
-        job.record.update(mask=mask_name, width=picture.size[1], height=picture.size[0], hole_ratio=round(ratio, 6))
-        check_fillable(holes)
-        if ratio > 0.0:
-            picture.data = None  # the file's bytes serve only an image left unchanged
-        job.picture, job.holes = picture, holes
-    except PconvError as exc:
-        job.record.update(status="failed", error=str(exc))
-    except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
-        error = f"cannot read {source.name}: {type(exc).__name__}: {exc}"
-        job.record.update(status="failed", error=error.splitlines()[0])
-    return job
-
-
 class Driver:
-    """Plans outputs, then decodes, inpaints and writes each job, yielding one record per source."""
+    """Decodes, inpaints and writes each planned job, yielding one record per source."""
 
     def __init__(self, inpainter: Inpainter, options: Options) -> None:
         self.inpainter, self.options = inpainter, options
         self.run = inpainter.runner
-
-    def plan(self, sources: list[Source], several: bool = False) -> list[Job]:
-        """Outputs and the rules that need no decoding: missing inputs, existing outputs, replacing an input.
-
-        ``several``: the inputs named a folder or a glob, so -o names a folder even for one image.
-        """
-        options = self.options
-        output_is_dir = options.names_folder or (options.output not in (None, STDIO) and (len(sources) > 1 or several))
-        if (len(sources) > 1 or several) and options.output == STDIO:
-            raise UsageError("-o - writes one image to stdout, but several inputs were given")
-        names_file = output_is_dir and Path(options.output).suffix.lower() in IMAGE_SUFFIXES
-        if names_file and not Path(options.output).is_dir():
-            raise UsageError(f"-o {options.output} names a file, but several inputs were given; pass a folder")
-        originals = [s.path for s in sources if s.path is not None and s.error is None]  # never replaced
-        if options.mask is not None and options.mask.is_file():
-            originals.append(options.mask)
-        planned: set[Path] = set()
-        jobs = []
-        for source in sources:
-            job = Job(source, record={**dict.fromkeys(RECORD_KEYS), "input": source.name})
-            jobs.append(job)
-            error = source.error or self._refusal(source, job, output_is_dir, originals, planned)
-            if error:
-                job.record.update(status="failed", error=error)
-        # Each output folder is proven writable before any decoding: a read-only one would otherwise
-        # fail every image only after its fill.
-        unwritable = inputs.unwritable_folders([job.output for job in jobs if job.output not in (None, STDIO)])
-        for job in jobs:
-            error = job.output not in (None, STDIO) and unwritable.get(Path(job.output).parent)
-            if error:
-                job.output = None
-                job.record.update(status="failed", error=f"cannot write {job.record['output']}: {error}")
-        return jobs
-
-    def _refusal(self, source: Source, job: Job, to_dir: bool, originals: list[Path], planned: set) -> str | None:
-        """Set the job's output and format, or say why it must not run; an existing output may mean 'skipped'."""
-        options = self.options
-        output = inputs.plan_output(source, options.output, options.format, to_dir)
-        job.record["output"] = str(output)
-        job.format = inputs.output_format(output, options.format)
-        if output != STDIO:
-            output = Path(output)
-            error = inputs.output_refusal(output, originals, planned, options.overwrite or options.skip_existing)
-            if error:
-                return error
-            if options.skip_existing and (output.exists() or output.is_symlink()):
-                job.record["status"] = "skipped"
-                return None
-        job.output = output
-        return None
 
     def loaded(self, jobs: list[Job]) -> Iterator[Job]:
         """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
         stdin = None
         if any(j.source.path is None and j.output is not None for j in jobs):
             stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
-        decode = partial(load, options=self.options, stdin=stdin)
+        options = self.options
+        decode = partial(inputs.load, masking=options.masking, max_pixels=options.max_pixels, stdin=stdin)
         return inputs.decoded_ahead(jobs, decode, ahead=max(2, self.run.batch_size + 1))
 
     def process(self, jobs: list[Job]) -> Iterator[dict]:
@@ -296,7 +197,7 @@ def command(options: Options) -> int:
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
     banner = (
-        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {options.precision}, "
+        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {options.precision.value}, "
         f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
     )
     try:
@@ -320,15 +221,14 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
         raise UsageError("no input images found")
-    driver = Driver(inpainter, options)
     several = any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
-    jobs = driver.plan(sources, several=several)
+    jobs = inputs.plan_jobs(sources, options.outputs, options.mask, several)
     if banner is not None:
         console.print(banner, markup=False)
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
-    for record in driver.process(jobs):
+    for record in Driver(inpainter, options).process(jobs):
         counts[record["status"]] += 1
         if options.json_lines:
             print(json.dumps(record, ensure_ascii=False), flush=True)
@@ -362,7 +262,9 @@ def cli(
         0, "--color-tolerance", min=0, max=255, help="Per-channel distance still counted as the --mask-color."
     ),
     invert_mask: bool = typer.Option(False, "--invert-mask", help="Black is hole instead of white."),
-    threshold: int = typer.Option(127, "--threshold", min=0, max=254, help="Mask grey levels above this are hole."),
+    threshold: int = typer.Option(
+        DEFAULT_THRESHOLD, "--threshold", min=0, max=254, help="Mask grey levels above this are hole."
+    ),
     dilate: int = typer.Option(0, "--dilate", min=0, help="Grow holes by this many pixels."),
     resize_mask: bool = typer.Option(False, "--resize-mask", help="Scale a mask of another size to its image."),
     output: str | None = typer.Option(
@@ -424,8 +326,8 @@ def cli(
     options = Options.from_flags(
         mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
         threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite,
-        skip_existing=skip_existing, strategy=strategy.value, max_pixels=max_pixels, weights=weights_file,
-        runtime=runtime.value, device=device, precision=precision.value, batch_size=batch_size, blend=blend,
+        skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels, weights=weights_file,
+        runtime=runtime, device=device, precision=precision, batch_size=batch_size, blend=blend,
         json_lines=json_lines, quiet=quiet,
     )  # fmt: skip
     raise typer.Exit(command(options))

@@ -1,14 +1,16 @@
 """Where `pconv inpaint`'s inputs come from and where their outputs go: files, folders, globs and
 stdin; masks matched by name and read into holes; output names, formats and the files they must
-never replace; decoding ahead, and writing an output."""
+never replace; each source's job and record, decoded ahead, and writing an output."""
 
 from __future__ import annotations
 
 import glob
+import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -17,14 +19,26 @@ import numpy as np
 
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.files import atomic_write_bytes, same_file, writable_folder, write_stdout
-from pconv_cli.imaging.encode import FORMATS, SUFFIX_OF
-from pconv_cli.imaging.images import IMAGE_SUFFIXES, Picture, alpha_holes, color_holes, list_images, read_mask
-from pconv_cli.imaging.masks import dilate_holes
+from pconv_cli.imaging.defaults import DEFAULT_THRESHOLD
+from pconv_cli.imaging.encode import FORMATS, SUFFIX_OF, check_depth
+from pconv_cli.imaging.images import (
+    IMAGE_SUFFIXES,
+    Picture,
+    alpha_holes,
+    color_holes,
+    list_images,
+    read_image,
+    read_mask,
+)
+from pconv_cli.imaging.masks import check_fillable, dilate_holes, hole_ratio
 
 OUTPUT_TAG = "_inpainted"
 STDIO = "-"
 T = TypeVar("T")
 R = TypeVar("R")
+RECORD_KEYS = (
+    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
+)  # fmt: skip
 
 
 @dataclass
@@ -185,6 +199,94 @@ def unwritable_folders(outputs: Iterable[Path | str]) -> dict[Path, str]:
 
 
 @dataclass(frozen=True)
+class Outputs:
+    """Where results go (-o: a file, a folder, STDIO, or None: beside each input), in which PIL
+    ``format`` (None: each output's suffix), and whether an existing output is replaced or skipped."""
+
+    output: str | None = None
+    format: str | None = None
+    overwrite: bool = False
+    skip_existing: bool = False
+
+    @property
+    def names_folder(self) -> bool:
+        """-o is an existing folder or ends in a separator (it is also one when the inputs are several)."""
+        return self.output not in (None, STDIO) and (Path(self.output).is_dir() or self.output.endswith(("/", os.sep)))
+
+
+@dataclass
+class Job:
+    """One source on its way: where it goes, what is known of it (``record``), its pixels while alive."""
+
+    source: Source
+    output: Path | str | None = None  # a path or STDIO; None when refused before decoding
+    format: str = "PNG"  # PIL name of the output format
+    record: dict = field(default_factory=dict)
+    picture: Picture | None = None
+    holes: np.ndarray | None = None  # H×W bool, True = hole
+    mask_from_alpha: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+
+def plan_jobs(sources: list[Source], outputs: Outputs, mask: Path | None = None, several: bool = False) -> list[Job]:
+    """One job per source, its output planned by the rules that need no decoding: missing inputs,
+    existing outputs, replacing an input or the ``mask`` file, unwritable folders. A refused job has
+    output None and a failed record; UsageError when -o cannot take the sources at all.
+
+    ``several``: the inputs named a folder or a glob, so -o names a folder even for one image.
+
+    Example:
+        >>> [job] = plan_jobs([Source(None, Path("stdin.png"))], Outputs())
+        >>> job.output, job.format, job.record["input"]
+        ('-', 'PNG', '-')
+    """
+    many = len(sources) > 1 or several
+    output = outputs.output
+    output_is_dir = outputs.names_folder or (output not in (None, STDIO) and many)
+    if many and output == STDIO:
+        raise UsageError("-o - writes one image to stdout, but several inputs were given")
+    if output_is_dir and Path(output).suffix.lower() in IMAGE_SUFFIXES and not Path(output).is_dir():
+        raise UsageError(f"-o {output} names a file, but several inputs were given; pass a folder")
+    originals = [s.path for s in sources if s.path is not None and s.error is None]  # never replaced
+    if mask is not None and mask.is_file():
+        originals.append(mask)
+    planned: set[Path] = set()
+    jobs = []
+    for source in sources:
+        job = Job(source, record={**dict.fromkeys(RECORD_KEYS), "input": source.name})
+        jobs.append(job)
+        error = source.error or _refusal(job, outputs, output_is_dir, originals, planned)
+        if error:
+            job.record.update(status="failed", error=error)
+    # Each output folder is proven writable before any decoding: a read-only one would otherwise
+    # fail every image only after its fill.
+    unwritable = unwritable_folders([job.output for job in jobs if job.output not in (None, STDIO)])
+    for job in jobs:
+        error = job.output not in (None, STDIO) and unwritable.get(Path(job.output).parent)
+        if error:
+            job.output = None
+            job.record.update(status="failed", error=f"cannot write {job.record['output']}: {error}")
+    return jobs
+
+
+def _refusal(job: Job, outputs: Outputs, to_dir: bool, originals: list[Path], planned: set[Path]) -> str | None:
+    """Set the job's output and format, or say why it must not run; an existing output may mean 'skipped'."""
+    output = plan_output(job.source, outputs.output, outputs.format, to_dir)
+    job.record["output"] = str(output)
+    job.format = output_format(output, outputs.format)
+    if output != STDIO:
+        output = Path(output)
+        error = output_refusal(output, originals, planned, outputs.overwrite or outputs.skip_existing)
+        if error:
+            return error
+        if outputs.skip_existing and (output.exists() or output.is_symlink()):
+            job.record["status"] = "skipped"
+            return None
+    job.output = output
+    return None
+
+
+@dataclass(frozen=True)
 class Masking:
     """Where a source's holes come from (a mask file or folder, else a colour, else the alpha
     channel) and how they are read (``imaging.images.read_mask``'s options, and a dilation)."""
@@ -193,7 +295,7 @@ class Masking:
     color: tuple[int, int, int] | None = None
     tolerance: int = 0
     invert: bool = False
-    threshold: int = 127
+    threshold: int = DEFAULT_THRESHOLD
     resize: bool = False
     dilate: int = 0
 
@@ -215,6 +317,34 @@ def read_holes(picture: Picture, source: Source, masking: Masking, max_pixels: i
     if masking.dilate:
         holes = dilate_holes(holes, masking.dilate)
     return np.ascontiguousarray(holes), name
+
+
+def load(job: Job, masking: Masking, max_pixels: int, stdin: bytes | None) -> Job:
+    """Decode a planned job's image (from ``stdin``'s bytes when its source is stdin) and its holes;
+    a job refused before decoding comes back as it was. Errors go into the record (status "failed"),
+    so one hostile file fails alone: it runs in a worker thread (``decoded_ahead``).
+    """
+    source = job.source
+    if job.output is None:  # refused or skipped: nothing to decode
+        return job
+    job.started = time.perf_counter()
+    try:
+        picture = read_image(stdin if source.path is None else source.path, max_pixels)
+        check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
+        holes, mask_name = read_holes(picture, source, masking, max_pixels)
+        job.mask_from_alpha = masking.mask is None and masking.color is None
+        ratio = hole_ratio(holes)
+        job.record.update(mask=mask_name, width=picture.size[1], height=picture.size[0], hole_ratio=round(ratio, 6))
+        check_fillable(holes)
+        if ratio > 0.0:
+            picture.data = None  # the file's bytes serve only an image left unchanged
+        job.picture, job.holes = picture, holes
+    except PconvError as exc:
+        job.record.update(status="failed", error=str(exc))
+    except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
+        error = f"cannot read {source.name}: {type(exc).__name__}: {exc}"
+        job.record.update(status="failed", error=error.splitlines()[0])
+    return job
 
 
 def decoded_ahead(items: Iterable[T], decode: Callable[[T], R], ahead: int, workers: int = 2) -> Iterator[R]:

@@ -41,7 +41,8 @@ class OnnxBackend:
         from pconv_cli.model.weights import resolve_onnx
 
         if precision not in ("auto", "fp32"):
-            raise UsageError(f"--precision {precision}: the onnx runtime computes in fp32 only")
+            shown = getattr(precision, "value", precision)  # a Precision member prints as Precision.bf16
+            raise UsageError(f"--precision {shown}: the onnx runtime computes in fp32 only")
         spec = device.strip().lower()
         cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if spec.startswith("cuda") and not cuda:

@@ -49,6 +49,7 @@ def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = 
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"expected runtime in {RUNTIMES}, got {runtime!r}")
+    runtime = Runtime(runtime).value  # a member would print as Runtime.onnx in the messages below
     installed = {r: importlib.util.find_spec(m) is not None for r, m in (("torch", "torch"), ("onnx", "onnxruntime"))}
     named = runtime != "auto"
     if not named:
