@@ -70,6 +70,12 @@ class Border(str, Enum):
     both = "both"
 
 
+# Words of options that also take free text, so they are no enum: `--device auto` lets pconv pick
+# (CUDA, then MPS, then CPU); `pconv eval --baselines none` runs no classical baseline.
+AUTO_DEVICE = "auto"
+NO_BASELINES = "none"
+
+
 def values(choice: type[Enum]) -> tuple[str, ...]:
     """The string values of a choice enum, in order."""
     return tuple(member.value for member in choice)

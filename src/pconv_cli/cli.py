@@ -54,12 +54,18 @@ def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (kill, timeout, a container stopping) ends like Ctrl-C: 130, no temp files
 
 
-# The extra that installs each optional module.
+# The extra (pyproject.toml) that installs each optional module, as "extra: modules" lines: the
+# extras' names are no choices of an option, though two are spelled as runtimes are.
+_EXTRAS = """
+torch: torch torchvision safetensors
+onnx: onnxruntime
+export: onnx onnxscript
+serve: fastapi starlette uvicorn multipart python_multipart
+"""
 EXTRA_OF = {
-    **dict.fromkeys(("torch", "torchvision", "safetensors"), "torch"),
-    "onnxruntime": "onnx",
-    **dict.fromkeys(("onnx", "onnxscript"), "export"),
-    **dict.fromkeys(("fastapi", "starlette", "uvicorn", "multipart", "python_multipart"), "serve"),
+    module: extra.strip()
+    for extra, _, modules in (line.partition(":") for line in _EXTRAS.strip().splitlines())
+    for module in modules.split()
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from pconv_cli.choices import Border, Precision, Strategy
+from pconv_cli.choices import AUTO_DEVICE, NO_BASELINES, Border, Precision, Strategy
 from pconv_cli.errors import UsageError
 
 # PatchMatch is a default baseline so that every protocol run includes it where it is installed
@@ -48,7 +48,7 @@ class EvalOptions:
     resume: bool = False
     overwrite: bool = False
     seed: int = 0
-    device: str = "auto"
+    device: str = AUTO_DEVICE
     precision: Precision = Precision.auto
     batch_size: int = 8
     figure_pairs: int = 2
@@ -58,7 +58,7 @@ class EvalOptions:
     as_json: bool = False  # the aggregate as JSON on stdout
 
     @classmethod
-    def from_flags(cls, baselines: str, bins: str, border: str, **flags) -> EvalOptions:
+    def from_flags(cls, baselines: str, bins: str, border: Border | str, **flags) -> EvalOptions:
         """Options from the CLI's values, the lists given as text ('telea,ns', 'paper' or '1,3', 'both')."""
         options = cls(
             baselines=parse_baselines(baselines), bins=parse_bins(bins), borders=parse_borders(border), **flags
@@ -110,7 +110,7 @@ def parse_baselines(spec: str) -> list[str]:
     from pconv_cli.evaluation.baselines import BASELINES
 
     names = [s.strip().lower() for s in spec.split(",") if s.strip()]
-    if names == ["none"]:
+    if names == [NO_BASELINES]:
         return []
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
@@ -118,13 +118,14 @@ def parse_baselines(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def parse_borders(spec: str) -> list[str]:
-    """'margin', 'none' or 'both' -> the border modes of the masks to use."""
+def parse_borders(spec: Border | str) -> list[str]:
+    """Border margin, none or both (a member or its value) -> the border modes of the masks to use,
+    as the values that mask measurements carry."""
     if spec == Border.both:
         return list(_both_borders())
     if spec not in _both_borders():
         raise UsageError(f"--border {spec!r}: expected margin, none or both")
-    return [spec]
+    return [Border(spec).value]
 
 
 def command(options: EvalOptions, console) -> int:
@@ -180,7 +181,7 @@ def cli(
     resume: bool = typer.Option(False, "--resume", help="Skip pairs and methods already in OUT/results.csv."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results already in OUT/results.csv."),
     seed: int = typer.Option(0, "--seed", help="Seed of the image × mask pairing."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (models only)."),
+    device: str = typer.Option(AUTO_DEVICE, "--device", help="auto, cpu, cuda, cuda:N or mps (models only)."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="Models only; auto: bf16 on CUDA."),
     batch_size: int = typer.Option(8, "--batch-size", help="Pairs loaded at once; models run them as one batch."),
     figure_pairs: int = typer.Option(2, "--figure-pairs", help="Pairs per bin in comparison.png (0: none)."),
@@ -202,7 +203,7 @@ def cli(
     from rich.console import Console
 
     options = EvalOptions.from_flags(
-        baselines, bins, border.value, images=images, masks=masks, out=out, weights=weights,
+        baselines, bins, border, images=images, masks=masks, out=out, weights=weights,
         pairs_per_bin=pairs_per_bin, size=size, resume=resume, overwrite=overwrite, seed=seed, device=device,
         precision=precision, batch_size=batch_size, figure_pairs=figure_pairs, invert_mask=invert_mask,
         blend=blend, strategy=strategy, as_json=as_json,

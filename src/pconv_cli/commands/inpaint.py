@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from pconv_cli.choices import Precision, Runtime, Strategy
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.imaging import inputs
 from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
@@ -50,7 +50,7 @@ class Options:
     # the model session (runtime.inpainter.Inpainter)
     weights: Path | None = None  # None: the shipped default
     runtime: Runtime = Runtime.auto
-    device: str = "auto"
+    device: str = AUTO_DEVICE
     precision: Precision = Precision.auto
     batch_size: int | None = None
     blend: bool = True
@@ -302,7 +302,7 @@ def cli(
         "registered model or .onnx file in fp32 on a CPU (the same fill, a fraction of the start-up), torch "
         "otherwise; whichever is installed if only one is.",
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    device: str = typer.Option(AUTO_DEVICE, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU)."

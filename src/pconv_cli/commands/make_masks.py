@@ -18,10 +18,10 @@ class Options:
     refuses what cannot be done, naming the flag (UsageError)."""
 
     out_dir: Path | None = None
-    style: str = "mixed"
+    style: MaskStyle = MaskStyle.mixed
     paper_bins: bool = False
     ratio: tuple[float, float] | None = None
-    border: str = "none"
+    border: Border = Border.none
     size: tuple[int, int] = (512, 512)  # (height, width)
     count: int = 100
     seed: int = 0
@@ -162,6 +162,6 @@ def cli(
     """
     from rich.console import Console
 
-    flags = dict(style=style.value, ratio=ratio, border=border.value, count=count, seed=seed, workers=workers)
+    flags = dict(style=style, ratio=ratio, border=border, count=count, seed=seed, workers=workers)
     options = Options.from_flags(paths or [], size, bins, overwrite=overwrite, preview=preview, stats=stats, **flags)
     raise typer.Exit(command(options, Console(stderr=True, soft_wrap=True)))

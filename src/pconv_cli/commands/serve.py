@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from pconv_cli.choices import Precision, Runtime
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime
 from pconv_cli.errors import UsageError
 from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS
 
@@ -24,9 +24,9 @@ class Options:
     max_upload_mb: float = 50.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     weights: Path | None = None
-    runtime: str = "auto"
-    device: str = "auto"
-    precision: str = "auto"
+    runtime: Runtime = Runtime.auto
+    device: str = AUTO_DEVICE
+    precision: Precision = Precision.auto
 
     @classmethod
     def from_flags(cls, **flags) -> Options:
@@ -96,7 +96,7 @@ def cli(
         None, "--weights", "-w", help="A registered name, weights file, checkpoint or .onnx model (as inpaint)."
     ),
     runtime: Runtime = typer.Option(Runtime.auto, "--runtime", help="torch or onnx; auto as for inpaint."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    device: str = typer.Option(AUTO_DEVICE, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
 ) -> None:
     """Serve a page to paint masks and inpaint in the browser, and an HTTP API (needs pconv-cli\\[serve]).
@@ -110,6 +110,6 @@ def cli(
 
     options = Options.from_flags(
         host=host, port=port, queue=queue, max_upload_mb=max_upload_mb, max_pixels=max_pixels,
-        weights=weights_file, runtime=runtime.value, device=device, precision=precision.value,
+        weights=weights_file, runtime=runtime, device=device, precision=precision,
     )  # fmt: skip
     raise typer.Exit(command(options))

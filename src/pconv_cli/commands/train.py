@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pconv_cli.choices import Arch, Precision, values
+from pconv_cli.choices import AUTO_DEVICE, Arch, Precision, values
 from pconv_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -34,19 +34,19 @@ class TrainOptions:
 
     data: list[str]
     out: str | None = None
-    arch: str = "paper256"
+    arch: Arch = Arch.paper256
     size: int | None = None
     masks: str | None = None
     val: str | None = None
     val_masks: str | None = None
-    device: str = "auto"
+    device: str = AUTO_DEVICE
     gpus: int = 1
     steps: int = 100_000
     batch_size: int = 6
     grad_accum: int = 1
     lr: float | None = None
     seed: int = 0
-    precision: str = "auto"
+    precision: Precision = Precision.auto
     compile: bool = False
     sync_bn: bool = False
     finetune: str | None = None
@@ -63,22 +63,30 @@ class TrainOptions:
     # The options the command line gave; on --resume the others come from the run. None: all given.
     given: frozenset[str] | None = dataclasses.field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # A saved run (config.json) gives the choices as their values: members again, as the flags give
+        # them; a value of no choice stays for ``check`` to refuse.
+        if self.arch in values(Arch):
+            self.arch = Arch(self.arch)
+        if self.precision in values(Precision):
+            self.precision = Precision(self.precision)
+
     @classmethod
     def from_flags(cls, given: Iterable[str] | None = None, **flags) -> TrainOptions:
-        """Options from the CLI's values: paths become text (config.json is JSON), enums their values;
-        ``given`` names those typed on the command line."""
+        """Options from the CLI's values: paths become text (config.json is JSON); ``given`` names those
+        typed on the command line."""
 
         def plain(value):
             if isinstance(value, list):
                 return [plain(v) for v in value]
-            return value.value if isinstance(value, Enum) else str(value) if isinstance(value, Path) else value
+            return str(value) if isinstance(value, Path) else value
 
         given = None if given is None else frozenset(given)
         return cls(**{name: plain(value) for name, value in flags.items()}, given=given)
 
     def record(self) -> dict:
-        """The options as config.json and the checkpoints keep them."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "given"}
+        """The options as config.json and the checkpoints keep them: plain values, choices as their text."""
+        return {k: v.value if isinstance(v, Enum) else v for k, v in dataclasses.asdict(self).items() if k != "given"}
 
     def resumed(self, saved: dict) -> TrainOptions:
         """These options with every run-defining one not given taken from ``saved`` (the run's)."""
@@ -137,7 +145,7 @@ def cli(
     masks: Path | None = typer.Option(None, help="Mask folder (white = hole), augmented (default: generated)."),
     val: Path | None = typer.Option(None, help="Validation image folder (needs --val-masks)."),
     val_masks: Path | None = typer.Option(None, help="Mask folder for validation (fixed, seeded pairs)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    device: str = typer.Option(AUTO_DEVICE, help="auto, cpu, cuda or cuda:N."),
     gpus: int = typer.Option(1, help="Replicas: N > 1 runs N DDP processes; 0 = CPU. Under torchrun, joins it."),
     steps: int = typer.Option(100_000, help="Total optimiser steps (a resumed run continues up to this)."),
     batch_size: int = typer.Option(6, help="Images per replica per micro-batch."),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pconv_cli.choices import Strategy
 from pconv_cli.evaluation import baselines as bl
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def build_methods(opts: EvalOptions) -> tuple[list[Method], dict[str, str]]:
         name = stem if stems.count(stem) == 1 else str(w)
         if not opts.blend:  # its own name: --resume never mixes raw and blended rows of one model
             name += "-noblend"
-        if opts.strategy != "auto":  # likewise for a forced strategy
+        if opts.strategy != Strategy.auto:  # likewise for a forced strategy
             name += f"-{opts.strategy.value}"
         inpainter = Inpainter(w, opts.device, opts.precision, batch_size=opts.batch_size, blend=opts.blend)
         methods.append(Method(name=name, label=name, kind="model", inpainter=inpainter))

@@ -20,11 +20,12 @@ if TYPE_CHECKING:
     import torch
 
 NORM_EPS = 1e-10
+_NEEDS = "torch safetensors"  # the modules the VGG features import (the torch extra's)
 
 
 def unavailable_reason() -> str | None:
     """Why the perceptual distance cannot be measured here (torch missing), or None when it can."""
-    for module in ("torch", "safetensors"):
+    for module in _NEEDS.split():
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed (pip install 'pconv-cli[torch]')"
     return None

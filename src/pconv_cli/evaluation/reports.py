@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from pconv_cli.choices import Border
 from pconv_cli.files import atomic_write
 from pconv_cli.imaging.masks import BINS, BORDER_MODES, bin_label
 
@@ -49,7 +50,8 @@ METRIC_FORMATS = {
     "seconds": "{:.3f}",
 }
 GOAL_ARROWS = {"low": "↓", "high": "↑", "zero": "→0", "one": "→1", None: ""}
-BORDER_SHORT = {"none": "N", "margin": "B"}  # the paper's column marks: N = no border, B = 50-px border
+# The paper's column marks, in its column order: N = no border, B = 50-px border.
+BORDER_SHORT = {Border.none.value: "N", Border.margin.value: "B"}
 
 
 def common_rows(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
@@ -130,7 +132,7 @@ def write_cells_csv(path: Path, agg: dict) -> None:
 
 def _columns(cells: Sequence[dict]) -> list[tuple[str, str]]:
     present = {(c["bin"], c["border"]) for c in cells}
-    order = [(bin_label(*b), border) for b in BINS for border in ("none", "margin")]
+    order = [(bin_label(*b), border) for b in BINS for border in BORDER_SHORT]
     return [col for col in order if col in present]
 
 

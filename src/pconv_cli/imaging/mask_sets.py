@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pconv_cli.choices import Border, MaskStyle
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.files import atomic_write, writable_folder
 from pconv_cli.imaging.maskgen import count_window, generate, seeded_draw
@@ -45,7 +46,7 @@ class Group:
 
     low: float
     high: float
-    border: str
+    border: str  # a Border value ("margin" or "none"): it goes into file names and the manifest
     prefix: str
     count: int
 
@@ -54,12 +55,12 @@ def _percent(value: float) -> str:
     return f"{value * 100:05.2f}".rstrip("0").rstrip(".")
 
 
-def plan(count: int, ratio: tuple[float, float] | None, paper_bins: bool, border: str) -> list[Group]:
+def plan(count: int, ratio: tuple[float, float] | None, paper_bins: bool, border: Border | str) -> list[Group]:
     """Split ``count`` masks into groups: the six paper bins (equal shares, the first groups take
     the remainder) or one ratio range, times the border modes. Names sort group by group."""
     if count < 1:
         raise UsageError(f"--count must be at least 1, got {count}")
-    borders = BORDER_MODES if border == "both" else (border,)
+    borders = BORDER_MODES if border == Border.both else (Border(border).value,)
     if paper_bins:
         ranges = [(low, high, f"b{i}_{_percent(low)}-{_percent(high)}") for i, (low, high) in enumerate(BINS)]
     else:
@@ -76,7 +77,7 @@ def check_feasible(groups: list[Group], size: tuple[int, int]) -> None:
     total = height * width
     for group in groups:
         cmin, cmax = count_window(group.low, group.high, total)
-        margin = margin_for(size) if group.border == "margin" else 0
+        margin = margin_for(size) if group.border == Border.margin else 0
         room = max(height - 2 * margin, 0) * max(width - 2 * margin, 0)
         if cmin > cmax:
             raise UsageError(
@@ -113,14 +114,14 @@ class Job:
 
     out_dir: Path
     size: tuple[int, int]
-    style: str
+    style: MaskStyle | str
     seed: int
 
 
 def _render(job: Job, task: Task) -> dict[str, str]:
     """Draw, encode and write one mask; its manifest row."""
     group = task.group
-    margin = margin_for(job.size) if group.border == "margin" else 0
+    margin = margin_for(job.size) if group.border == Border.margin else 0
     try:
         hole, generator = generate(
             job.style, job.size, (group.low, group.high), margin, seeded_draw(job.seed, task.index)
@@ -179,7 +180,7 @@ def make_masks(
     out_dir: Path,
     size: tuple[int, int],
     groups: list[Group],
-    style: str = "mixed",
+    style: MaskStyle | str = MaskStyle.mixed,
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -297,10 +298,12 @@ def folder_stats(folder: Path) -> Stats:
 
 def format_stats(stats: Stats) -> str:
     """The histogram as an aligned text table."""
-    lines = [f"{'hole ratio':<14}{'masks':>8}{'margin':>8}{'none':>8}{'share':>8}"]
+    modes = "".join(f"{mode:>8}" for mode in BORDER_MODES)  # the values: margin, none
+    lines = [f"{'hole ratio':<14}{'masks':>8}{modes}{'share':>8}"]
     for row, by_border in stats.counts.items():
         n = sum(by_border.values())
-        lines.append(f"{row:<14}{n:>8}{by_border['margin']:>8}{by_border['none']:>8}{n / stats.total:>8.1%}")
-    margin = sum(b["margin"] for b in stats.counts.values())
+        counts = "".join(f"{by_border[mode]:>8}" for mode in BORDER_MODES)
+        lines.append(f"{row:<14}{n:>8}{counts}{n / stats.total:>8.1%}")
+    margin = sum(b[Border.margin] for b in stats.counts.values())
     lines.append(f"{'total':<14}{stats.total:>8}{margin:>8}{stats.total - margin:>8}{1:>8.1%}")
     return "\n".join(lines)

@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 import torch
 
+from pconv_cli.choices import AUTO_DEVICE, Precision
 from pconv_cli.errors import UsageError
 from pconv_cli.timing import interleaved
 
 
-def pick_device(spec: str = "auto") -> torch.device:
+def pick_device(spec: str = AUTO_DEVICE) -> torch.device:
     """torch.device for 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; UsageError when unavailable.
 
     A CUDA device always carries its index: ``torch.cuda.set_device`` may refuse a bare 'cuda'
@@ -21,7 +22,7 @@ def pick_device(spec: str = "auto") -> torch.device:
     spec = spec.strip().lower()
     mps = getattr(torch.backends, "mps", None)
     mps_ok = mps is not None and mps.is_available()
-    if spec == "auto":
+    if spec == AUTO_DEVICE:
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
         return torch.device("mps" if mps_ok else "cpu")
@@ -51,7 +52,7 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
-def training_precision(device: torch.device, precision: str) -> str:
+def training_precision(device: torch.device, precision: Precision | str) -> Precision:
     """The precision a training run uses: ``precision`` itself, or for 'auto' bf16 where it is faster.
 
     CUDA: bf16 where the GPU supports it (tensor cores), else fp32. CPU: bf16 only when a short
@@ -59,13 +60,13 @@ def training_precision(device: torch.device, precision: str) -> str:
     CPUs with AMX or AVX512-BF16 can be, others emulate it far slower, and another process's load
     can turn the answer (the probe reads the load of the moment). MPS: fp32.
     """
-    if precision != "auto":
-        return precision
+    if precision != Precision.auto:
+        return Precision(precision)
     if device.type == "cuda":
-        return "bf16" if cuda_bf16_native(device) else "fp32"
+        return Precision.bf16 if cuda_bf16_native(device) else Precision.fp32
     if device.type == "cpu":
-        return "bf16" if _cpu_bf16_faster() else "fp32"
-    return "fp32"
+        return Precision.bf16 if _cpu_bf16_faster() else Precision.fp32
+    return Precision.fp32
 
 
 def cuda_bf16_native(device: torch.device) -> bool:
@@ -88,5 +89,5 @@ def _cpu_bf16_faster() -> bool:
 
         return run
 
-    times = interleaved({"bf16": step(torch.bfloat16), "fp32": step(None)}, repeats=5)
-    return min(times["bf16"]) < 0.9 * min(times["fp32"])
+    times = interleaved({Precision.bf16: step(torch.bfloat16), Precision.fp32: step(None)}, repeats=5)
+    return min(times[Precision.bf16]) < 0.9 * min(times[Precision.fp32])

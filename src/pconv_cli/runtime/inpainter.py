@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from pconv_cli.choices import Runtime, Strategy
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError
-from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS, Picture
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
+from pconv_cli.imaging.images import Picture
 from pconv_cli.imaging.masks import check_fillable, dilate_holes
 from pconv_cli.runtime import arrays, strategies
 from pconv_cli.runtime.runner import Backend, Runner, Work, pick_runtime
@@ -67,10 +68,10 @@ class Inpainter:
     def __init__(
         self,
         weights: str | Path | None = None,
-        device: str = "auto",
-        precision: str = "auto",
+        device: str = AUTO_DEVICE,
+        precision: Precision | str = Precision.auto,
         *,
-        runtime: str = "auto",
+        runtime: Runtime | str = Runtime.auto,
         batch_size: int | None = None,
         blend: bool = True,
     ) -> None:
@@ -93,7 +94,7 @@ class Inpainter:
         strategy: Strategy | str = Strategy.auto,
         dilate: int = 0,
         invert_mask: bool = False,
-        threshold: int = 127,
+        threshold: int = DEFAULT_THRESHOLD,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> Any:
         """Fill the holes of ``image`` (or of each image of a list) and return the same type.
@@ -283,11 +284,11 @@ def _forward(backend: Backend, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def open_runner(
     weights: str | Path | None = None,
-    device: str = "auto",
-    precision: str = "auto",
+    device: str = AUTO_DEVICE,
+    precision: Precision | str = Precision.auto,
     batch_size: int | None = None,
     blend: bool = True,
-    runtime: str = "auto",
+    runtime: Runtime | str = Runtime.auto,
 ) -> Runner:
     """The one way a model is loaded to run: ``weights`` a registered name or a path (None: the
     shipped default) on ``runtime`` (see ``runner.pick_runtime``) and the device ``--device`` names;

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.model.onnx_export import INPUTS, OUTPUT
 
@@ -29,25 +30,26 @@ class OnnxBackend:
     """An exported pconv model run by ONNX Runtime (a ``runner.Backend``)."""
 
     session: object  # onnxruntime.InferenceSession
-    runtime = "onnx"
+    runtime = Runtime.onnx.value  # plain text: messages and the health JSON print it
     config: dict
     device: str
 
     @classmethod
-    def open(cls, weights: str | Path | None, device: str = "auto", precision: str = "auto") -> OnnxBackend:
+    def open(
+        cls, weights: str | Path | None, device: str = AUTO_DEVICE, precision: Precision | str = Precision.auto
+    ) -> OnnxBackend:
         """Load an ONNX model: a path, a registered name (its ONNX form) or None (the shipped default)."""
         import onnxruntime as ort
 
         from pconv_cli.model.weights import resolve_onnx
 
-        if precision not in ("auto", "fp32"):
-            shown = getattr(precision, "value", precision)  # a Precision member prints as Precision.bf16
-            raise UsageError(f"--precision {shown}: the onnx runtime computes in fp32 only")
+        if precision not in (Precision.auto, Precision.fp32):
+            raise UsageError(f"--precision {Precision(precision).value}: the onnx runtime computes in fp32 only")
         spec = device.strip().lower()
         cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if spec.startswith("cuda") and not cuda:
             raise UsageError(f"--device {device}: this onnxruntime has no CUDA (pip install onnxruntime-gpu)")
-        if spec not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", spec):
+        if spec not in (AUTO_DEVICE, "cpu") and not re.fullmatch(r"cuda(:\d+)?", spec):
             raise UsageError(f"--device {device}: the onnx runtime runs on auto, cpu, cuda or cuda:N")
         use_cuda = cuda and spec != "cpu"
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from pconv_cli.choices import Runtime, values
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, values
 from pconv_cli.errors import PconvError
 from pconv_cli.runtime.blend import blend_fill
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 RUNTIMES = values(Runtime)
+# The module each runtime imports (the torch runtime's is named as the runtime).
+_MODULE = {Runtime.torch: Runtime.torch.value, Runtime.onnx: "onnxruntime"}
 
 
 class Backend(Protocol):
@@ -39,7 +41,12 @@ class Backend(Protocol):
     def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray: ...
 
 
-def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = "auto", precision: str = "auto") -> str:
+def pick_runtime(
+    runtime: Runtime | str,
+    weights: str | Path | None = None,
+    device: str = AUTO_DEVICE,
+    precision: Precision | str = Precision.auto,
+) -> Runtime:
     """The runtime a command uses; PconvError (exit 1, naming the extra) when it is not installed.
 
     ``auto``: ONNX Runtime where it does the same work, a registered model (it ships in ONNX form)
@@ -49,23 +56,23 @@ def pick_runtime(runtime: str, weights: str | Path | None = None, device: str = 
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"expected runtime in {RUNTIMES}, got {runtime!r}")
-    runtime = Runtime(runtime).value  # a member would print as Runtime.onnx in the messages below
-    installed = {r: importlib.util.find_spec(m) is not None for r, m in (("torch", "torch"), ("onnx", "onnxruntime"))}
-    named = runtime != "auto"
+    installed = {r: importlib.util.find_spec(m) is not None for r, m in _MODULE.items()}
+    runtime, named = Runtime(runtime), runtime != Runtime.auto
     if not named:
         onnx_file = weights is not None and str(weights).lower().endswith(".onnx")
         torch_file = weights is not None and not onnx_file and not _registered(weights)
         if onnx_file or torch_file:  # only one runtime reads the file
-            runtime = "onnx" if onnx_file else "torch"
-        elif installed["torch"] and installed["onnx"]:
-            runtime = "onnx" if _onnx_serves(weights, device, precision) else "torch"
+            runtime = Runtime.onnx if onnx_file else Runtime.torch
+        elif installed[Runtime.torch] and installed[Runtime.onnx]:
+            runtime = Runtime.onnx if _onnx_serves(weights, device, precision) else Runtime.torch
         else:
-            runtime = "onnx" if installed["onnx"] else "torch"
+            runtime = Runtime.onnx if installed[Runtime.onnx] else Runtime.torch
     if not installed[runtime]:
-        package = "onnxruntime" if runtime == "onnx" else "torch"
-        needs = f"--runtime {runtime}" if named else f"{weights or 'this'}"
+        needs = f"--runtime {runtime.value}" if named else f"{weights or 'this'}"
         # A missing extra is an installation problem (exit 1), as in cli.main, not a usage error.
-        raise PconvError(f"{needs} needs {package}, which is not installed (pip install 'pconv-cli[{runtime}]')")
+        raise PconvError(
+            f"{needs} needs {_MODULE[runtime]}, which is not installed (pip install 'pconv-cli[{runtime.value}]')"
+        )
     return runtime
 
 
@@ -75,13 +82,14 @@ def _registered(weights: str | Path) -> bool:
     return not Path(weights).exists() and str(weights) in REGISTRY
 
 
-def _onnx_serves(weights: str | Path | None, device: str, precision: str) -> bool:
+def _onnx_serves(weights: str | Path | None, device: str, precision: Precision | str) -> bool:
     """Whether ONNX Runtime runs this as torch would: see ``pick_runtime``."""
     from pconv_cli.model.weights import REGISTRY
 
     registered = weights is None or bool(REGISTRY[str(weights)].onnx_file)  # pick_runtime sent files elsewhere
-    on_cpu = device.strip().lower() == "cpu" or (device.strip().lower() == "auto" and not accelerator_present())
-    return registered and on_cpu and precision in ("auto", "fp32")
+    spec = device.strip().lower()
+    on_cpu = spec == "cpu" or (spec == AUTO_DEVICE and not accelerator_present())
+    return registered and on_cpu and precision in (Precision.auto, Precision.fp32)
 
 
 def accelerator_present() -> bool:

@@ -8,20 +8,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from pconv_cli.choices import Precision, values
+from pconv_cli.choices import Precision, Runtime, values
 from pconv_cli.model.unet import PConvUNet
 from pconv_cli.runtime.devices import cuda_bf16_native
 
 PRECISIONS = values(Precision)
 
 
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+def autocast_dtype(device: torch.device, precision: Precision | str) -> torch.dtype | None:
     """Low-precision dtype for autocast, or None for fp32. 'auto' is bf16 on CUDA, fp32 elsewhere."""
     if precision not in PRECISIONS:
         raise ValueError(f"expected precision in {PRECISIONS}, got {precision!r}")
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and cuda_bf16_native(device) else "fp32"
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    if precision == Precision.auto:
+        precision = Precision.bf16 if device.type == "cuda" and cuda_bf16_native(device) else Precision.fp32
+    return {Precision.fp32: None, Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}[precision]
 
 
 @dataclass
@@ -30,15 +30,15 @@ class TorchBackend:
     precision asks for it; low-precision output that is not finite is recomputed in fp32."""
 
     model: PConvUNet
-    precision: str = "auto"
-    runtime = "torch"
+    precision: Precision | str = Precision.auto
+    runtime = Runtime.torch.value  # plain text: messages and the health JSON print it
     config: dict = field(init=False)  # the model's PConvConfig as a dict, read at every batch
 
     def __post_init__(self) -> None:
         self.config = self.model.config.to_dict()
 
     @classmethod
-    def open(cls, model: PConvUNet, device: torch.device, precision: str = "auto") -> TorchBackend:
+    def open(cls, model: PConvUNet, device: torch.device, precision: Precision | str = Precision.auto) -> TorchBackend:
         """A loaded ``model`` moved onto ``device`` (``devices.pick_device``'s). CUDA is initialised here
         (it starts lazily), outside anyone's timings."""
         backend = cls(model.to(device), precision)

@@ -166,9 +166,10 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     unknown = sorted(set(fields) - {*FIELDS})
     if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
         raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
-    strategy = str(fields.get("strategy") or "auto")  # blank, as a form sends it: the default, as for format
-    if strategy not in values(Strategy):
-        raise BadRequest(400, f"strategy {strategy!r}: expected one of {', '.join(values(Strategy))}")
+    asked = str(fields.get("strategy") or Strategy.auto.value)  # blank, as a form sends it: the default, as for format
+    if asked not in values(Strategy):
+        raise BadRequest(400, f"strategy {asked!r}: expected one of {', '.join(values(Strategy))}")
+    strategy = Strategy(asked)
     try:
         picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
         holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from pconv_cli.choices import Border, MaskStyle
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.imaging.images import list_images, read_rgb
 
@@ -71,7 +72,7 @@ def mask_source(masks: str | Path | None, augment: bool = True):
     from pconv_cli.imaging.masks import FolderMasks, GeneratedMasks
 
     if masks is None:
-        return GeneratedMasks(style="mixed", ratio=None, border="none")
+        return GeneratedMasks(style=MaskStyle.mixed, ratio=None, border=Border.none)
     return FolderMasks(masks, augment=augment)  # UsageError when it holds no readable mask
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from pconv_cli.choices import Precision
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.files import same_file, writable_folder
 from pconv_cli.model.unet import PConvConfig, PConvUNet
@@ -58,7 +59,7 @@ class Setup:
     loss_weights: LossWeights
     world: int
     device_type: str
-    precision: str  # resolved: fp32, bf16 or fp16
+    precision: Precision  # resolved: fp32, bf16 or fp16
 
 
 def prepare(opts: TrainOptions) -> Setup:
@@ -165,7 +166,7 @@ def _check_arch(opts: TrainOptions, config: PConvConfig, source: str | None) -> 
     """UsageError when --arch, typed, names another network than the one the run starts from (it was ignored)."""
     if opts.given is not None and "arch" in opts.given and config.preset_name() != opts.arch:
         network = config.preset_name() or "a network of no preset"
-        raise UsageError(f"--arch {opts.arch} contradicts {source}, which holds {network}; drop --arch")
+        raise UsageError(f"--arch {opts.arch.value} contradicts {source}, which holds {network}; drop --arch")
 
 
 def _starting_point(opts: TrainOptions, checkpoint: dict | None) -> tuple[dict | None, PConvConfig, dict | None, bool]:
@@ -193,7 +194,7 @@ def _starting_point(opts: TrainOptions, checkpoint: dict | None) -> tuple[dict |
         raise UsageError(str(exc)) from None
 
 
-def _device_and_world(opts: TrainOptions) -> tuple[str, int, str]:
+def _device_and_world(opts: TrainOptions) -> tuple[str, int, Precision]:
     """The device type, the number of replicas and the resolved precision, checked against the machine."""
     device = pick_device("cpu" if opts.gpus == 0 else opts.device)
     world = int(os.environ["WORLD_SIZE"]) if under_torchrun() else max(1, opts.gpus)
@@ -201,6 +202,6 @@ def _device_and_world(opts: TrainOptions) -> tuple[str, int, str]:
         raise UsageError(f"--gpus {world}: only {torch.cuda.device_count()} CUDA device(s) present")
     if device.type == "mps" and world > 1:
         raise UsageError("--gpus > 1 needs CUDA (or --device cpu for CPU processes)")
-    if opts.precision == "fp16" and device.type == "cpu":
+    if opts.precision == Precision.fp16 and device.type == "cpu":
         raise UsageError("--precision fp16 needs a GPU; use bf16 or fp32 on CPU")
     return device.type, world, training_precision(device, opts.precision)

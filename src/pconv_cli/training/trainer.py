@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from pconv_cli.choices import Precision
 from pconv_cli.errors import PconvError
 from pconv_cli.files import atomic_write
 from pconv_cli.model.unet import PConvUNet
@@ -52,11 +53,11 @@ class Trainer:
         self.main = rank == 0
         opts, ckpt = self.opts, setup.checkpoint
         # Low-precision convolutions (tensor cores, AMX on CPU) run fastest on NHWC tensors.
-        self.memory_format = torch.contiguous_format if setup.precision == "fp32" else torch.channels_last
+        self.memory_format = torch.contiguous_format if setup.precision == Precision.fp32 else torch.channels_last
         self.model, self.net = self._network()
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=setup.lr)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == Precision.fp16)
         self.dtype = autocast_dtype(device, setup.precision)
         weights = setup.loss_weights
         self.loss_fn = InpaintingLoss(weights).to(device, memory_format=self.memory_format)
@@ -107,7 +108,7 @@ class Trainer:
             self._write_config()
             self.log.message(
                 f"training a {setup.config.levels}-level ×{setup.config.width} net at {setup.size}² on "
-                f"{describe(self.device)} × {self.world} in {setup.precision}, {len(setup.files)} images"
+                f"{describe(self.device)} × {self.world} in {setup.precision.value}, {len(setup.files)} images"
                 + (f" ({setup.skipped_files} unreadable skipped)" if setup.skipped_files else "")
                 + f", steps {self.step}→{opts.steps}, lr {setup.lr:g} → {setup.out}"
             )
@@ -315,10 +316,10 @@ class Trainer:
             "model": setup.config.to_dict(),
             "size": setup.size,
             "lr": setup.lr,
-            "resolved_precision": setup.precision,
+            "resolved_precision": setup.precision.value,
             "world_size": self.world,
             "finetuning": setup.finetune,  # also for a resumed fine-tune; "finetune" keeps the option's weights
-            "torch": torch.__version__,
+            torch.__name__: torch.__version__,
             "started_at_step": self.step,
         }
         text = json.dumps(config, indent=2)
