@@ -14,18 +14,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.imaging import inputs
-from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
-from pconv_cli.imaging.encode import FORMATS, encode_image
-from pconv_cli.imaging.images import own_pixel_limit, parse_color
-from pconv_cli.imaging.inputs import STDIO, Job, Masking, Outputs
-from pconv_cli.runtime.inpainter import Filled, Inpainter
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FORMATS, STDIO
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pconv_cli.imaging.inputs import Job, Masking, Outputs
+    from pconv_cli.runtime.inpainter import Filled, Inpainter
+
+# `pconv --help` imports this module for its signature: NumPy, OpenCV and the runtime load only
+# when the command runs (inside the functions below).
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Options:
     @classmethod
     def from_flags(cls, mask_color: str | None = None, fmt: str | None = None, **flags) -> Options:
         """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name."""
+        from pconv_cli.imaging.images import parse_color
+
         try:
             color = parse_color(mask_color) if mask_color is not None else None
         except ValueError as exc:
@@ -74,6 +80,8 @@ class Options:
     @property
     def masking(self) -> Masking:
         """Where each image's holes come from, and how they are read."""
+        from pconv_cli.imaging.inputs import Masking
+
         return Masking(
             self.mask, self.mask_color, self.color_tolerance, self.invert_mask, self.threshold, self.resize_mask,
             self.dilate,
@@ -82,6 +90,8 @@ class Options:
     @property
     def outputs(self) -> Outputs:
         """Where the results go, in which format, and what becomes of existing ones."""
+        from pconv_cli.imaging.inputs import Outputs
+
         return Outputs(self.output, self.format, self.overwrite, self.skip_existing)
 
     def check(self) -> None:
@@ -120,6 +130,8 @@ class Driver:
 
     def loaded(self, jobs: list[Job]) -> Iterator[Job]:
         """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
+        from pconv_cli.imaging import inputs
+
         stdin = None
         if any(j.source.path is None and j.output is not None for j in jobs):
             stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
@@ -154,6 +166,9 @@ class Driver:
 
     def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:
         """Encode and write atomically (``pixels`` None: the input unchanged)."""
+        from pconv_cli.imaging import inputs
+        from pconv_cli.imaging.encode import encode_image
+
         picture, fmt = job.picture, job.format
         try:
             if pixels is None and fmt == picture.format and job.output != STDIO:
@@ -186,7 +201,9 @@ def command(options: Options) -> int:
     from rich.console import Console
 
     from pconv_cli.console import progress_bar
+    from pconv_cli.imaging.images import own_pixel_limit
     from pconv_cli.model.weights import DEFAULT_MODEL
+    from pconv_cli.runtime.inpainter import Inpainter
 
     own_pixel_limit()
     inpainter = Inpainter(
@@ -218,6 +235,8 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
+    from pconv_cli.imaging import inputs
+
     sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
         raise UsageError("no input images found")

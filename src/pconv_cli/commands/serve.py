@@ -11,7 +11,7 @@ import typer
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime
 from pconv_cli.errors import UsageError
-from pconv_cli.imaging.images import DEFAULT_MAX_PIXELS
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS
 
 
 @dataclass

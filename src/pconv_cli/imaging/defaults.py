@@ -1,5 +1,9 @@
-"""Defaults of reading images and masks, defined once. No imports: the CLI shows them in `--help`
-without loading NumPy, OpenCV or Pillow."""
+"""Constants of reading and writing images, defined once. No imports: the CLI uses them at
+`--help` and while parsing flags without loading NumPy, OpenCV or Pillow."""
 
 DEFAULT_MAX_PIXELS = 100_000_000  # an image or mask over this many pixels is refused (decompression bombs)
 DEFAULT_THRESHOLD = 127  # mask grey levels (8-bit) above it are hole; alpha at most it is hole
+STDIO = "-"  # an input or output named so is stdin or stdout
+# The output formats: a file suffix (or --format) to its Pillow name, and a Pillow name to its suffix.
+FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
+SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}

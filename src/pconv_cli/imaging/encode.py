@@ -16,14 +16,13 @@ import numpy as np
 from PIL import Image
 
 from pconv_cli.errors import PconvError, one_line
+from pconv_cli.imaging.defaults import SUFFIX_OF
 from pconv_cli.imaging.png import chunk
 
 if TYPE_CHECKING:
     from pconv_cli.imaging.images import Picture
 
 # Output formats by suffix (PIL format names).
-FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF", "tiff": "TIFF"}
-SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 PNG_LEVEL = 1  # zlib level 1, OpenCV's default: much faster than Pillow's 6 for a few more bytes
 
 

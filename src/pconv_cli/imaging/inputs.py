@@ -19,8 +19,8 @@ import numpy as np
 
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.files import atomic_write_bytes, same_file, writable_folder, write_stdout
-from pconv_cli.imaging.defaults import DEFAULT_THRESHOLD
-from pconv_cli.imaging.encode import FORMATS, SUFFIX_OF, check_depth
+from pconv_cli.imaging.defaults import DEFAULT_THRESHOLD, FORMATS, STDIO, SUFFIX_OF
+from pconv_cli.imaging.encode import check_depth
 from pconv_cli.imaging.images import (
     IMAGE_SUFFIXES,
     Picture,
@@ -33,7 +33,6 @@ from pconv_cli.imaging.images import (
 from pconv_cli.imaging.masks import check_fillable, dilate_holes, hole_ratio
 
 OUTPUT_TAG = "_inpainted"
-STDIO = "-"
 T = TypeVar("T")
 R = TypeVar("R")
 RECORD_KEYS = (

@@ -28,7 +28,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pconv_cli.choices import Strategy, values
 from pconv_cli.errors import PconvError, TooManyPixels
-from pconv_cli.imaging.encode import FORMATS, encode_image
+from pconv_cli.imaging.defaults import FORMATS
+from pconv_cli.imaging.encode import encode_image
 from pconv_cli.imaging.images import read_image, read_mask
 from pconv_cli.imaging.masks import check_fillable
 
