@@ -545,16 +545,6 @@ def test_exit_codes_and_one_line_errors_from_the_real_entry_point(tmp_path, mode
     assert mixed.returncode == 1 and "Traceback" not in mixed.stderr and mixed.stdout == ""
 
 
-def test_weights_list():
-    result = CliRunner().invoke(app, ["weights", "list"])
-    assert result.exit_code == 0
-    assert "vgg16-caffe-pool3\tvgg\tok\t-\t" in result.stdout
-    line = next(row for row in result.stdout.splitlines() if row.startswith("pconv-small256-v5\t"))
-    name, kind, state, default, files, scale, licence, _ = line.split("\t")
-    assert (kind, state, default, scale) == ("model", "ok", "default", "256")
-    assert files == "pconv-small256-v5.safetensors,pconv-small256-v5.onnx" and "non-commercial" in licence
-
-
 @pytest.mark.slow
 def test_a_reader_that_stops_early_is_a_failure_not_a_success(tmp_path, model_file):
     # `pconv inpaint … -o - | head -c 100`: the PNG did not arrive whole, so the exit code must say so.

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from pconv_cli.commands.evaluate import EvalOptions, parse_baselines, parse_bins, parse_borders
+from pconv_cli.commands.evaluate import EvalOptions
 from pconv_cli.errors import UsageError
 from pconv_cli.evaluation import baselines as bl
 from pconv_cli.evaluation import run as ev
@@ -119,21 +119,6 @@ def test_pairing_is_seeded_balanced_and_per_cell(data):
 
 def telea_rows(result):
     return [r for r in result.rows if r["method"] == "telea"]
-
-
-def test_parse_arguments():
-    assert parse_bins("paper") == [0, 1, 2, 3, 4, 5]
-    assert parse_bins("3,1") == [0, 2]
-    for bad in ("0", "7", "x", ""):
-        with pytest.raises(UsageError, match="--bins"):
-            parse_bins(bad)
-    assert parse_baselines("NS, telea,ns") == ["ns", "telea"]
-    assert parse_baselines("none") == []
-    with pytest.raises(UsageError, match="unknown baseline"):
-        parse_baselines("telea,magic")
-    assert parse_borders("both") == ["margin", "none"]
-    with pytest.raises(UsageError):
-        parse_borders("edge")
 
 
 @pytest.mark.slow
