@@ -20,10 +20,17 @@ from pconv_cli.errors import UsageError
 DEFAULT_BASELINES = ("telea", "ns", "biharmonic", "patchmatch")
 
 
-def _all_bins() -> tuple[int, ...]:
-    from pconv_cli.imaging.masks import BINS
+# --bins and --border as typed; the options' defaults are these parsed (one place for both forms).
+DEFAULT_BINS = "paper"
+DEFAULT_BORDER = Border.both
 
-    return tuple(range(len(BINS)))
+
+def _default_bins() -> tuple[int, ...]:
+    return tuple(parse_bins(DEFAULT_BINS))
+
+
+def _default_borders() -> tuple[str, ...]:
+    return tuple(parse_borders(DEFAULT_BORDER))
 
 
 def _both_borders() -> tuple[str, ...]:
@@ -38,12 +45,12 @@ class EvalOptions:
 
     images: Path
     masks: Path
-    out: Path
+    out: Path = Path("pconv-eval")
     weights: Sequence[Path] = ()
     baselines: Sequence[str] = DEFAULT_BASELINES
     pairs_per_bin: int = 10
-    bins: Sequence[int] = field(default_factory=_all_bins)
-    borders: Sequence[str] = field(default_factory=_both_borders)
+    bins: Sequence[int] = field(default_factory=_default_bins)
+    borders: Sequence[str] = field(default_factory=_default_borders)
     size: int | None = None
     resume: bool = False
     overwrite: bool = False
@@ -170,30 +177,42 @@ def cli(
     baselines: str = typer.Option(
         ",".join(DEFAULT_BASELINES), "--baselines", "-b", help="Comma-separated baselines, or 'none'."
     ),
-    pairs_per_bin: int = typer.Option(10, "--pairs-per-bin", "-k", help="Pairs per bin and border mode."),
-    bins: str = typer.Option("paper", "--bins", help="'paper' (all six) or bin numbers, e.g. 1,3,6."),
-    border: Border = typer.Option(Border.both, "--border", help="The paper's B (margin) and N (none) columns."),
-    size: int | None = typer.Option(
-        None, "--size", help="Centre-crop and resize images to SIZE×SIZE (masks too); default: masks fit each image."
+    pairs_per_bin: int = typer.Option(
+        EvalOptions.pairs_per_bin, "--pairs-per-bin", "-k", help="Pairs per bin and border mode."
     ),
-    out: Path = typer.Option(Path("pconv-eval"), "--out", "-o", help="Output folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the aggregate as JSON on stdout."),
-    resume: bool = typer.Option(False, "--resume", help="Skip pairs and methods already in OUT/results.csv."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results already in OUT/results.csv."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the image × mask pairing."),
-    device: str = typer.Option(AUTO_DEVICE, "--device", help="auto, cpu, cuda, cuda:N or mps (models only)."),
-    precision: Precision = typer.Option(Precision.auto, "--precision", help="Models only; auto: bf16 on CUDA."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Pairs loaded at once; models run them as one batch."),
-    figure_pairs: int = typer.Option(2, "--figure-pairs", help="Pairs per bin in comparison.png (0: none)."),
-    invert_mask: bool = typer.Option(False, "--invert-mask", help="Masks are black = hole."),
+    bins: str = typer.Option(DEFAULT_BINS, "--bins", help="'paper' (all six) or bin numbers, e.g. 1,3,6."),
+    border: Border = typer.Option(DEFAULT_BORDER, "--border", help="The paper's B (margin) and N (none) columns."),
+    size: int | None = typer.Option(
+        EvalOptions.size,
+        "--size",
+        help="Centre-crop and resize images to SIZE×SIZE (masks too); default: masks fit each image.",
+    ),
+    out: Path = typer.Option(EvalOptions.out, "--out", "-o", help="Output folder."),
+    as_json: bool = typer.Option(EvalOptions.as_json, "--json", help="Print the aggregate as JSON on stdout."),
+    resume: bool = typer.Option(
+        EvalOptions.resume, "--resume", help="Skip pairs and methods already in OUT/results.csv."
+    ),
+    overwrite: bool = typer.Option(
+        EvalOptions.overwrite, "--overwrite", help="Replace the results already in OUT/results.csv."
+    ),
+    seed: int = typer.Option(EvalOptions.seed, "--seed", help="Seed of the image × mask pairing."),
+    device: str = typer.Option(EvalOptions.device, "--device", help="auto, cpu, cuda, cuda:N or mps (models only)."),
+    precision: Precision = typer.Option(EvalOptions.precision, "--precision", help="Models only; auto: bf16 on CUDA."),
+    batch_size: int = typer.Option(
+        EvalOptions.batch_size, "--batch-size", help="Pairs loaded at once; models run them as one batch."
+    ),
+    figure_pairs: int = typer.Option(
+        EvalOptions.figure_pairs, "--figure-pairs", help="Pairs per bin in comparison.png (0: none)."
+    ),
+    invert_mask: bool = typer.Option(EvalOptions.invert_mask, "--invert-mask", help="Masks are black = hole."),
     blend: bool = typer.Option(
-        True,
+        EvalOptions.blend,
         "--blend/--no-blend",
         help="Models set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
         "--no-blend keeps the network's raw fill.",
     ),
     strategy: Strategy = typer.Option(
-        Strategy.auto, "--strategy", help="How models meet large images, as in inpaint --strategy."
+        EvalOptions.strategy, "--strategy", help="How models meet large images, as in inpaint --strategy."
     ),
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1).

@@ -272,31 +272,42 @@ def cli(
         ..., metavar="IMAGE", help="Image files, folders (recursive), globs, or - for stdin."
     ),
     mask: Path | None = typer.Option(
-        None, "--mask", "-m", help="Mask file for every image, or a folder of masks matched by relative path and stem."
+        Options.mask,
+        "--mask",
+        "-m",
+        help="Mask file for every image, or a folder of masks matched by relative path and stem.",
     ),
     mask_color: str | None = typer.Option(
-        None, "--mask-color", help="Holes are the image's pixels of this colour, RRGGBB (e.g. 00ff00)."
+        Options.mask_color, "--mask-color", help="Holes are the image's pixels of this colour, RRGGBB (e.g. 00ff00)."
     ),
     color_tolerance: int = typer.Option(
-        0, "--color-tolerance", min=0, max=255, help="Per-channel distance still counted as the --mask-color."
+        Options.color_tolerance,
+        "--color-tolerance",
+        min=0,
+        max=255,
+        help="Per-channel distance still counted as the --mask-color.",
     ),
-    invert_mask: bool = typer.Option(False, "--invert-mask", help="Black is hole instead of white."),
+    invert_mask: bool = typer.Option(Options.invert_mask, "--invert-mask", help="Black is hole instead of white."),
     threshold: int = typer.Option(
-        DEFAULT_THRESHOLD, "--threshold", min=0, max=254, help="Mask grey levels above this are hole."
+        Options.threshold, "--threshold", min=0, max=254, help="Mask grey levels above this are hole."
     ),
-    dilate: int = typer.Option(0, "--dilate", min=0, help="Grow holes by this many pixels."),
-    resize_mask: bool = typer.Option(False, "--resize-mask", help="Scale a mask of another size to its image."),
+    dilate: int = typer.Option(Options.dilate, "--dilate", min=0, help="Grow holes by this many pixels."),
+    resize_mask: bool = typer.Option(
+        Options.resize_mask, "--resize-mask", help="Scale a mask of another size to its image."
+    ),
     output: str | None = typer.Option(
-        None,
+        Options.output,
         "--output",
         "-o",
         help="Output file, folder, or - for PNG on stdout (default: <stem>_inpainted.<ext> beside the input).",
     ),
-    fmt: str | None = typer.Option(None, "--format", help="Output format: png, jpg, webp, tif or bmp."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
-    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave existing outputs alone (resume a run)."),
+    fmt: str | None = typer.Option(Options.format, "--format", help="Output format: png, jpg, webp, tif or bmp."),
+    overwrite: bool = typer.Option(Options.overwrite, "--overwrite", help="Replace existing outputs."),
+    skip_existing: bool = typer.Option(
+        Options.skip_existing, "--skip-existing", help="Leave existing outputs alone (resume a run)."
+    ),
     strategy: Strategy = typer.Option(
-        Strategy.auto,
+        Options.strategy,
         "--strategy",
         help="How an image meets the network's working scale S (256 for the shipped model). full: the whole "
         "image at once. tile: 2S×2S tiles at native resolution overlapping by S/2 (sharp; every hole pixel "
@@ -308,35 +319,38 @@ def cli(
         "else refine. --json records each group's box and fill.",
     ),
     weights_file: Path | None = typer.Option(
-        None,
+        Options.weights,
         "--weights",
         "-w",
         help="A registered name (pconv weights list), pconv safetensors file or training checkpoint; "
         "with --runtime onnx a registered name or .onnx model (default: the shipped model).",
     ),
     runtime: Runtime = typer.Option(
-        Runtime.auto,
+        Options.runtime,
         "--runtime",
         help="What runs the network: torch, or onnx (ONNX Runtime, fp32; needs no torch). auto: onnx for a "
         "registered model or .onnx file in fp32 on a CPU (the same fill, a fraction of the start-up), torch "
         "otherwise; whichever is installed if only one is.",
     ),
-    device: str = typer.Option(AUTO_DEVICE, "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
+    device: str = typer.Option(Options.device, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    precision: Precision = typer.Option(Options.precision, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU)."
+        Options.batch_size,
+        "--batch-size",
+        min=1,
+        help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU).",
     ),
     max_pixels: int = typer.Option(
-        DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
+        Options.max_pixels, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
     ),
     blend: bool = typer.Option(
-        True,
+        Options.blend,
         "--blend/--no-blend",
         help="Set the fill into the photo seamlessly (Poisson blend: no dark outline, step or colour offset); "
         "--no-blend keeps the network's raw fill.",
     ),
-    json_lines: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or messages on stderr, only errors."),
+    json_lines: bool = typer.Option(Options.json_lines, "--json", help="One JSON line per image on stdout."),
+    quiet: bool = typer.Option(Options.quiet, "--quiet", "-q", help="No progress or messages on stderr, only errors."),
 ) -> None:
     """Fill the holes of images given masks (white = hole), writing only hole pixels.
 

@@ -11,6 +11,8 @@ import typer
 from pconv_cli.choices import Border, MaskStyle
 from pconv_cli.errors import UsageError
 
+DEFAULT_SIZE = 512  # mask side without --size (the parser's default too)
+
 
 @dataclass
 class Options:
@@ -22,7 +24,7 @@ class Options:
     paper_bins: bool = False
     ratio: tuple[float, float] | None = None
     border: Border = Border.none
-    size: tuple[int, int] = (512, 512)  # (height, width)
+    size: tuple[int, int] = (DEFAULT_SIZE, DEFAULT_SIZE)  # (height, width)
     count: int = 100
     seed: int = 0
     workers: int = 0  # 0: one per core
@@ -73,7 +75,7 @@ class Options:
 
 def parse_size(size: str | None, extra: list[str]) -> tuple[int, int]:
     """--size 512 | W H | WxH -> (height, width)."""
-    text = (size or "512").lower().replace("x", " ").replace(",", " ").split() + extra
+    text = (size or str(DEFAULT_SIZE)).lower().replace("x", " ").replace(",", " ").split() + extra
     if not 1 <= len(text) <= 2 or not all(t.isdigit() for t in text):
         raise UsageError(f"--size expects 512, W H or WxH, got {' '.join(text)!r}")
     width, height = (int(text[0]), int(text[-1]))
@@ -130,7 +132,7 @@ def command(options: Options, console) -> int:
 def cli(
     paths: list[str] = typer.Argument(None, metavar="OUT_DIR", help="Folder to write the masks into."),
     style: MaskStyle = typer.Option(
-        MaskStyle.mixed,
+        Options.style,
         "--style",
         help="Generator: brush strokes, occlusion blobs, 1-6 px scratches, words in a real font (watermarks, "
         "captions); mixed draws one of them per mask.",
@@ -139,22 +141,33 @@ def cli(
         None, "--bins", metavar="paper", help="Equal numbers in the six hole-ratio bins of the paper's Table 1."
     ),
     ratio: tuple[float, float] = typer.Option(
-        None, "--ratio", metavar="LOW HIGH", help="Hole-ratio range (LOW, HIGH]; without it and --bins: 0.01 0.6."
+        Options.ratio,
+        "--ratio",
+        metavar="LOW HIGH",
+        help="Hole-ratio range (LOW, HIGH]; without it and --bins: 0.01 0.6.",
     ),
     border: Border = typer.Option(
-        Border.none, "--border", help="margin: no hole within 50 px (at 512, scaled) of the border; both: half of each."
+        Options.border,
+        "--border",
+        help="margin: no hole within 50 px (at 512, scaled) of the border; both: half of each.",
     ),
     size: str = typer.Option(
         None, "--size", metavar="W [H]", help="Mask size: 512 (square), W H or WxH; 512 if not given."
     ),
-    count: int = typer.Option(100, "--count", "-n", help="Number of masks (all bins and border modes together)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed and arguments: byte-identical files on any machine."),
-    workers: int = typer.Option(0, "--workers", "-j", help="Processes; 0 = one per core."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Write into a non-empty folder, replacing the masks its manifest lists."
+    count: int = typer.Option(
+        Options.count, "--count", "-n", help="Number of masks (all bins and border modes together)."
     ),
-    preview: Path = typer.Option(None, "--preview", metavar="FILE.png", help="Also write a contact sheet."),
-    stats: Path = typer.Option(None, "--stats", metavar="DIR", help="Print the hole-ratio histogram of a mask folder."),
+    seed: int = typer.Option(
+        Options.seed, "--seed", help="Same seed and arguments: byte-identical files on any machine."
+    ),
+    workers: int = typer.Option(Options.workers, "--workers", "-j", help="Processes; 0 = one per core."),
+    overwrite: bool = typer.Option(
+        Options.overwrite, "--overwrite", help="Write into a non-empty folder, replacing the masks its manifest lists."
+    ),
+    preview: Path = typer.Option(Options.preview, "--preview", metavar="FILE.png", help="Also write a contact sheet."),
+    stats: Path = typer.Option(
+        Options.stats, "--stats", metavar="DIR", help="Print the hole-ratio histogram of a mask folder."
+    ),
 ) -> None:
     """Generate irregular hole masks (white = hole) in exact hole-ratio bins, with manifest.csv.
 

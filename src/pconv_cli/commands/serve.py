@@ -85,19 +85,26 @@ def command(options: Options) -> int:
 
 
 def cli(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
-    port: int = typer.Option(8080, "--port", "-p", help="Port (0: any free one, printed)."),
-    queue: int = typer.Option(8, "--queue", help="Requests waiting or running at most; more are answered 503."),
-    max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", help="Largest request body (413 beyond)."),
+    host: str = typer.Option(Options.host, "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(Options.port, "--port", "-p", help="Port (0: any free one, printed)."),
+    queue: int = typer.Option(
+        Options.queue, "--queue", help="Requests waiting or running at most; more are answered 503."
+    ),
+    max_upload_mb: float = typer.Option(
+        Options.max_upload_mb, "--max-upload-mb", help="Largest request body (413 beyond)."
+    ),
     max_pixels: int = typer.Option(
-        DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
+        Options.max_pixels, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
     ),
     weights_file: Path | None = typer.Option(
-        None, "--weights", "-w", help="A registered name, weights file, checkpoint or .onnx model (as inpaint)."
+        Options.weights,
+        "--weights",
+        "-w",
+        help="A registered name, weights file, checkpoint or .onnx model (as inpaint).",
     ),
-    runtime: Runtime = typer.Option(Runtime.auto, "--runtime", help="torch or onnx; auto as for inpaint."),
-    device: str = typer.Option(AUTO_DEVICE, "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    precision: Precision = typer.Option(Precision.auto, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
+    runtime: Runtime = typer.Option(Options.runtime, "--runtime", help="torch or onnx; auto as for inpaint."),
+    device: str = typer.Option(Options.device, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    precision: Precision = typer.Option(Options.precision, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
 ) -> None:
     """Serve a page to paint masks and inpaint in the browser, and an HTTP API (needs pconv-cli\\[serve]).
 

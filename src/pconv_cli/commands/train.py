@@ -139,44 +139,58 @@ def cli(
         metavar="FOLDER",
         help="Image folder(s), searched recursively (JPEG/PNG/WebP); one named N times is sampled N times as often.",
     ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
-    arch: Arch = typer.Option(Arch.paper256, help="Network preset (the paper's 512 or 256 network, or smaller)."),
-    size: int | None = typer.Option(None, help="Crop side (default: the preset's, 256 or 512)."),
-    masks: Path | None = typer.Option(None, help="Mask folder (white = hole), augmented (default: generated)."),
-    val: Path | None = typer.Option(None, help="Validation image folder (needs --val-masks)."),
-    val_masks: Path | None = typer.Option(None, help="Mask folder for validation (fixed, seeded pairs)."),
-    device: str = typer.Option(AUTO_DEVICE, help="auto, cpu, cuda or cuda:N."),
-    gpus: int = typer.Option(1, help="Replicas: N > 1 runs N DDP processes; 0 = CPU. Under torchrun, joins it."),
-    steps: int = typer.Option(100_000, help="Total optimiser steps (a resumed run continues up to this)."),
-    batch_size: int = typer.Option(6, help="Images per replica per micro-batch."),
-    grad_accum: int = typer.Option(1, help="Micro-batches per optimiser step."),
-    lr: float | None = typer.Option(None, help="Adam learning rate (default: 2e-4, or 5e-5 with --finetune)."),
-    seed: int = typer.Option(0, help="Seed of weights, data order, crops and masks."),
+    out: Path | None = typer.Option(TrainOptions.out, "--out", "-o", help="Run folder (default: runs/<date-time>)."),
+    arch: Arch = typer.Option(TrainOptions.arch, help="Network preset (the paper's 512 or 256 network, or smaller)."),
+    size: int | None = typer.Option(TrainOptions.size, help="Crop side (default: the preset's, 256 or 512)."),
+    masks: Path | None = typer.Option(
+        TrainOptions.masks, help="Mask folder (white = hole), augmented (default: generated)."
+    ),
+    val: Path | None = typer.Option(TrainOptions.val, help="Validation image folder (needs --val-masks)."),
+    val_masks: Path | None = typer.Option(
+        TrainOptions.val_masks, help="Mask folder for validation (fixed, seeded pairs)."
+    ),
+    device: str = typer.Option(TrainOptions.device, help="auto, cpu, cuda or cuda:N."),
+    gpus: int = typer.Option(
+        TrainOptions.gpus, help="Replicas: N > 1 runs N DDP processes; 0 = CPU. Under torchrun, joins it."
+    ),
+    steps: int = typer.Option(TrainOptions.steps, help="Total optimiser steps (a resumed run continues up to this)."),
+    batch_size: int = typer.Option(TrainOptions.batch_size, help="Images per replica per micro-batch."),
+    grad_accum: int = typer.Option(TrainOptions.grad_accum, help="Micro-batches per optimiser step."),
+    lr: float | None = typer.Option(
+        TrainOptions.lr, help="Adam learning rate (default: 2e-4, or 5e-5 with --finetune)."
+    ),
+    seed: int = typer.Option(TrainOptions.seed, help="Seed of weights, data order, crops and masks."),
     precision: Precision = typer.Option(
-        Precision.auto,
+        TrainOptions.precision,
         help="fp16 is GPU only, with gradient scaling. auto: bf16 on CUDA, and on a CPU only where a short "
         "probe finds it faster than fp32.",
     ),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the network."),
-    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise BatchNorm across replicas."),
+    compile: bool = typer.Option(TrainOptions.compile, "--compile", help="torch.compile the network."),
+    sync_bn: bool = typer.Option(TrainOptions.sync_bn, "--sync-bn", help="Synchronise BatchNorm across replicas."),
     finetune: Path | None = typer.Option(
-        None, help="Fine-tune these weights (a file or registered name): encoder BN frozen, lr 5e-5."
+        TrainOptions.finetune, help="Fine-tune these weights (a file or registered name): encoder BN frozen, lr 5e-5."
     ),
     init: Path | None = typer.Option(
-        None, help="Start from these weights (a file or registered name), every layer learning, lr 2e-4."
+        TrainOptions.init, help="Start from these weights (a file or registered name), every layer learning, lr 2e-4."
     ),
-    resume: Path | None = typer.Option(None, help="Continue a run from its checkpoint (last.pt, or the run folder)."),
+    resume: Path | None = typer.Option(
+        TrainOptions.resume, help="Continue a run from its checkpoint (last.pt, or the run folder)."
+    ),
     overwrite: bool = typer.Option(
-        False, "--overwrite", help="Train into a run folder that holds another run, replacing it (its best.pt too)."
+        TrainOptions.overwrite,
+        "--overwrite",
+        help="Train into a run folder that holds another run, replacing it (its best.pt too).",
     ),
-    workers: int = typer.Option(4, help="DataLoader worker processes per replica."),
-    log_every: int = typer.Option(10, help="Steps between metrics lines."),
-    val_every: int = typer.Option(1000, help="Steps between validations (best.pt)."),
-    sample_every: int = typer.Option(1000, help="Steps between sample grids."),
-    save_every: int = typer.Option(500, help="Steps between last.pt saves."),
-    max_nonfinite: int = typer.Option(20, help="Stop after this many non-finite losses in a row."),
+    workers: int = typer.Option(TrainOptions.workers, help="DataLoader worker processes per replica."),
+    log_every: int = typer.Option(TrainOptions.log_every, help="Steps between metrics lines."),
+    val_every: int = typer.Option(TrainOptions.val_every, help="Steps between validations (best.pt)."),
+    sample_every: int = typer.Option(TrainOptions.sample_every, help="Steps between sample grids."),
+    save_every: int = typer.Option(TrainOptions.save_every, help="Steps between last.pt saves."),
+    max_nonfinite: int = typer.Option(
+        TrainOptions.max_nonfinite, help="Stop after this many non-finite losses in a row."
+    ),
     loss_weights: str = typer.Option(
-        "",
+        TrainOptions.loss_weights,
         help="Replace some of the paper's loss weights (valid=1,hole=6,perceptual=0.05,style=120,tv=0.1), "
         "e.g. 'perceptual=0,style=0' (no VGG pass).",
     ),
