@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from pconv_cli.choices import Precision
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.runtime.devices import training_precision
 from pconv_cli.training.loss import InpaintingLoss, LossWeights
@@ -72,7 +73,7 @@ def precision(repeats: int, warmup: int = 1, preset: str = "small", batch: int =
     """images/s of the CPU relay's Adam step (pixel terms) in fp32 and under bf16 autocast, each in the
     memory format training gives it (contiguous for fp32, channels_last for bf16), and the precision
     `pconv train --precision auto` picks on this machine (its probe runs first, on an idle CPU)."""
-    picked = training_precision(torch.device("cpu"), "auto")
+    picked = training_precision(torch.device("cpu"), Precision.auto)
     torch.manual_seed(0)
     base = PConvUNet(PConvConfig.preset(preset))
     side = base.config.image_size
@@ -106,5 +107,5 @@ def precision(repeats: int, warmup: int = 1, preset: str = "small", batch: int =
         "values": {name: batch / t for name, t in medians(times).items()},
         "ratios": {"fp32/bf16": ratio(times, "fp32", "bf16")},
         "repeats": repeats,
-        "notes": [f"--precision auto picks {picked} here"],
+        "notes": [f"--precision auto picks {picked.value} here"],
     }
