@@ -1,4 +1,5 @@
 import errno
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from pconv_cli.cli import app
 from pconv_cli.errors import PconvError
 from pconv_cli.model.unet import PConvConfig, PConvUNet
-from pconv_cli.model.weights import save_weights
+from pconv_cli.model.weights import REGISTRY, save_weights
 from pconv_cli.runtime.inpainter import Inpainter
 
 rng = np.random.default_rng(0)
@@ -525,6 +526,21 @@ def test_usage_errors(tmp_path, model_file):
     if not torch.cuda.is_available():
         cuda = pconv("inpaint", tmp_path / "p.png", "--mask-color", "00ff00", "-w", model_file, "--device", "cuda")
         assert cuda.code == 2 and "CUDA is not available" in cuda.stderr
+
+
+def test_an_unknown_weights_name_is_not_found_without_torch(tmp_path, monkeypatch):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-o", tmp_path / "out.png"]
+    unknown = pconv(*args, "-w", "pconv-small256-v4")  # auto picks onnx for registered names; this is none
+    names = ", ".join(sorted(REGISTRY))
+    assert (unknown.code, unknown.stderr) == (2, f"weights not found: pconv-small256-v4 (registered names: {names})")
+    missing_file = tmp_path / "no.onnx"
+    missing = pconv(*args, "-w", missing_file)  # as a missing file was already
+    assert (missing.code, missing.stderr) == (2, f"weights not found: {missing_file} (registered names: {names})")
+    assert not (tmp_path / "out.png").exists()
 
 
 @pytest.mark.slow
