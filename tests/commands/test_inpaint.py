@@ -336,6 +336,18 @@ def test_formats_and_output_file(tmp_path, model_file):
     assert Image.open(tmp_path / "cut.jpg").mode == "RGB"
 
 
+def test_an_unknown_output_format_names_the_formats_there_are(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file]
+    gif = tmp_path / "out.gif"
+    by_suffix = pconv(*args, "-o", gif)
+    expected = f"cannot tell the output format of {gif}; pass --format png, jpg, webp, tif or bmp"
+    assert (by_suffix.code, by_suffix.stderr) == (2, expected) and not gif.exists()
+    by_flag = pconv(*args, "--format", "gif")
+    assert (by_flag.code, by_flag.stderr) == (2, "--format 'gif': expected png, jpg, webp, tif or bmp")
+
+
 def test_bad_inputs_each_fail_alone_and_the_batch_goes_on(tmp_path, model_file):
     good = photo()
     save(tmp_path / "good é x.png", good)
