@@ -521,6 +521,16 @@ def test_json_quiet_and_messages(tmp_path, model_file):
     )
 
 
+@pytest.mark.parametrize(("runtime", "weights"), [("torch", "model_file"), ("onnx", None)])
+def test_the_banner_says_the_precision_resolved_not_auto(tmp_path, model_file, runtime, weights):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    chosen = ["-w", model_file] if weights else []
+    done = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "--runtime", runtime, *chosen,
+                 "--device", "cpu", "--precision", "auto")  # fmt: skip
+    assert done.code == 0 and f"pconv: {runtime} on cpu, precision fp32, batch 1; model " in done.stderr
+
+
 def test_usage_errors(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     nothing = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png")

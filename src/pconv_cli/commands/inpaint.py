@@ -214,7 +214,7 @@ def command(options: Options) -> int:
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
     banner = (
-        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {options.precision.value}, "
+        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {runner.backend.precision_used}, "
         f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
     )
     try:
