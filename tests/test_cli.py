@@ -70,3 +70,50 @@ def test_shell_completion_offers_commands_options_and_choices():
     assert complete("pconv inp", 1) == ["inpaint"]
     assert complete("pconv inpaint x --run", 3) == ["--runtime"]
     assert complete("pconv inpaint x --strategy ", 4) == ["auto", "full", "tile", "crop", "refine"]
+
+
+def _enum_options():
+    """(command words, option, choice enum) of every enum option of every command, read off their signatures."""
+    import enum
+    import inspect
+    import typing
+
+    from pconv_cli.cli import app
+
+    commands = [((c.name,), c.callback) for c in app.registered_commands]
+    for group in app.registered_groups:
+        commands += [((group.name, c.name), c.callback) for c in group.typer_instance.registered_commands]
+    for words, callback in commands:
+        for param in inspect.signature(callback, eval_str=True).parameters.values():
+            kinds = [a for a in typing.get_args(param.annotation) if a is not type(None)] or [param.annotation]
+            for kind in kinds:
+                if isinstance(kind, type) and issubclass(kind, enum.Enum):
+                    names = param.default.param_decls or ("--" + param.name.replace("_", "-"),)
+                    yield words, names[0], kind
+
+
+ENUM_OPTIONS = list(_enum_options())
+
+
+def test_every_command_has_its_enum_options_found():
+    found = {(" ".join(words), option) for words, option, _ in ENUM_OPTIONS}
+    assert {("inpaint", "--strategy"), ("train", "--arch"), ("export", "--format"), ("make-masks", "--style")} <= found
+    assert len(found) == 13
+
+
+@pytest.mark.parametrize(("words", "option", "choice"), ENUM_OPTIONS, ids=lambda v: v if isinstance(v, str) else None)
+def test_a_value_outside_an_options_choices_is_one_plain_line(words, option, choice, monkeypatch, capsys):
+    import signal
+
+    from pconv_cli.choices import values
+    from pconv_cli.cli import main
+
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # main's SIGTERM handler: not in pytest's process
+    monkeypatch.setattr(sys, "argv", ["pconv", *words, option, "fast"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    command = " ".join(words)
+    expected = (
+        f"Invalid value for '{option}': 'fast' is not one of {', '.join(values(choice))} (see pconv {command} --help)"
+    )
+    assert (exit_.value.code, capsys.readouterr().err) == (2, f"pconv: error: {expected}\n")

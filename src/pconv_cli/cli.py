@@ -7,6 +7,7 @@ its core when it runs.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -69,6 +70,21 @@ EXTRA_OF = {
 }
 
 
+# Typer's (pydantic's) words for a value outside an enum option's choices, each choice quoted:
+# "Invalid value for '--strategy': Value error, 'fast' is not one of 'auto', 'full', …."
+_NOT_A_CHOICE = re.compile(r"(Invalid value for .+?: )Value error, (.+ is not one of )('.*')\.")
+
+
+def _plain(message: str) -> str:
+    """Typer's usage message, a value outside an option's choices said plainly: "Invalid value for
+    '--strategy': 'fast' is not one of auto, full, tile, crop, refine"."""
+    found = _NOT_A_CHOICE.fullmatch(message)
+    if found is None:
+        return message
+    head, value, choices = found.groups()
+    return head + value + ", ".join(re.findall(r"'([^']*)'", choices))
+
+
 def main() -> None:
     import signal
 
@@ -94,7 +110,7 @@ def main() -> None:
         print("pconv: interrupted", file=sys.stderr)
         sys.exit(130)
     except typer.TyperException as exc:  # a bad or missing option or argument
-        message = exc.format_message()
+        message = _plain(exc.format_message())
         if message:  # empty: no arguments at all, and the help has been shown
             ctx = getattr(exc, "ctx", None)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""

@@ -1,4 +1,5 @@
 import errno
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from pconv_cli.cli import app
 from pconv_cli.errors import PconvError
 from pconv_cli.model.unet import PConvConfig, PConvUNet
-from pconv_cli.model.weights import save_weights
+from pconv_cli.model.weights import REGISTRY, save_weights
 from pconv_cli.runtime.inpainter import Inpainter
 
 rng = np.random.default_rng(0)
@@ -335,6 +336,18 @@ def test_formats_and_output_file(tmp_path, model_file):
     assert Image.open(tmp_path / "cut.jpg").mode == "RGB"
 
 
+def test_an_unknown_output_format_names_the_formats_there_are(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file]
+    gif = tmp_path / "out.gif"
+    by_suffix = pconv(*args, "-o", gif)
+    expected = f"cannot tell the output format of {gif}; pass --format png, jpg, webp, tif or bmp"
+    assert (by_suffix.code, by_suffix.stderr) == (2, expected) and not gif.exists()
+    by_flag = pconv(*args, "--format", "gif")
+    assert (by_flag.code, by_flag.stderr) == (2, "--format 'gif': expected png, jpg, webp, tif or bmp")
+
+
 def test_bad_inputs_each_fail_alone_and_the_batch_goes_on(tmp_path, model_file):
     good = photo()
     save(tmp_path / "good é x.png", good)
@@ -508,6 +521,16 @@ def test_json_quiet_and_messages(tmp_path, model_file):
     )
 
 
+@pytest.mark.parametrize(("runtime", "weights"), [("torch", "model_file"), ("onnx", None)])
+def test_the_banner_says_the_precision_resolved_not_auto(tmp_path, model_file, runtime, weights):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    chosen = ["-w", model_file] if weights else []
+    done = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "--runtime", runtime, *chosen,
+                 "--device", "cpu", "--precision", "auto")  # fmt: skip
+    assert done.code == 0 and f"pconv: {runtime} on cpu, precision fp32, batch 1; model " in done.stderr
+
+
 def test_usage_errors(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     nothing = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png")
@@ -525,6 +548,21 @@ def test_usage_errors(tmp_path, model_file):
     if not torch.cuda.is_available():
         cuda = pconv("inpaint", tmp_path / "p.png", "--mask-color", "00ff00", "-w", model_file, "--device", "cuda")
         assert cuda.code == 2 and "CUDA is not available" in cuda.stderr
+
+
+def test_an_unknown_weights_name_is_not_found_without_torch(tmp_path, monkeypatch):
+    save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-o", tmp_path / "out.png"]
+    unknown = pconv(*args, "-w", "pconv-small256-v4")  # auto picks onnx for registered names; this is none
+    names = ", ".join(sorted(REGISTRY))
+    assert (unknown.code, unknown.stderr) == (2, f"weights not found: pconv-small256-v4 (registered names: {names})")
+    missing_file = tmp_path / "no.onnx"
+    missing = pconv(*args, "-w", missing_file)  # as a missing file was already
+    assert (missing.code, missing.stderr) == (2, f"weights not found: {missing_file} (registered names: {names})")
+    assert not (tmp_path / "out.png").exists()
 
 
 @pytest.mark.slow

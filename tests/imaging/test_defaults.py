@@ -10,3 +10,11 @@ def test_the_defaults_load_no_image_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_format_list_names_each_output_format_once():
+    from pconv_cli.imaging.defaults import FORMAT_LIST, FORMATS
+
+    names = FORMAT_LIST.replace(" or ", ", ").split(", ")
+    assert FORMAT_LIST == "png, jpg, webp, tif or bmp"  # what --format's and -o's messages say
+    assert sorted(FORMATS[n] for n in names) == sorted(set(FORMATS.values()))

@@ -1,4 +1,5 @@
 import doctest
+import importlib.util
 import subprocess
 import sys
 
@@ -6,8 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pconv_cli.errors import UsageError
 from pconv_cli.imaging.images import Picture, read_image
 from pconv_cli.imaging.masks import dilate_holes
+from pconv_cli.model.weights import REGISTRY
 from pconv_cli.runtime import inpainter as api
 from pconv_cli.runtime.inpainter import Inpainter
 from pconv_cli.runtime.runner import Runner
@@ -202,6 +205,17 @@ def test_batch_size_is_checked_when_the_model_is_opened():
         Inpainter(device="cpu", batch_size=0)
     with pytest.raises(ValueError, match="expected batch_size None or an integer >= 1, got True"):
         Inpainter(device="cpu", batch_size=True)
+
+
+@pytest.mark.parametrize("absent", [(), ("torch",), ("onnxruntime",)])
+@pytest.mark.parametrize("runtime", ["auto", "torch", "onnx"])
+def test_an_unknown_weights_name_is_not_found_whatever_is_installed(monkeypatch, absent, runtime):
+    # Not "pconv-small256-v4 needs torch, which is not installed": no runtime would find it.
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in absent else real(name, *a))
+    names = ", ".join(sorted(REGISTRY))
+    with pytest.raises(UsageError, match=rf"^weights not found: pconv-small256-v4 \(registered names: {names}\)$"):
+        Inpainter(weights="pconv-small256-v4", runtime=runtime)
 
 
 def test_sixteen_bit_pil_images_of_either_byte_order(inpainter):

@@ -40,5 +40,13 @@ def test_precision_choice():
         autocast_dtype(torch.device("cpu"), "int8")
 
 
+def test_a_backend_says_the_precision_it_computes_in(device):
+    model = PConvUNet(PConvConfig.preset("tiny")).eval()
+    auto = "bf16" if device.type == "cuda" and inference.cuda_bf16_native(device) else "fp32"
+    assert TorchBackend.open(model, device, "auto").precision_used == auto  # what auto resolved to
+    assert TorchBackend.open(model, device, "fp32").precision_used == "fp32"
+    assert TorchBackend.open(model, device, "bf16").precision_used == "bf16"
+
+
 def test_the_docstring_examples_run():
     assert doctest.testmod(inference, raise_on_error=False).failed == 0

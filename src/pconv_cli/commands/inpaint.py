@@ -20,7 +20,7 @@ import typer
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FORMATS, STDIO
+from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FORMAT_LIST, FORMATS, STDIO
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ class Options:
         except ValueError as exc:
             raise UsageError(f"--mask-color: {exc}") from None
         if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
-            raise UsageError(f"--format {fmt!r}: expected png, jpg, webp, tif or bmp")
+            raise UsageError(f"--format {fmt!r}: expected {FORMAT_LIST}")
         options = cls(mask_color=color, format=FORMATS[fmt.lower().lstrip(".")] if fmt else None, **flags)
         options.check()
         return options
@@ -214,7 +214,7 @@ def command(options: Options) -> int:
     console = Console(stderr=True, soft_wrap=True, highlight=False)
     cfg, name = runner.backend.config, options.weights.name if options.weights else DEFAULT_MODEL
     banner = (
-        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {options.precision.value}, "
+        f"pconv: {runner.backend.runtime} on {runner.backend.device}, precision {runner.backend.precision_used}, "
         f"batch {runner.batch_size}; model {name} ({cfg['levels']} levels × {cfg['width']}, scale {cfg['image_size']})"
     )
     try:
@@ -301,7 +301,7 @@ def cli(
         "-o",
         help="Output file, folder, or - for PNG on stdout (default: <stem>_inpainted.<ext> beside the input).",
     ),
-    fmt: str | None = typer.Option(Options.format, "--format", help="Output format: png, jpg, webp, tif or bmp."),
+    fmt: str | None = typer.Option(Options.format, "--format", help=f"Output format: {FORMAT_LIST}."),
     overwrite: bool = typer.Option(Options.overwrite, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(
         Options.skip_existing, "--skip-existing", help="Leave existing outputs alone (resume a run)."

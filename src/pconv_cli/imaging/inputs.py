@@ -19,7 +19,7 @@ import numpy as np
 
 from pconv_cli.errors import PconvError, UsageError
 from pconv_cli.files import atomic_write_bytes, same_file, writable_folder, write_stdout
-from pconv_cli.imaging.defaults import DEFAULT_THRESHOLD, FORMATS, STDIO, SUFFIX_OF
+from pconv_cli.imaging.defaults import DEFAULT_THRESHOLD, FORMAT_LIST, FORMATS, STDIO, SUFFIX_OF
 from pconv_cli.imaging.encode import check_depth
 from pconv_cli.imaging.images import (
     IMAGE_SUFFIXES,
@@ -125,7 +125,7 @@ def output_format(path: Path | str, fmt: str | None) -> str:
         return "PNG"  # what a pipeline can count on
     fmt = FORMATS.get(Path(path).suffix.lower().lstrip("."))
     if fmt is None:
-        raise UsageError(f"cannot tell the output format of {path}; pass --format")
+        raise UsageError(f"cannot tell the output format of {path}; pass --format {FORMAT_LIST}")
     return fmt
 
 

@@ -98,6 +98,11 @@ def _entry(name: str) -> Entry:
     return REGISTRY[name]
 
 
+def weights_not_found(weights: str | Path) -> UsageError:
+    """The usage error for weights that are neither a file nor a registered name, listing the names."""
+    return UsageError(f"weights not found: {Path(weights)} (registered names: {', '.join(sorted(REGISTRY))})")
+
+
 def registered_path(name: str) -> Path:
     """Path of a registered file, checked against its sha256."""
     entry = _entry(name)
@@ -121,7 +126,7 @@ def resolve_onnx(weights: str | Path | None) -> Path:
     if path.is_dir():
         raise UsageError(f"weights {path} is a folder; expected an .onnx model or a registered name")
     if not path.exists():
-        raise UsageError(f"weights not found: {path} (registered names: {', '.join(sorted(REGISTRY))})")
+        raise weights_not_found(path)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"--runtime onnx runs .onnx models, got {path}; make one: pconv export {path} -o model.onnx")
     return path

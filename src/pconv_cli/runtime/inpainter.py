@@ -292,7 +292,12 @@ def open_runner(
 ) -> Runner:
     """The one way a model is loaded to run: ``weights`` a registered name or a path (None: the
     shipped default) on ``runtime`` (see ``runner.pick_runtime``) and the device ``--device`` names;
-    batch size 8 on a GPU and 1 on a CPU (where batching gains nothing), unless given."""
+    batch size 8 on a GPU and 1 on a CPU (where batching gains nothing), unless given. Weights that
+    are neither a file nor a registered name are "not found" (UsageError), whatever is installed."""
+    from pconv_cli.model.weights import REGISTRY, weights_not_found
+
+    if weights is not None and not Path(weights).exists() and str(weights) not in REGISTRY:
+        raise weights_not_found(weights)
     if pick_runtime(runtime, weights, device, precision) == Runtime.onnx:
         from pconv_cli.runtime.onnx_backend import OnnxBackend
 

@@ -31,6 +31,7 @@ class OnnxBackend:
 
     session: object  # onnxruntime.InferenceSession
     runtime = Runtime.onnx.value  # plain text: messages and the health JSON print it
+    precision_used = Precision.fp32.value  # ONNX Runtime computes the model in fp32 (open refuses others)
     config: dict
     device: str
 

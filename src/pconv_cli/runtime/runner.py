@@ -36,6 +36,7 @@ class Backend(Protocol):
     runtime: str  # "torch" or "onnx"
     config: dict  # the model's PConvConfig as a dict (levels, width, image_size, …)
     device: str  # where it runs, for messages: "cpu", "cuda:N (the GPU's name)", …
+    precision_used: str  # what it computes in, for messages: the precision asked for, auto resolved
     memory_errors: tuple[type[BaseException], ...]  # what running out of memory raises
 
     def forward(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray: ...

@@ -15,12 +15,18 @@ from pconv_cli.runtime.devices import cuda_bf16_native
 PRECISIONS = values(Precision)
 
 
-def autocast_dtype(device: torch.device, precision: Precision | str) -> torch.dtype | None:
-    """Low-precision dtype for autocast, or None for fp32. 'auto' is bf16 on CUDA, fp32 elsewhere."""
+def resolved_precision(device: torch.device, precision: Precision | str) -> Precision:
+    """The precision a run on ``device`` computes in: 'auto' is bf16 on CUDA, fp32 elsewhere."""
     if precision not in PRECISIONS:
         raise ValueError(f"expected precision in {PRECISIONS}, got {precision!r}")
     if precision == Precision.auto:
-        precision = Precision.bf16 if device.type == "cuda" and cuda_bf16_native(device) else Precision.fp32
+        return Precision.bf16 if device.type == "cuda" and cuda_bf16_native(device) else Precision.fp32
+    return Precision(precision)
+
+
+def autocast_dtype(device: torch.device, precision: Precision | str) -> torch.dtype | None:
+    """Low-precision dtype for autocast, or None for fp32. 'auto' is bf16 on CUDA, fp32 elsewhere."""
+    precision = resolved_precision(device, precision)
     return {Precision.fp32: None, Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}[precision]
 
 
@@ -53,6 +59,10 @@ class TorchBackend:
         from pconv_cli.runtime.devices import describe
 
         return describe(next(self.model.parameters()).device)
+
+    @property
+    def precision_used(self) -> str:
+        return resolved_precision(next(self.model.parameters()).device, self.precision).value
 
     @property
     def memory_errors(self) -> tuple[type[BaseException], ...]:

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pconv_cli.choices import Strategy, values
 from pconv_cli.errors import PconvError, TooManyPixels
-from pconv_cli.imaging.defaults import FORMATS
+from pconv_cli.imaging.defaults import FORMAT_LIST, FORMATS
 from pconv_cli.imaging.encode import encode_image
 from pconv_cli.imaging.images import read_image, read_mask
 from pconv_cli.imaging.masks import check_fillable
@@ -180,7 +180,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
         raise BadRequest(413 if isinstance(exc, TooManyPixels) else 422, text) from None
     wanted = str(fields.get("format") or "").lower().lstrip(".")
     if wanted and wanted not in FORMATS:
-        raise BadRequest(400, f"format {wanted!r}: expected png, jpg, webp, tif or bmp")
+        raise BadRequest(400, f"format {wanted!r}: expected {FORMAT_LIST}")
     fmt = FORMATS[wanted or "png"]
     filled = inpainter.fill([picture], [holes], strategy)[0]
     try:
