@@ -324,7 +324,7 @@ def test_photos_that_do_not_decode_end_in_one_line_not_a_hang(tmp_path, workers)
         ("huge", "--size must be at most 4096"),
         ("lr", "--lr must be a positive learning rate"),
         ("val", "--val needs --val-masks"),
-        ("arch", "Invalid value for '--arch'.*'huge' is not one of 'paper512'"),
+        ("arch", "Invalid value for '--arch': 'huge' is not one of paper512, paper256, small, tiny"),
         ("precision", "--precision"),
         ("masks", "no readable mask"),
         ("loss", "--loss-weights: expected NAME=VALUE"),
