@@ -18,7 +18,8 @@ def judge():
 def test_identical_images_are_at_distance_zero(scene, judge):
     truth, hole = scene()
     truth = truth / 255.0
-    assert judge(truth, truth, hole) == 0.0
+    # Zero up to float rounding: oneDNN may pick another kernel path for the second, equal input.
+    assert judge(truth, truth, hole) == pytest.approx(0.0, abs=1e-7)
 
 
 def test_a_blurred_fill_is_farther_than_a_sharp_one(scene, judge):
