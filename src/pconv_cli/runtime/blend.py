@@ -8,12 +8,16 @@ hole, and takes the level from the photo: the hole is re-solved as a Poisson pro
     for every hole pixel p:  sum over in-image 4-neighbours q of (x_p - x_q - g_pq) = 0
 
 with x_q the photo where q is valid, and the guidance g_pq the fill's own step
-fill_p - fill_q between hole pixels deeper than ``band`` px, 0 between other hole pixels,
+fill_p - fill_q between hole pixels deeper than ``band`` px, scaled by p's detail gain
+(``detail.detail_gain``: 0 where the photo around is flat, 1 where it holds real detail), 0
+between other hole pixels,
 and towards a valid q a quarter of the photo's own step beyond it, x_q - x_r with r = 2q - p
 (where r is valid too). Near the edge the solution is a smooth membrane from the photo into
 the fill that leaves the photo at a little of its own slope (as classical inpainting does);
 deeper, it is the fill shifted by a smooth correction that meets the photo's colours. Holes
-entirely within ``band`` px of the photo (scratches, text) become that membrane.
+entirely within ``band`` px of the photo (scratches, text) become that membrane, and so do holes
+in flat surroundings (sky, walls), where the network's colour prior would show as a cast and
+its outline as a ring: there the smooth fill is the best one.
 
 Solved by conjugate gradients over all hole pixels at once, in float64, starting from the fill
 plus a correction solved at half resolution (recursively), which carries the smooth part of
@@ -25,8 +29,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# 1 px: the network's dark outline is one pixel wide; a wider band left more seam (docs/design-notes.md).
-DEFAULT_BAND = 1
+from pconv_cli.runtime.detail import REACH_SIGMA, detail_gain
+
+# 2 px: the network's dark outline reaches two pixels deep; its step at 1 px lifted the interior into a ring
+# (docs/design-notes.md).
+DEFAULT_BAND = 2
 # Stop when every pixel's equation, divided by its neighbour count, is off by less than this: close to the
 # exact solution at 8 bits (docs/design-notes.md).
 _TOL = 0.01 / 255.0
@@ -36,6 +43,7 @@ _MAX_ITER = 2000
 SLOPE = 0.25
 _COARSE_MIN = 4096  # holes of fewer pixels in all start from the fill alone, with no half-resolution level
 MARGIN = 4  # photo around the holes' box: at half resolution it still has photo on every side
+CONTEXT = MARGIN + int(2 * REACH_SIGMA)  # photo around the holes that the detail gain reads
 
 
 def _check(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int) -> None:
@@ -55,7 +63,9 @@ def _depth(hole: np.ndarray, limit: int) -> np.ndarray:
     return np.minimum(d, limit + 1).astype(np.int32)
 
 
-def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int = DEFAULT_BAND) -> np.ndarray:
+def blend_fill(
+    image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int = DEFAULT_BAND, gain: np.ndarray | None = None
+) -> np.ndarray:
     """The fill's hole pixels re-solved to meet the photo seamlessly (see the module text).
 
     Args:
@@ -63,6 +73,8 @@ def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int 
         fill: H×W×C float array, the network's output or composite (only hole pixels are read).
         hole: H×W bool, True = hole.
         band: width in px of the edge zone where the fill's own steps are ignored.
+        gain: H×W float in [0, 1], the weight of the fill's steps per pixel; None: ``detail_gain``
+            of the photo around the holes.
 
     Returns:
         H×W×C float32: ``image`` on valid pixels, the blended fill in the holes. When no hole
@@ -88,8 +100,22 @@ def blend_fill(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, band: int 
     x0, x1 = max(cols[0] - m, 0), min(cols[-1] + 1 + m, hole.shape[1])
     part = hole[y0:y1, x0:x1]
     box = out[y0:y1, x0:x1]
-    box[part] = _solve(box, part, band)[part]
+    if gain is None:
+        gain = _gain_around(image, hole, (y0, y1, x0, x1))
+    else:
+        gain = gain[y0:y1, x0:x1]
+    box[part] = _solve(box, part, band, gain)[part]
     return out
+
+
+def _gain_around(image: np.ndarray, hole: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``detail_gain`` over ``box`` (y0, y1, x0, x1), measured with the photo within reach around it."""
+    y0, y1, x0, x1 = box
+    m = CONTEXT - MARGIN
+    gy0, gx0 = max(y0 - m, 0), max(x0 - m, 0)
+    gy1, gx1 = min(y1 + m, hole.shape[0]), min(x1 + m, hole.shape[1])
+    gain = detail_gain(image[gy0:gy1, gx0:gx1], hole[gy0:gy1, gx0:gx1])
+    return gain[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
 
 
 _STEPS = ((0, 1), (1, 0), (0, -1), (-1, 0))
@@ -102,7 +128,7 @@ def _neighbour_sum(a: np.ndarray) -> np.ndarray:
     return out.reshape(a.shape)
 
 
-def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
+def _solve(start: np.ndarray, hole: np.ndarray, band: int, gain: np.ndarray) -> np.ndarray:
     """``start`` (photo on valid pixels, fill in holes, h×w×C) with its holes solved, as float32."""
     start = start.astype(np.float64)  # float32 sums stall the iterations short of the tolerance on large holes
     mask = hole[..., None].astype(np.float64)
@@ -112,11 +138,11 @@ def _solve(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
     deep = (_depth(hole, band) > band).astype(np.float64)
     deep_neighbours = _neighbour_sum(deep)[..., None]
     deep = deep[..., None]
-    guidance = deep * (deep_neighbours * start - _neighbour_sum(start * deep))
+    guidance = (gain[..., None] * deep) * (deep_neighbours * start - _neighbour_sum(start * deep))
     rhs = (_neighbour_sum(start * valid) + guidance) * mask
     x = start * mask
     if int(hole.sum()) > _COARSE_MIN:
-        x = x + _coarse_correction(start, hole, band) * mask
+        x = x + _coarse_correction(start, hole, band, gain) * mask
     # The iterations run on the hole pixels alone, as N×C arrays with one more row that stays 0: a
     # neighbour that is valid or beyond the image reads that row, its value being in rhs already.
     ys, xs = np.nonzero(hole)
@@ -163,7 +189,7 @@ def _add_photo_slope(rows: np.ndarray, start: np.ndarray, hole: np.ndarray, inde
         rows[index[py + y0 + 1, px + x0 + 1]] += SLOPE * (start[q][ok] - start[r][ok])
 
 
-def _coarse_correction(start: np.ndarray, hole: np.ndarray, band: int) -> np.ndarray:
+def _coarse_correction(start: np.ndarray, hole: np.ndarray, band: int, gain: np.ndarray) -> np.ndarray:
     """The solution's offset from the fill, solved at half resolution and enlarged (h×w×C)."""
     h, w = hole.shape
     size = ((w + 1) // 2, (h + 1) // 2)
@@ -173,7 +199,8 @@ def _coarse_correction(start: np.ndarray, hole: np.ndarray, band: int) -> np.nda
     small = cv2.resize(start, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
     if not small_hole.any() or small_hole.all():
         return np.zeros_like(start)
-    solved = blend_fill(small, small, small_hole, max(1, band // 2))
+    small_gain = cv2.resize(gain.astype(np.float32), size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0])
+    solved = blend_fill(small, small, small_hole, max(1, band // 2), small_gain)
     offset = cv2.resize(solved - small, (w, h), interpolation=cv2.INTER_LINEAR)
     return offset.reshape(start.shape)
 
