@@ -281,11 +281,11 @@ def fill_refine(
             levelled = _relevel(native.rgb_float(y0, y1, x0, x1), guide.rgb_float(), where, sigma)
             _paste(out, y0, x0, where, np.clip(levelled, 0.0, 1.0), picture)
     if whole:
-        # Each group's whole hole, its coarse part too: in flat surroundings the blend replaces the
-        # network's colour prior there by a smooth fill from the photo (blend.py).
+        # The band only: the coarse fill beyond was blended in its window. The box holds the photo the
+        # detail gain reads around the hole.
         for label, box in enumerate(groups.boxes, 1):
             y0, y1, x0, x1 = _grown(box, blend.CONTEXT, height, width)
-            where = groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1]
+            where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
             rgb = native.rgb_float(y0, y1, x0, x1)
             _paste(out, y0, x0, where, blend.blend_fill(rgb, rgb, where), picture)
     fills = ["native"] * len(groups.boxes)
