@@ -100,7 +100,10 @@ def inpaint_openapi(form: tuple[FormField, ...], media_types: tuple[str, ...]) -
     image = {"schema": {"type": "string", "format": "binary"}}
     headers = {
         "X-Pconv-Strategy": {"description": "The strategy the image was filled with.", "schema": {"type": "string"}},
-        "X-Pconv-Seconds": {"description": "Seconds the request took on the server.", "schema": {"type": "string"}},
+        "X-Pconv-Seconds": {
+            "description": "Seconds of this request's decoding, fill and encoding: not its upload or queue wait.",
+            "schema": {"type": "string"},
+        },
     }
     responses: dict = {
         200: {"description": "The filled image.", "content": dict.fromkeys(media_types, image), "headers": headers}
