@@ -5,6 +5,7 @@ PCONV_SCREENSHOT=path saves the window after the inpaint there (the README's doc
 """
 
 import base64
+import contextlib
 import importlib.util
 import io
 import os
@@ -34,7 +35,10 @@ try:
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:
     pytest.skip(f"needs selenium (the dev extra): {SKIP}", allow_module_level=True)
@@ -70,13 +74,13 @@ def dilate(mask: np.ndarray, r: int) -> np.ndarray:
     return out
 
 
-@pytest.fixture
-def server(tmp_path):
-    """`pconv serve --port 0` in a subprocess: yields its URL once /api/health answers; stopped after."""
+@contextlib.contextmanager
+def serving(tmp_path: Path, *flags: str):
+    """`pconv serve --port 0 FLAGS` in a subprocess: yields its URL once /api/health answers; stopped after."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path])}
     log = (tmp_path / "serve.stderr").open("w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pconv_cli", "serve", "--port", "0", "--device", "cpu"],
+        [sys.executable, "-m", "pconv_cli", "serve", "--port", "0", "--device", "cpu", *flags],
         stdout=subprocess.PIPE, stderr=log, text=True, env=env,
     )  # fmt: skip
     lines: queue.Queue = queue.Queue()
@@ -127,17 +131,26 @@ def server(tmp_path):
 
 
 @pytest.fixture
+def server(tmp_path):
+    with serving(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,900", "--force-device-scale-factor=1", "--hide-scrollbars"):  # fmt: skip
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, checked after each test
     # The explicit path keeps Selenium Manager from looking for (and downloading) a driver.
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_script_timeout(30)
     try:
         yield driver
+        severe = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, f"the browser's console has errors: {severe}"
     finally:
         driver.quit()
 
@@ -268,3 +281,256 @@ def test_paint_inpaint_and_paint_again_in_a_browser(server, browser, tmp_path):
     assert not use.is_enabled(), "the result is already the working image"
     assert browser.find_element(By.ID, "download").get_attribute("download").endswith("-inpainted.png")
     assert "photo-inpainted.png" in browser.find_element(By.ID, "image-info").text
+
+
+# ---- the editing tools: zoom, pan, brush in image pixels, redo, before/after, refusals ----------
+
+BRUSH = 9  # image pixels: a fine mask, below what a screen-pixel brush allows on a large photo
+
+
+def shoot(driver, name: str, tmp_path: Path) -> np.ndarray:
+    """Save the window as NAME.png under PCONV_SHOTS (default: the test's tmp_path); its RGB pixels."""
+    folder = Path(os.environ.get("PCONV_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)), f"could not save a screenshot to {path}"
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def geometry(driver, element_id: str) -> dict:
+    return driver.execute_script(
+        "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+        "return { left: r.left, top: r.top, width: r.width, height: r.height };",
+        element_id,
+    )
+
+
+def zoom(driver) -> float:
+    """Screen pixels per image pixel, from the stage's size on screen."""
+    return geometry(driver, "stage")["width"] / WIDTH
+
+
+def on_screen(driver, p: tuple[float, float]) -> tuple[int, int]:
+    """Where image point ``p`` is in the window (CSS pixels), at the current zoom and pan."""
+    stage = geometry(driver, "stage")
+    return round(stage["left"] + p[0] * stage["width"] / WIDTH), round(stage["top"] + p[1] * stage["height"] / HEIGHT)
+
+
+def under(driver, screen: tuple[int, int]) -> tuple[float, float]:
+    """The image point at window point ``screen``."""
+    stage = geometry(driver, "stage")
+    return (screen[0] - stage["left"]) * WIDTH / stage["width"], (screen[1] - stage["top"]) * HEIGHT / stage["height"]
+
+
+def drag(driver, points: list[tuple[int, int]]) -> None:
+    """Press the mouse at the first window point, move through the others, release."""
+    builder = ActionBuilder(driver, duration=30)
+    builder.pointer_action.move_to_location(*points[0]).pointer_down()
+    for p in points[1:]:
+        builder.pointer_action.move_to_location(*p)
+    builder.pointer_action.pointer_up()
+    builder.perform()
+
+
+def hover(driver, point: tuple[int, int]) -> None:
+    builder = ActionBuilder(driver)
+    builder.pointer_action.move_to_location(*point)
+    builder.perform()
+
+
+def press(driver, *keys: str) -> None:
+    """Keys sent to the page itself (nothing focused), as a user presses them over the image."""
+    driver.execute_script("document.activeElement && document.activeElement.blur()")
+    ActionChains(driver).send_keys(*keys).perform()
+
+
+def chord(driver, *modifiers: str, key: str) -> None:
+    """``key`` pressed with ``modifiers`` held (Ctrl+Shift+Z, say)."""
+    driver.execute_script("document.activeElement && document.activeElement.blur()")
+    actions = ActionChains(driver)
+    for modifier in modifiers:
+        actions.key_down(modifier)
+    actions.send_keys(key)
+    for modifier in reversed(modifiers):
+        actions.key_up(modifier)
+    actions.perform()
+
+
+def stroke_width(hole: np.ndarray, x: int) -> int:
+    """How many rows of column ``x`` are hole: a horizontal stroke's width there, in image pixels."""
+    return int(hole[:, x].sum())
+
+
+def viewport_crop(shot: np.ndarray, driver, element_id: str) -> np.ndarray:
+    box = geometry(driver, element_id)
+    top, left = round(box["top"]), round(box["left"])
+    return shot[top : top + round(box["height"]), left : left + round(box["width"])].astype(int)
+
+
+def open_photo(driver, url: str, tmp_path: Path) -> np.ndarray:
+    photo_path = tmp_path / "photo.png"
+    photo = make_photo(photo_path)
+    driver.get(url)
+    driver.find_element(By.ID, "file").send_keys(str(photo_path))
+    wait_for(driver, "ready", 15)
+    return photo
+
+
+def set_brush(driver, size: int) -> None:
+    field = driver.find_element(By.ID, "brush-px")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(str(size), Keys.ENTER)
+    assert field.get_attribute("value") == str(size)
+
+
+def test_zoom_and_pan_change_the_view(server, browser, tmp_path):
+    open_photo(browser, server, tmp_path)
+    fit = zoom(browser)
+    fitted = viewport_crop(shoot(browser, "view-1-fit", tmp_path), browser, "viewport")
+    # The wheel zooms in around the pointer: the image point under it stays under it.
+    pointer = on_screen(browser, (450, 100))
+    before = under(browser, pointer)
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_viewport(*pointer), 0, -300).perform()
+    WebDriverWait(browser, 5).until(lambda d: zoom(d) > 1.5 * fit)
+    after = under(browser, pointer)
+    assert np.allclose(before, after, atol=1.0), f"the point under the pointer moved from {before} to {after}"
+    zoomed = viewport_crop(shoot(browser, "view-2-wheel-zoomed", tmp_path), browser, "viewport")
+    assert np.abs(zoomed - fitted).mean() > 10, "zooming in did not change what the viewport shows"
+    assert browser.find_element(By.ID, "zoom-value").text == f"{round(zoom(browser) * 100)}%"
+    # + and − step the zoom around the viewport's centre; the arrow keys and space-drag pan.
+    level = zoom(browser)
+    press(browser, "+")
+    assert zoom(browser) == pytest.approx(level * 2**0.5, rel=0.01)
+    stage = geometry(browser, "stage")
+    press(browser, Keys.ARROW_RIGHT)
+    moved = geometry(browser, "stage")
+    assert moved["left"] < stage["left"] - 20 and moved["top"] == stage["top"], "the right arrow did not pan"
+    centre = on_screen(browser, (300, 200))
+    hover(browser, centre)
+    ActionChains(browser).key_down(Keys.SPACE).perform()
+    drag(browser, [centre, (centre[0] + 40, centre[1] + 30), (centre[0] + 80, centre[1] + 60)])
+    ActionChains(browser).key_up(Keys.SPACE).perform()
+    panned = geometry(browser, "stage")
+    assert (panned["left"] - moved["left"], panned["top"] - moved["top"]) == pytest.approx((80, 60), abs=1)
+    assert not painted_mask(browser).any(), "a space-drag pans: it must not paint"
+    shoot(browser, "view-3-panned", tmp_path)
+    press(browser, "0")
+    assert zoom(browser) == pytest.approx(fit)
+    assert np.abs(viewport_crop(shoot(browser, "view-4-fit-again", tmp_path), browser, "viewport") - fitted).max() < 3
+
+
+def test_the_brush_is_sized_in_image_pixels_and_redo_restores_an_undone_stroke(server, browser, tmp_path):
+    open_photo(browser, server, tmp_path)
+    set_brush(browser, BRUSH)
+    press(browser, "+", "+")  # zoomed 2× about the centre: a screen-pixel brush would paint half as wide
+    level = zoom(browser)
+    assert level > 1.8
+    drag(browser, [on_screen(browser, (200, 150)), on_screen(browser, (300, 150)), on_screen(browser, (400, 150))])
+    first = painted_mask(browser)
+    assert abs(stroke_width(first, 300) - BRUSH) <= 1, (
+        f"at zoom {level:.2f} the stroke is {stroke_width(first, 300)} px"
+    )
+    # The cursor outline shows the brush's true size at this zoom.
+    hover(browser, on_screen(browser, (300, 250)))
+    outline = geometry(browser, "cursor")["width"]
+    assert outline == pytest.approx(BRUSH * level, abs=1.5), f"cursor {outline} px at zoom {level:.2f}"
+    press(browser, "+")  # the wheel and keys zoom with the pointer still: the outline follows
+    outline = geometry(browser, "cursor")["width"]
+    assert outline == pytest.approx(BRUSH * zoom(browser), abs=1.5), f"cursor {outline} px after zooming in"
+    press(browser, "-")
+    shoot(browser, "brush-1-zoomed-stroke", tmp_path)
+    press(browser, "0")
+    drag(browser, [on_screen(browser, (100, 330)), on_screen(browser, (300, 330)), on_screen(browser, (500, 330))])
+    both = painted_mask(browser)
+    assert abs(stroke_width(both, 300) - 2 * BRUSH) <= 2, f"at fit the stroke is {stroke_width(both, 300) - BRUSH} px"
+    shoot(browser, "brush-2-two-strokes", tmp_path)
+
+    redo = browser.find_element(By.ID, "redo")
+    assert not redo.is_enabled()
+    for way in ("ctrl-shift-z", "button", "ctrl-y"):
+        chord(browser, Keys.CONTROL, key="z")
+        assert np.array_equal(painted_mask(browser), first), "undo did not take the second stroke off"
+        assert redo.is_enabled()
+        if way == "button":
+            shoot(browser, "redo-1-undone", tmp_path)
+            redo.click()
+        elif way == "ctrl-y":
+            chord(browser, Keys.CONTROL, key="y")
+        else:
+            chord(browser, Keys.CONTROL, Keys.SHIFT, key="z")
+        assert np.array_equal(painted_mask(browser), both), f"redo ({way}) did not restore the undone stroke"
+        assert not redo.is_enabled()
+    shoot(browser, "redo-2-redone", tmp_path)
+
+
+def sent_mask(driver) -> np.ndarray:
+    """The mask of the page's last POST /api/inpaint, as decoded from the PNG it sent (True = hole)."""
+    answer = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const reader = new FileReader();"
+        "reader.onload = () => done(reader.result.split(',')[1]);"
+        "reader.readAsDataURL(window.sentMask);"
+    )
+    with Image.open(io.BytesIO(base64.b64decode(answer))) as img:
+        return np.asarray(img.convert("L")) > 127
+
+
+def test_the_mask_sent_and_the_before_after_toggle(server, browser, tmp_path):
+    photo = open_photo(browser, server, tmp_path)
+    # Keep what the page sends, to read back the mask the server got.
+    browser.execute_script(
+        "const send = window.fetch;"
+        "window.fetch = (url, init) => {"
+        "  if (init && init.body instanceof FormData) window.sentMask = init.body.get('mask');"
+        "  return send(url, init);"
+        "};"
+    )
+    set_brush(browser, BRUSH)
+    press(browser, "+", "+", "+")
+    drag(browser, [on_screen(browser, (260, 200)), on_screen(browser, (300, 200)), on_screen(browser, (340, 200))])
+    press(browser, "0")
+    browser.find_element(By.ID, "inpaint").click()
+    wait_for(browser, "done", INPAINT_S)
+    hole = sent_mask(browser)
+    assert np.array_equal(hole, painted_mask(browser)), "the mask sent is not the mask painted"
+    assert abs(stroke_width(hole, 300) - BRUSH) <= 1, f"the mask sent has a {stroke_width(hole, 300)} px stroke"
+
+    def shown() -> np.ndarray:
+        with Image.open(io.BytesIO(result_bytes(browser))) as img:
+            return np.asarray(img.convert("RGB"))
+
+    filled = shown()
+    assert (filled != photo).any(axis=-1)[hole].mean() > 0.2, "the result is not filled"
+    press(browser, "+", "+", "+", "+")  # the result follows the image's zoom: 4× on the filled stroke
+    after = viewport_crop(shoot(browser, "compare-1-after", tmp_path), browser, "result-viewport")
+    compare = browser.find_element(By.ID, "compare")
+    compare.click()
+    assert (
+        compare.get_attribute("aria-pressed") == "true" and "before" in browser.find_element(By.ID, "result-shown").text
+    )
+    assert np.array_equal(shown(), photo), "Before does not show the photo as it was sent"
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return document.getElementById('result').complete"))
+    before = viewport_crop(shoot(browser, "compare-2-before", tmp_path), browser, "result-viewport")
+    assert np.abs(before - after).max() > 30, "the before/after toggle did not change the pane"
+    press(browser, "b")
+    assert compare.get_attribute("aria-pressed") == "false" and np.array_equal(shown(), filled)
+
+
+def test_an_over_limit_photo_is_refused_when_opened_and_the_docs_load(browser, tmp_path):
+    with serving(tmp_path, "--max-pixels", "100000") as url:
+        open_photo_path = tmp_path / "photo.png"
+        make_photo(open_photo_path)
+        browser.get(url)
+        browser.find_element(By.ID, "file").send_keys(str(open_photo_path))
+        wait_for(browser, "error", 15)
+        status = browser.find_element(By.ID, "status").text
+        assert "600 × 400 = 240,000 pixels" in status and "limit of 100,000 pixels" in status, status
+        assert not browser.find_element(By.ID, "viewport").is_displayed(), "the refused photo is shown for painting"
+        assert not browser.find_element(By.ID, "inpaint").is_enabled()
+        shoot(browser, "refused-over-limit", tmp_path)
+        browser.get(url + "docs")
+        assert "/api/inpaint" in browser.find_element(By.TAG_NAME, "body").text
+        shoot(browser, "docs-page", tmp_path)
+        browser.get(url + "openapi.json")
+        assert '"openapi"' in browser.find_element(By.TAG_NAME, "body").text

@@ -14,6 +14,7 @@ from PIL import Image
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from pconv_cli.choices import Strategy, values  # noqa: E402
 from pconv_cli.commands.serve import Options  # noqa: E402
 from pconv_cli.runtime.inpainter import Inpainter  # noqa: E402
 from pconv_cli.serve import app as serve  # noqa: E402
@@ -300,3 +301,55 @@ def test_a_slow_upload_is_a_408_on_python_3_10_too(monkeypatch):
     with pytest.raises(serve.BadRequest) as info:
         asyncio.run(serve._read_form(Request(), 1000))
     assert info.value.status == 408
+
+
+def _operations(app) -> set[tuple[str, str]]:
+    """(path, method) of every route the app answers, HEAD aside (it mirrors GET)."""
+    return {
+        (route.path, method.lower())
+        for route in app.routes
+        for method in getattr(route, "methods", None) or ()
+        if method != "HEAD"
+    }
+
+
+def test_the_openapi_schema_describes_every_route(inpainter):
+    app = serve.create_app(inpainter, Options(), "test-model")
+    schema = TestClient(app).get("/openapi.json").json()
+    listed = {(path, method) for path, item in schema["paths"].items() for method in item}
+    assert listed == _operations(app) - {("/openapi.json", "get")}, "a route is missing from the schema, or extra"
+    inpaint = schema["paths"]["/api/inpaint"]["post"]
+    form = inpaint["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["image", "mask"] and list(form["properties"]) == list(serve.FIELDS)
+    assert form["properties"]["image"]["format"] == "binary"
+    assert form["properties"]["strategy"]["enum"] == list(values(Strategy))
+    assert "png" in form["properties"]["format"]["enum"] and form["properties"]["format"]["default"] == "png"
+    assert {"200", "400", "413", "422", "503"} <= set(inpaint["responses"])
+    assert "image/png" in inpaint["responses"]["200"]["content"]
+    assert "X-Pconv-Strategy" in inpaint["responses"]["200"]["headers"]
+    health = schema["paths"]["/api/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(health["properties"]) == set(TestClient(app).get("/api/health").json())
+
+
+def test_the_docs_page_lists_every_endpoint_and_needs_no_network(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    schema = client.get("/openapi.json").json()
+    text = re.sub(r"<[^>]+>", "", page.text)
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            assert f"{method.upper()} {path} {operation['summary']}" in text
+    assert "curl" in page.text and "/openapi.json" in page.text
+    # Its assets are its own: links and sources stay on this server (the curl example names it in text).
+    targets = re.findall(r"""(?:src|href|action)\s*=\s*["']?([^"'\s>]*)""", page.text) + re.findall(
+        r"url\(([^)]*)\)", page.text
+    )
+    assert targets and all(t.startswith(("/", "#")) and not t.startswith("//") for t in targets), targets
+    assert client.head("/docs").status_code == 200
+
+
+def test_the_favicon_is_served(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
+    assert 'rel="icon" href="/favicon.ico"' in client.get("/").text

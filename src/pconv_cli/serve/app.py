@@ -7,6 +7,7 @@
   the same JSON.
 - ``GET /api/health``: the model, its runtime and the limits, as JSON.
 - ``GET /``: ``web/index.html``, one self-contained page (no CDN: it works offline).
+- ``GET /openapi.json``: the API's OpenAPI schema; ``GET /docs``: the same as a page (``docs``).
 
 The model runs in one worker thread, so requests queue in arrival order; at most ``queue``
 wait or run at a time. FastAPI and uvicorn are the ``serve`` extra, imported only here and by
@@ -26,18 +27,41 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from pconv_cli import __version__
 from pconv_cli.choices import Strategy, values
 from pconv_cli.errors import PconvError, TooManyPixels
 from pconv_cli.imaging.defaults import FORMAT_LIST, FORMATS
 from pconv_cli.imaging.encode import encode_image
 from pconv_cli.imaging.images import read_image, read_mask
 from pconv_cli.imaging.masks import check_fillable
+from pconv_cli.serve.docs import FAVICON, FormField, docs_page, health_responses, inpaint_openapi
 
 if TYPE_CHECKING:
     from pconv_cli.commands.serve import Options
     from pconv_cli.runtime.inpainter import Inpainter
 
-FIELDS = ("image", "mask", "format", "strategy")  # of POST /api/inpaint
+# POST /api/inpaint's form: what the parser accepts and the OpenAPI schema describes (a new field: a line
+# here, and its parsing in _inpaint, with _choice for a choice).
+FORM = {
+    field.name: field
+    for field in (
+        FormField("image", "The photo: PNG, JPEG, WebP, TIFF or BMP.", file=True),
+        FormField("mask", "The hole: white = fill, black = keep; the image's size.", file=True),
+        FormField(
+            "format",
+            "The answer's format; png keeps every valid pixel as it was.",
+            choices=tuple(FORMATS),
+            default="png",
+        ),
+        FormField(
+            "strategy",
+            "How the image meets the network's scale.",
+            choices=values(Strategy),
+            default=Strategy.auto.value,
+        ),
+    )
+}
+FIELDS = tuple(FORM)
 UPLOAD_TIMEOUT_S = 120.0  # a client this slow to send its upload gives its queue place up (408)
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "TIFF": "image/tiff", "BMP": "image/bmp"}
 
@@ -112,11 +136,12 @@ def create_app(inpainter: Inpainter, options: Options, model_name: str = "") -> 
         yield
         service.worker.shutdown(wait=False, cancel_futures=True)
 
-    # No /docs: FastAPI's pages load their scripts from a CDN, and this must work offline.
-    app = FastAPI(title="pconv", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)(lambda: HTMLResponse(page))
-    app.api_route("/api/health", methods=["GET", "HEAD"])(service.health)
-    app.post("/api/inpaint")(service.inpaint)
+    # FastAPI's own /docs loads its scripts from a CDN, and this must work offline: docs.py renders ours.
+    app = FastAPI(
+        title="pconv", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+    )  # fmt: skip
+    _add_routes(app, service, page)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc) -> JSONResponse:
@@ -128,6 +153,36 @@ def create_app(inpainter: Inpainter, options: Options, model_name: str = "") -> 
         return _error(405, f"{request.method} is not allowed on {request.url.path[:200]}", **allow)
 
     return app
+
+
+DESCRIPTION = "Inpainting with partial convolutions: send a photo and a mask, get the photo with the holes filled."
+
+
+def _add_routes(app: FastAPI, service: Service, page: bytes) -> None:
+    """The page, the docs, the icon and the API; HEAD mirrors GET outside the schema (one operation each)."""
+
+    def get(path: str, endpoint, **described) -> None:
+        app.get(path, **described)(endpoint)
+        app.head(path, include_in_schema=False)(endpoint)
+
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    def icon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml")
+
+    def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi(), str(request.base_url)))
+
+    app.post(
+        "/api/inpaint", summary="Fill the holes of one photo", response_class=Response,
+        description="Multipart image and mask (white = hole) in, the filled image out; errors are JSON.",
+        **inpaint_openapi(tuple(FORM.values()), tuple(MEDIA_TYPES.values())),
+    )(service.inpaint)  # fmt: skip
+    get("/api/health", service.health, summary="The model, its runtime and the limits", responses=health_responses())
+    get("/", index, summary="The painting page", response_class=HTMLResponse)
+    get("/docs", docs, summary="This API, as a page", response_class=HTMLResponse)
+    get("/favicon.ico", icon, summary="The icon (SVG)", response_class=Response)
 
 
 async def _read_form(request: Request, limit: int) -> dict:
@@ -167,10 +222,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     unknown = sorted(set(fields) - {*FIELDS})
     if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
         raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
-    asked = str(fields.get("strategy") or Strategy.auto.value)  # blank, as a form sends it: the default, as for format
-    if asked not in values(Strategy):
-        raise BadRequest(400, f"strategy {asked!r}: expected one of {', '.join(values(Strategy))}")
-    strategy = Strategy(asked)
+    strategy = Strategy(_choice(fields, FORM["strategy"]))
     try:
         picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
         holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
@@ -188,6 +240,14 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     except PconvError as exc:
         raise BadRequest(422, str(exc).replace("pass --format", "ask for format")) from None
     return data, fmt, filled.strategy or "unchanged"
+
+
+def _choice(fields: dict, field: FormField) -> str:
+    """A choice field's value; blank, as a form sends an unset choice, is its default (BadRequest if unknown)."""
+    asked = str(fields.get(field.name) or field.default)
+    if asked not in field.choices:
+        raise BadRequest(400, f"{field.name} {asked!r}: expected one of {', '.join(field.choices)}")
+    return asked
 
 
 def listen(host: str, port: int) -> socket.socket:
