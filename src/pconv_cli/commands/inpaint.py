@@ -20,6 +20,7 @@ import typer
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
 from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.files import release_stdout
 from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FORMAT_LIST, FORMATS, STDIO
 
 if TYPE_CHECKING:
@@ -186,6 +187,8 @@ class Driver:
         except PconvError as exc:
             job.record.update(status="failed", error=str(exc))
         except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and job.output == STDIO:
+                raise  # stdout's reader has gone: `run` ends quietly
             job.record.update(status="failed", error=f"cannot write {job.output}: {exc.strerror or exc}")
         return self.finish(job)
 
@@ -247,24 +250,39 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
-    for record in Driver(inpainter, options).process(jobs):
-        counts[record["status"]] += 1
-        if options.json_lines:
-            print(json.dumps(record, ensure_ascii=False), flush=True)
-        if record["status"] == "failed":
-            failed.append(record["input"])
-            error = record["error"]
-            where = "" if record["input"] in error else f"{record['input']}: "
-            console.print(f"pconv: error: {where}{error}", markup=False, highlight=False, soft_wrap=True)
-        elif record["status"] == "unchanged" and progress is not None:
-            console.print(f"pconv: {record['input']} has no hole; copied unchanged", markup=False, highlight=False)
-        if task is not None:
-            progress.advance(task)
+    try:
+        for record in Driver(inpainter, options).process(jobs):
+            counts[record["status"]] += 1
+            if options.json_lines:
+                _print_record(record)
+            if record["status"] == "failed":
+                failed.append(record["input"])
+                error = record["error"]
+                where = "" if record["input"] in error else f"{record['input']}: "
+                console.print(f"pconv: error: {where}{error}", markup=False, highlight=False, soft_wrap=True)
+            elif record["status"] == "unchanged" and progress is not None:
+                console.print(f"pconv: {record['input']} has no hole; copied unchanged", markup=False, highlight=False)
+            if task is not None:
+                progress.advance(task)
+    except BrokenPipeError:
+        # The reader of `-o -` took what it wanted (`| head -c 10`): as `cat` ends, quietly. Exit 0,
+        # not 141, so that under `set -o pipefail` the pipeline's status is the reader's.
+        release_stdout()
+        return 0
     if progress is not None:
         summary = f"pconv: {counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
         summary += f", {counts['failed']} failed" + (": " + ", ".join(failed) if failed else "")
         console.print(summary, markup=False, highlight=False, soft_wrap=True)
     return 1 if failed else 0
+
+
+def _print_record(record: dict) -> None:
+    """One JSON line on stdout. When its reader has gone (`--json | head -1`), the lines that follow
+    go nowhere and the images are still written: they, not the records, are the run's work."""
+    try:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    except BrokenPipeError:
+        release_stdout()
 
 
 def cli(
