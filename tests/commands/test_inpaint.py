@@ -2,8 +2,10 @@ import errno
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -18,6 +20,7 @@ from pconv_cli.errors import PconvError
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.model.weights import REGISTRY, save_weights
 from pconv_cli.runtime.inpainter import Inpainter
+from pconv_cli.runtime.torch_backend import TorchBackend
 
 rng = np.random.default_rng(0)
 
@@ -511,6 +514,7 @@ def test_json_quiet_and_messages(tmp_path, model_file):
         "strategy",
         "groups",
         "seconds",
+        "elapsed",
         "status",
         "error",
     }
@@ -519,6 +523,32 @@ def test_json_quiet_and_messages(tmp_path, model_file):
         pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file, "-o", "-", "--json").code
         == 2
     )
+
+
+def test_seconds_are_each_images_own_work_and_elapsed_the_runs_wall_time(tmp_path, model_file, monkeypatch):
+    forward = TorchBackend.forward
+
+    def slow(self, image, valid):  # each image's fill takes 1 s (and some noise on a busy machine)
+        time.sleep(1.0)
+        return forward(self, image, valid)
+
+    monkeypatch.setattr(TorchBackend, "forward", slow)
+    for i in range(3):
+        save(tmp_path / "in" / f"p{i}.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    args = ["--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "out", "--batch-size", "1", "--json"]
+    done = pconv("inpaint", tmp_path / "in", *args)
+    records = done.records()
+    # Decoding runs ahead: the third image was decoded while the first was filled, but its seconds
+    # are its own fill, decoding and writing, not the two fills it waited behind.
+    assert [r["status"] for r in records] == ["ok"] * 3
+    assert all(1.0 <= r["seconds"] < 1.8 for r in records), [(r["seconds"], r["elapsed"]) for r in records]
+    elapsed = [r["elapsed"] for r in records]
+    assert elapsed == sorted(elapsed) and elapsed[-1] >= 3.0 and elapsed[-1] >= sum(r["seconds"] for r in records)
+    wall = re.search(r"3 inpainted, 0 unchanged, 0 skipped, 0 failed in (\d+\.\d) s$", done.stderr.strip())
+    assert wall is not None and abs(float(wall.group(1)) - elapsed[-1]) <= 0.1, done.stderr
+    skipped = pconv("inpaint", tmp_path / "in", *args, "--skip-existing").records()
+    assert [(r["status"], r["seconds"]) for r in skipped] == [("skipped", 0.0)] * 3  # no work done
 
 
 @pytest.mark.parametrize(("runtime", "weights"), [("torch", "model_file"), ("onnx", None)])

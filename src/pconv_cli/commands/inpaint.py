@@ -123,11 +123,17 @@ class Options:
 
 
 class Driver:
-    """Decodes, inpaints and writes each planned job, yielding one record per source."""
+    """Decodes, inpaints and writes each planned job, yielding one record per source.
 
-    def __init__(self, inpainter: Inpainter, options: Options) -> None:
+    A record's ``seconds`` are its image's own work: decoding, its share of the fill it was batched
+    in, encoding and writing; ``elapsed`` the wall time from ``began`` to its end. An image decoded
+    ahead or held for batch mates waits, and that wait is in neither its seconds nor any other's.
+    """
+
+    def __init__(self, inpainter: Inpainter, options: Options, began: float | None = None) -> None:
         self.inpainter, self.options = inpainter, options
         self.run = inpainter.runner
+        self.began = time.perf_counter() if began is None else began
 
     def loaded(self, jobs: list[Job]) -> Iterator[Job]:
         """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
@@ -156,6 +162,7 @@ class Driver:
     def written(self, job: Job, filled: Filled) -> dict:
         """Write a job's fill, or record why it failed."""
         job.record["strategy"] = filled.strategy
+        job.seconds += filled.seconds
         if filled.error is not None:
             job.record.update(status="failed", error=str(filled.error))
             return self.finish(job)
@@ -171,6 +178,7 @@ class Driver:
         from pconv_cli.imaging.encode import encode_image
 
         picture, fmt = job.picture, job.format
+        started = time.perf_counter()
         try:
             if pixels is None and fmt == picture.format and job.output != STDIO:
                 data = picture.data
@@ -190,11 +198,12 @@ class Driver:
             if isinstance(exc, BrokenPipeError) and job.output == STDIO:
                 raise  # stdout's reader has gone: `run` ends quietly
             job.record.update(status="failed", error=f"cannot write {job.output}: {exc.strerror or exc}")
+        job.seconds += time.perf_counter() - started
         return self.finish(job)
 
     def finish(self, job: Job) -> dict:
         job.picture = job.holes = None  # free the pixels before the next image
-        job.record["seconds"] = round(time.perf_counter() - job.started, 4)
+        job.record.update(seconds=round(job.seconds, 4), elapsed=round(time.perf_counter() - self.began, 4))
         return dict(job.record)
 
 
@@ -238,20 +247,15 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
-    from pconv_cli.imaging import inputs
-
-    sources = inputs.discover(options.inputs, options.output, options.mask)
-    if not sources:
-        raise UsageError("no input images found")
-    several = any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
-    jobs = inputs.plan_jobs(sources, options.outputs, options.mask, several)
+    began = time.perf_counter()
+    jobs = planned(options)
     if banner is not None:
         console.print(banner, markup=False)
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
     try:
-        for record in Driver(inpainter, options).process(jobs):
+        for record in Driver(inpainter, options, began).process(jobs):
             counts[record["status"]] += 1
             if options.json_lines:
                 _print_record(record)
@@ -271,9 +275,20 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
         return 0
     if progress is not None:
         summary = f"pconv: {counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
-        summary += f", {counts['failed']} failed" + (": " + ", ".join(failed) if failed else "")
-        console.print(summary, markup=False, highlight=False, soft_wrap=True)
+        summary += f", {counts['failed']} failed in {time.perf_counter() - began:.1f} s"
+        console.print(summary + (": " + ", ".join(failed) if failed else ""), markup=False, soft_wrap=True)
     return 1 if failed else 0
+
+
+def planned(options: Options) -> list[Job]:
+    """The jobs of the inputs ``options`` name, each output planned or refused (``inputs.plan_jobs``)."""
+    from pconv_cli.imaging import inputs
+
+    sources = inputs.discover(options.inputs, options.output, options.mask)
+    if not sources:
+        raise UsageError("no input images found")
+    several = any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
+    return inputs.plan_jobs(sources, options.outputs, options.mask, several)
 
 
 def _print_record(record: dict) -> None:

@@ -36,7 +36,8 @@ OUTPUT_TAG = "_inpainted"
 T = TypeVar("T")
 R = TypeVar("R")
 RECORD_KEYS = (
-    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
+    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "elapsed", "status",
+    "error",
 )  # fmt: skip
 
 
@@ -224,7 +225,7 @@ class Job:
     picture: Picture | None = None
     holes: np.ndarray | None = None  # H×W bool, True = hole
     mask_from_alpha: bool = False
-    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0  # its own work so far (decoding, filling, writing), not its waits behind others
 
 
 def plan_jobs(sources: list[Source], outputs: Outputs, mask: Path | None = None, several: bool = False) -> list[Job]:
@@ -326,7 +327,7 @@ def load(job: Job, masking: Masking, max_pixels: int, stdin: bytes | None) -> Jo
     source = job.source
     if job.output is None:  # refused or skipped: nothing to decode
         return job
-    job.started = time.perf_counter()
+    started = time.perf_counter()
     try:
         picture = read_image(stdin if source.path is None else source.path, max_pixels)
         check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
@@ -343,6 +344,7 @@ def load(job: Job, masking: Masking, max_pixels: int, stdin: bytes | None) -> Jo
     except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
         error = f"cannot read {source.name}: {type(exc).__name__}: {exc}"
         job.record.update(status="failed", error=error.splitlines()[0])
+    job.seconds += time.perf_counter() - started
     return job
 
 
