@@ -339,6 +339,28 @@ def test_formats_and_output_file(tmp_path, model_file):
     assert Image.open(tmp_path / "cut.jpg").mode == "RGB"
 
 
+def test_quality_sets_jpeg_and_webp_compression_and_lossless_outputs_refuse_it(tmp_path, model_file):
+    image = save(tmp_path / "p.png", photo())
+    save(tmp_path / "m.png", hole_mask())
+    args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-w", model_file]
+    valid = hole_mask() == 0
+
+    def valid_error(name: str, *flags) -> float:
+        assert pconv(*args, "-o", tmp_path / name, *flags).code == 0
+        return float(np.abs(load(tmp_path / name)[valid].astype(int) - load(image)[valid]).mean())
+
+    assert valid_error("p.tif") == valid_error("p.webp") == valid_error("same.png") == 0  # lossless: bit-identical
+    assert 0 < valid_error("q100.jpg", "--quality", "100") < valid_error("q50.jpg", "--quality", "50")
+    assert 0 < valid_error("lossy.webp", "--quality", "90")
+    for flags in (["-o", tmp_path / "x.png"], ["--format", "tif"], ["-o", "-"]):
+        refused = pconv(*args, *flags, "--quality", "80")
+        assert refused.code == 2 and refused.stderr.count("\n") == 0, refused.stderr
+        assert refused.stderr.startswith("--quality sets the compression of JPEG and WebP outputs; ")
+    for bad in ("0", "101", "x"):
+        out_of_range = pconv(*args, "-o", tmp_path / "bad.jpg", "--quality", bad)
+        assert out_of_range.code == 2 and "--quality" in out_of_range.stderr and not (tmp_path / "bad.jpg").exists()
+
+
 def test_an_unknown_output_format_names_the_formats_there_are(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())

@@ -1,33 +1,37 @@
-"""The `pconv inpaint` command: its flags, their contradictions, and the batch driver.
+"""The `pconv inpaint` command: its flags, their contradictions, and the run's report.
 
-Each input's output is planned (or refused, or skipped) by ``imaging.inputs``; decoding runs in a
-thread pool ahead of the model; each decoded image is pushed to the Inpainter's stream (which picks
-its strategy and batches what it can); each output is written atomically.
+Each input's output is planned (or refused, or skipped) by ``imaging.inputs``; ``runtime.batch``
+decodes ahead of the model, pushes each image to the Inpainter's stream (which picks its strategy
+and batches what it can) and writes each output atomically; here its records become JSON lines,
+messages and the summary.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import UsageError
 from pconv_cli.files import release_stdout
-from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FORMAT_LIST, FORMATS, STDIO
+from pconv_cli.imaging.defaults import (
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_THRESHOLD,
+    FORMAT_LIST,
+    FORMATS,
+    QUALITY_FORMATS,
+    STDIO,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from pconv_cli.imaging.inputs import Job, Masking, Outputs
-    from pconv_cli.runtime.inpainter import Filled, Inpainter
+    from pconv_cli.runtime.inpainter import Inpainter
 
 # `pconv --help` imports this module for its signature: NumPy, OpenCV and the runtime load only
 # when the command runs (inside the functions below).
@@ -48,6 +52,7 @@ class Options:
     resize_mask: bool = False
     output: str | None = None
     format: str | None = None  # PIL format name
+    quality: int | None = None  # JPEG and WebP outputs' (None: JPEG at DEFAULT_JPEG_QUALITY, WebP lossless)
     overwrite: bool = False
     skip_existing: bool = False
     strategy: Strategy = Strategy.auto
@@ -118,93 +123,25 @@ class Options:
         named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
         if self.format and named and named != self.format and not self.outputs.names_folder:
             raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
+        self._check_quality(named)
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 
-
-class Driver:
-    """Decodes, inpaints and writes each planned job, yielding one record per source.
-
-    A record's ``seconds`` are its image's own work: decoding, its share of the fill it was batched
-    in, encoding and writing; ``elapsed`` the wall time from ``began`` to its end. An image decoded
-    ahead or held for batch mates waits, and that wait is in neither its seconds nor any other's.
-    """
-
-    def __init__(self, inpainter: Inpainter, options: Options, began: float | None = None) -> None:
-        self.inpainter, self.options = inpainter, options
-        self.run = inpainter.runner
-        self.began = time.perf_counter() if began is None else began
-
-    def loaded(self, jobs: list[Job]) -> Iterator[Job]:
-        """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
-        from pconv_cli.imaging import inputs
-
-        stdin = None
-        if any(j.source.path is None and j.output is not None for j in jobs):
-            stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
-        options = self.options
-        decode = partial(inputs.load, masking=options.masking, max_pixels=options.max_pixels, stdin=stdin)
-        return inputs.decoded_ahead(jobs, decode, ahead=max(2, self.run.batch_size + 1))
-
-    def process(self, jobs: list[Job]) -> Iterator[dict]:
-        """Inpaint and write every job; yields each finished record (completion order: an image the
-        Inpainter's stream holds for batch mates comes after the failures and unchanged images behind it)."""
-        stream = self.inpainter.stream(self.options.strategy)
-        for job in self.loaded(jobs):
-            if job.picture is None:
-                yield self.finish(job)
-                continue
-            for done, filled in stream.push(job, job.picture, job.holes):
-                yield self.written(done, filled)
-        for done, filled in stream.close():
-            yield self.written(done, filled)
-
-    def written(self, job: Job, filled: Filled) -> dict:
-        """Write a job's fill, or record why it failed."""
-        job.record["strategy"] = filled.strategy
-        job.seconds += filled.seconds
-        if filled.error is not None:
-            job.record.update(status="failed", error=str(filled.error))
-            return self.finish(job)
-        if filled.strategy is None:  # no hole (not the record's ratio: rounded, a speck on a huge photo reads 0)
-            return self.write(job, None, "unchanged")
-        if filled.groups is not None:  # which fill each group of nearby holes got
-            job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in filled.groups]
-        return self.write(job, filled.pixels, "ok")
-
-    def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:
-        """Encode and write atomically (``pixels`` None: the input unchanged)."""
-        from pconv_cli.imaging import inputs
-        from pconv_cli.imaging.encode import encode_image
-
-        picture, fmt = job.picture, job.format
-        started = time.perf_counter()
-        try:
-            if pixels is None and fmt == picture.format and job.output != STDIO:
-                data = picture.data
-            elif pixels is None:
-                data = encode_image(picture, picture.pixels, fmt)
-            else:
-                if job.mask_from_alpha:
-                    pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
-                # The encoder copies the pixels: free the input's first (a large photo's peak memory).
-                picture.pixels = job.holes = None
-                data = encode_image(picture, pixels, fmt)
-            inputs.write_output(job.output, data)
-            job.record.update(status=status, error=None)
-        except PconvError as exc:
-            job.record.update(status="failed", error=str(exc))
-        except OSError as exc:
-            if isinstance(exc, BrokenPipeError) and job.output == STDIO:
-                raise  # stdout's reader has gone: `run` ends quietly
-            job.record.update(status="failed", error=f"cannot write {job.output}: {exc.strerror or exc}")
-        job.seconds += time.perf_counter() - started
-        return self.finish(job)
-
-    def finish(self, job: Job) -> dict:
-        job.picture = job.holes = None  # free the pixels before the next image
-        job.record.update(seconds=round(job.seconds, 4), elapsed=round(time.perf_counter() - self.began, 4))
-        return dict(job.record)
+    def _check_quality(self, named: str | None) -> None:
+        """Refuse --quality where every output's format is known and lossless (-o FILE, --format, stdout's
+        PNG); outputs named after their inputs take it where they are JPEG or WebP."""
+        if self.quality is None:
+            return
+        if not 1 <= self.quality <= 100:
+            raise UsageError(f"--quality {self.quality}: expected 1 to 100")
+        to_stdout = self.output == STDIO or (self.output is None and self.inputs == [STDIO])
+        known = self.format or ("PNG" if to_stdout else None if self.outputs.names_folder else named)
+        if known is not None and known not in QUALITY_FORMATS:
+            where = "--format " + self.format.lower() if self.format else f"-o {self.output or STDIO}"
+            raise UsageError(
+                f"--quality sets the compression of JPEG and WebP outputs; {where} writes {known}, which is "
+                "lossless (pass --format jpg or webp, or drop --quality)"
+            )
 
 
 def command(options: Options) -> int:
@@ -247,6 +184,8 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
+    from pconv_cli.runtime.batch import Driver
+
     began = time.perf_counter()
     jobs = planned(options)
     if banner is not None:
@@ -255,7 +194,8 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
     try:
-        for record in Driver(inpainter, options, began).process(jobs):
+        driver = Driver(inpainter, options.masking, options.strategy, options.max_pixels, options.quality, began)
+        for record in driver.process(jobs):
             counts[record["status"]] += 1
             if options.json_lines:
                 _print_record(record)
@@ -335,6 +275,15 @@ def cli(
         help="Output file, folder, or - for PNG on stdout (default: <stem>_inpainted.<ext> beside the input).",
     ),
     fmt: str | None = typer.Option(Options.format, "--format", help=f"Output format: {FORMAT_LIST}."),
+    quality: int | None = typer.Option(
+        Options.quality,
+        "--quality",
+        min=1,
+        max=100,
+        help=f"JPEG and WebP quality, 1-100 (default: JPEG {DEFAULT_JPEG_QUALITY}, WebP lossless). Refused "
+        "where the output is PNG, TIFF or BMP, which are lossless; outputs named after their inputs take it "
+        "where they are JPEG or WebP.",
+    ),
     overwrite: bool = typer.Option(Options.overwrite, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(
         Options.skip_existing, "--skip-existing", help="Leave existing outputs alone (resume a run)."
@@ -391,9 +340,9 @@ def cli(
     """
     options = Options.from_flags(
         mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
-        threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite,
-        skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels, weights=weights_file,
-        runtime=runtime, device=device, precision=precision, batch_size=batch_size, blend=blend,
-        json_lines=json_lines, quiet=quiet,
+        threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, quality=quality,
+        overwrite=overwrite, skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels,
+        weights=weights_file, runtime=runtime, device=device, precision=precision, batch_size=batch_size,
+        blend=blend, json_lines=json_lines, quiet=quiet,
     )  # fmt: skip
     raise typer.Exit(command(options))
