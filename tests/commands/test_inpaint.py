@@ -361,6 +361,39 @@ def test_quality_sets_jpeg_and_webp_compression_and_lossless_outputs_refuse_it(t
         assert out_of_range.code == 2 and "--quality" in out_of_range.stderr and not (tmp_path / "bad.jpg").exists()
 
 
+def test_shards_of_a_folder_fill_each_image_once_and_a_rerun_skips_them(tmp_path, model_file):
+    names = [f"p{i}.png" for i in range(7)]
+    for name in names:
+        save(tmp_path / "in" / name, photo())
+    save(tmp_path / "m.png", hole_mask())
+    args = ["inpaint", tmp_path / "in", "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "out"]
+    filled: list[str] = []
+    for k in range(1, 13):  # more workers than images: some shards hold none, and that is no failure
+        done = pconv(*args, "--json", "--shard", f"{k}/12")
+        records = done.records()
+        assert done.code == 0 and all(r["status"] == "ok" for r in records)
+        assert f"pconv: shard {k}/12, {len(records)} of 7 inputs: {len(records)} inpainted" in done.stderr
+        filled += [Path(r["input"]).name for r in records]
+    assert sorted(filled) == names  # each image by exactly one shard
+    again = pconv(*args, "--json", "--shard", "5/12", "--skip-existing").records()
+    assert [Path(r["input"]).name for r in again] == [Path(r["input"]).name for r in again if r["status"] == "skipped"]
+    pair = [tmp_path / "in" / n for n in names[:2]]
+    two = pconv(
+        "inpaint", *pair, "--mask", tmp_path / "m.png", "-w", model_file, "-o", tmp_path / "pair", "--shard", "1/2"
+    )
+    assert two.code == 0 and (tmp_path / "pair" / "p1.png").is_file()  # -o names a folder for two files, in each shard
+
+
+@pytest.mark.parametrize("spec", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "1.5/3", "2/3/4", ""])
+def test_a_bad_shard_is_refused_in_one_line(tmp_path, model_file, spec):
+    save(tmp_path / "p.png", photo())
+    refused = pconv("inpaint", tmp_path / "p.png", "--mask-color", "00ff00", "-w", model_file, "--shard", spec)
+    expected = f"--shard {spec!r}: expected K/N, whole numbers with 1 <= K <= N (worker K of N, e.g. 1/4)"
+    assert (refused.code, refused.stderr) == (2, expected)
+    stdin = pconv("inpaint", "-", "--mask-color", "00ff00", "-w", model_file, "--shard", "1/2", stdin=b"")
+    assert (stdin.code, stdin.stderr) == (2, "--shard splits files among workers; - (stdin) is one image, for one")
+
+
 def test_an_unknown_output_format_names_the_formats_there_are(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     save(tmp_path / "m.png", hole_mask())

@@ -9,6 +9,7 @@ messages and the summary.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class Options:
     quality: int | None = None  # JPEG and WebP outputs' (None: JPEG at DEFAULT_JPEG_QUALITY, WebP lossless)
     overwrite: bool = False
     skip_existing: bool = False
+    shard: tuple[int, int] | None = None  # (K, N): this worker takes the K-th of N parts of the inputs
     strategy: Strategy = Strategy.auto
     max_pixels: int = DEFAULT_MAX_PIXELS
     # the model session (runtime.inpainter.Inpainter)
@@ -69,17 +71,25 @@ class Options:
     quiet: bool = False
 
     @classmethod
-    def from_flags(cls, mask_color: str | None = None, fmt: str | None = None, **flags) -> Options:
-        """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name."""
+    def from_flags(
+        cls, mask_color: str | None = None, fmt: str | None = None, shard: str | None = None, **flags
+    ) -> Options:
+        """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name,
+        ``shard`` as K/N."""
         from pconv_cli.imaging.images import parse_color
 
+        found = re.fullmatch(r"([0-9]+)/([0-9]+)", shard) if shard is not None else None
+        if shard is not None and (found is None or not 1 <= int(found[1]) <= int(found[2])):
+            expected = "K/N, whole numbers with 1 <= K <= N (worker K of N, e.g. 1/4)"
+            raise UsageError(f"--shard {shard!r}: expected {expected}")
         try:
             color = parse_color(mask_color) if mask_color is not None else None
         except ValueError as exc:
             raise UsageError(f"--mask-color: {exc}") from None
         if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
             raise UsageError(f"--format {fmt!r}: expected {FORMAT_LIST}")
-        options = cls(mask_color=color, format=FORMATS[fmt.lower().lstrip(".")] if fmt else None, **flags)
+        fmt = FORMATS[fmt.lower().lstrip(".")] if fmt else None
+        options = cls(mask_color=color, format=fmt, shard=(int(found[1]), int(found[2])) if found else None, **flags)
         options.check()
         return options
 
@@ -115,6 +125,8 @@ class Options:
             raise UsageError("-o is an empty name; give a file, folder or - (stdout)")
         if self.inputs.count(STDIO) > 1:
             raise UsageError("- (stdin) is given more than once; it holds one image")
+        if self.shard is not None and STDIO in self.inputs:
+            raise UsageError("--shard splits files among workers; - (stdin) is one image, for one")
         # stdin's image goes to stdout unless -o names a file or folder: JSON lines would join it there.
         if self.json_lines and (self.output == STDIO or (self.output is None and STDIO in self.inputs)):
             given = "-o -" if self.output == STDIO else "- (stdin) without -o"
@@ -187,7 +199,7 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     from pconv_cli.runtime.batch import Driver
 
     began = time.perf_counter()
-    jobs = planned(options)
+    jobs, total = planned(options)
     if banner is not None:
         console.print(banner, markup=False)
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
@@ -214,21 +226,27 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
         release_stdout()
         return 0
     if progress is not None:
-        summary = f"pconv: {counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
-        summary += f", {counts['failed']} failed in {time.perf_counter() - began:.1f} s"
-        console.print(summary + (": " + ", ".join(failed) if failed else ""), markup=False, soft_wrap=True)
+        said = f"{counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
+        said += f", {counts['failed']} failed in {time.perf_counter() - began:.1f} s"
+        if options.shard:
+            said = f"shard {options.shard[0]}/{options.shard[1]}, {len(jobs)} of {total} inputs: {said}"
+        console.print(f"pconv: {said}" + (": " + ", ".join(failed) if failed else ""), markup=False, soft_wrap=True)
     return 1 if failed else 0
 
 
-def planned(options: Options) -> list[Job]:
-    """The jobs of the inputs ``options`` name, each output planned or refused (``inputs.plan_jobs``)."""
+def planned(options: Options) -> tuple[list[Job], int]:
+    """The jobs of the inputs ``options`` name (of its --shard only), each output planned or refused
+    (``inputs.plan_jobs``), and the count of inputs of all shards."""
     from pconv_cli.imaging import inputs
 
     sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
         raise UsageError("no input images found")
-    several = any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
-    return inputs.plan_jobs(sources, options.outputs, options.mask, several)
+    # Counted before the split: -o names a folder for several inputs in every shard, one holding one too.
+    several = len(sources) > 1
+    several |= any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
+    mine = inputs.shard(sources, *options.shard) if options.shard else sources
+    return inputs.plan_jobs(mine, options.outputs, options.mask, several), len(sources)
 
 
 def _print_record(record: dict) -> None:
@@ -288,6 +306,13 @@ def cli(
     skip_existing: bool = typer.Option(
         Options.skip_existing, "--skip-existing", help="Leave existing outputs alone (resume a run)."
     ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        metavar="K/N",
+        help="Take only the K-th of N parts of the inputs (1 <= K <= N), for N workers of one job: each "
+        "input falls in one part, by a hash of its path inside its folder, the same in every process.",
+    ),
     strategy: Strategy = typer.Option(
         Options.strategy,
         "--strategy",
@@ -339,7 +364,7 @@ def cli(
     Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
     """
     options = Options.from_flags(
-        mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
+        mask_color, fmt, shard, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
         threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, quality=quality,
         overwrite=overwrite, skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels,
         weights=weights_file, runtime=runtime, device=device, precision=precision, batch_size=batch_size,

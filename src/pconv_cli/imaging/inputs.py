@@ -5,6 +5,7 @@ never replace; each source's job and record, decoded ahead, and writing an outpu
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import time
 from collections import deque
@@ -107,6 +108,26 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
         if real is not None:
             seen.add(real)
     return unique
+
+
+def shard(sources: list[Source], k: int, n: int) -> list[Source]:
+    """The ``k``-th of ``n`` parts (1-based) of ``sources``, in their order: for N workers of one
+    job (a Slurm array, a Kubernetes indexed job) that each take one part of the same inputs.
+
+    A source's part is a hash of its path inside its folder (``rel``) modulo ``n``: every process
+    splits alike, whatever the order of the listing, and a file added later joins one part without
+    moving any other, so outputs already written stay in the part that wrote them.
+
+    Example:
+        >>> files = [Source(Path(f"photos/{i}.png"), Path(f"{i}.png")) for i in range(6)]
+        >>> sorted(len(shard(files, k, 2)) for k in (1, 2)), sum(len(shard(files, k, 3)) for k in (1, 2, 3))
+        ([2, 4], 6)
+    """
+    if not 1 <= k <= n:
+        raise ValueError(f"expected 1 <= k <= n, got k={k}, n={n}")
+    # sha1, not hash(): Python salts str hashes per process, and every worker must agree
+    digests = (hashlib.sha1(os.fsencode(source.rel.as_posix())).digest() for source in sources)
+    return [source for source, digest in zip(sources, digests) if int.from_bytes(digest[:8], "big") % n == k - 1]
 
 
 def _is_input(file: Path, out_dir: Path | None, mask_dir: Path | None, mask_path: Path | None) -> bool:
