@@ -356,6 +356,8 @@ def test_quality_sets_jpeg_and_webp_compression_and_lossless_outputs_refuse_it(t
         refused = pconv(*args, *flags, "--quality", "80")
         assert refused.code == 2 and refused.stderr.count("\n") == 0, refused.stderr
         assert refused.stderr.startswith("--quality sets the compression of JPEG and WebP outputs; ")
+    beside = pconv(*args, "--quality", "80")  # p_inpainted.png, named after its input: said to ignore it
+    assert beside.code == 0 and "--quality is ignored: every output here is PNG, TIFF or BMP" in beside.stderr
     for bad in ("0", "101", "x"):
         out_of_range = pconv(*args, "-o", tmp_path / "bad.jpg", "--quality", bad)
         assert out_of_range.code == 2 and "--quality" in out_of_range.stderr and not (tmp_path / "bad.jpg").exists()

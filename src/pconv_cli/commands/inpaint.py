@@ -202,6 +202,9 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     jobs, total = planned(options)
     if banner is not None:
         console.print(banner, markup=False)
+        if options.quality is not None and jobs and not any(job.format in QUALITY_FORMATS for job in jobs):
+            # Outputs named after their inputs: their formats are known only now; a part of a mixed folder may differ.
+            console.print("pconv: --quality is ignored: every output here is PNG, TIFF or BMP (lossless)", markup=False)
     counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
