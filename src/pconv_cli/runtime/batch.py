@@ -30,6 +30,7 @@ class Driver:
     ahead or held for batch mates waits, and that wait is in neither its seconds nor any other's.
 
     Example:
+        >>> from pathlib import Path
         >>> jobs = inputs.plan_jobs(inputs.discover(["photos/"]), inputs.Outputs("done/"), several=True)
         >>> for record in Driver(Inpainter(), inputs.Masking(Path("masks/"))).process(jobs):  # doctest: +SKIP
         ...     print(record["input"], record["status"], record["seconds"])
