@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pconv_cli.errors import PconvError
-from pconv_cli.files import atomic_write, write_stdout
+from pconv_cli.files import atomic_write, release_stdout, write_stdout
 
 
 def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
@@ -77,3 +77,18 @@ def test_stdout_short_writes_are_completed_or_reported(monkeypatch):
     monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": _Trickle(0)})())
     with pytest.raises(OSError, match="short write to stdout: 0 of 10240"):
         write_stdout(data)
+
+
+def test_a_stdout_whose_reader_left_is_released_to_the_null_device(monkeypatch):
+    read_end, write_end = os.pipe()
+    out = open(write_end, "w", buffering=1 << 16)
+    monkeypatch.setattr(sys, "stdout", out)
+    os.close(read_end)  # the reader goes away
+    out.write("x" * 100)
+    with pytest.raises(BrokenPipeError):
+        out.flush()
+    release_stdout()
+    print("after", file=out, flush=True)  # what is buffered and what follows now go nowhere, quietly
+    out.close()
+    monkeypatch.setattr(sys, "stdout", None)
+    release_stdout()  # a closed stdout (>&-): nothing to release

@@ -85,6 +85,19 @@ def write_stdout(data: bytes) -> None:
     out.flush()
 
 
+def release_stdout() -> None:
+    """Point stdout at the null device once its reader has gone (BrokenPipeError): what is still
+    buffered, and whatever is printed later, then goes nowhere instead of failing again, at exit
+    too, where Python would print "Exception ignored ... BrokenPipeError" (its docs' recipe)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # None, or a stream on no file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file (through links too); False when either cannot be read."""
     try:

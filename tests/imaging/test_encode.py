@@ -72,3 +72,24 @@ def test_png_is_written_fast_and_exact():
     idat = data.index(b"IDAT")
     assert data[idat + 4 : idat + 6] == b"\x78\x01"  # zlib header of level 1 (Pillow's default 6 gives 78 9c)
     assert np.array_equal(read_image(data).pixels, array)
+
+
+def test_quality_trades_jpeg_and_webp_fidelity_and_lossless_formats_refuse_it():
+    y, x = np.mgrid[0:64, 0:96]
+    array = np.clip(np.stack([x * 2, y * 3, x + y], -1) + rng.normal(0, 6, (64, 96, 3)), 0, 255).astype(np.uint8)
+    picture = read_image(_png(array))
+
+    def error(fmt: str, quality: int | None) -> float:
+        decoded = np.asarray(Image.open(io.BytesIO(encode_image(picture, array, fmt, quality))))
+        return float(np.abs(decoded.astype(int) - array).mean())
+
+    assert 0 < error("JPEG", 100) < error("JPEG", 50)
+    assert encode_image(picture, array, "JPEG") == encode_image(picture, array, "JPEG", 95)  # the default
+    assert error("WEBP", None) == 0 < error("WEBP", 100) < error("WEBP", 50)  # lossless unless a quality is set
+    for fmt in ("PNG", "TIFF", "BMP"):
+        assert error(fmt, None) == 0
+        with pytest.raises(ValueError, match=f"quality applies to JPEG and WEBP, not {fmt}"):
+            encode_image(picture, array, fmt, 90)
+    for bad in (0, 101, 50.5, True):
+        with pytest.raises(ValueError, match=rf"expected a quality from 1 to 100, got {bad!r}"):
+            encode_image(picture, array, "JPEG", bad)

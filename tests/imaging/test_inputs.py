@@ -185,3 +185,28 @@ def test_load_decodes_a_planned_job_and_records_a_broken_file_as_failed(tmp_path
     monkeypatch.setattr(inputs, "read_image", surprise)
     surprised = load(good, Masking(), max_pixels=1000, stdin=None)
     assert surprised.record["error"] == f"cannot read {tmp_path / 'a.png'}: SyntaxError: bad chunk"
+
+
+def test_shards_cover_every_source_once_stably_and_a_new_file_moves_no_other():
+    sources = [Source(Path("photos") / f"sub{i % 3}" / f"{i}.png", Path(f"sub{i % 3}/{i}.png")) for i in range(200)]
+    parts = [inputs.shard(sources, k, 7) for k in range(1, 8)]
+    names = [source.rel for part in parts for source in part]
+    assert sorted(names) == sorted(s.rel for s in sources)  # every source in exactly one shard
+    assert all(15 <= len(part) <= 45 for part in parts)  # about 200 / 7 each
+    assert [inputs.shard(sources, k, 7) for k in range(1, 8)] == parts  # the same split every time
+    assert inputs.shard(sources[::-1], 3, 7) == parts[2][::-1]  # by name, not by position
+    grown = [*sources, Source(Path("photos/new.png"), Path("new.png"))]
+    assert sum(len(inputs.shard(grown, k, 7)) != len(parts[k - 1]) for k in range(1, 8)) == 1
+    assert all(set(map(id, parts[k - 1])) <= set(map(id, inputs.shard(grown, k, 7))) for k in range(1, 8))
+    # Pinned: another process, machine or Python gives the same split (Python's hash() would not).
+    assert [s.rel.as_posix() for s in inputs.shard(sources[:12], 1, 3)] == [
+        "sub2/2.png",
+        "sub1/4.png",
+        "sub0/6.png",
+        "sub2/8.png",
+        "sub0/9.png",
+    ]
+    assert inputs.shard(sources, 1, 1) == sources
+    for k, n in ((0, 3), (4, 3), (1, 0)):
+        with pytest.raises(ValueError, match=f"expected 1 <= k <= n, got k={k}, n={n}"):
+            inputs.shard(sources, k, n)

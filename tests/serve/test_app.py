@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -75,6 +76,33 @@ def test_inpaint_answers_the_filled_png_and_only_holes_change(client, inpainter)
     assert np.array_equal(out, inpainter(photo, hole > 0))  # the API's fill, through HTTP
     blank = _post(client, _encoded(photo), _encoded(hole), strategy="", format="")  # a form's blank choices
     assert blank.status_code == 200 and blank.content == answer.content
+
+
+def test_the_seconds_header_is_the_requests_own_work_not_its_wait_in_the_queue(inpainter, monkeypatch):
+    fill = inpainter.fill
+
+    def slow(*args, **kwargs):  # each request's fill takes 1 s (and some noise on a busy machine)
+        time.sleep(1.0)
+        return fill(*args, **kwargs)
+
+    monkeypatch.setattr(inpainter, "fill", slow)
+    image, mask = _encoded(_photo()), _encoded(_hole())
+    answers = []
+
+    def ask(client) -> None:
+        started = time.perf_counter()
+        answer = _post(client, image, mask)
+        answers.append((answer.status_code, float(answer.headers["x-pconv-seconds"]), time.perf_counter() - started))
+
+    with _client(inpainter) as client:  # one event loop for the three threads' requests: they queue
+        threads = [threading.Thread(target=ask, args=(client,)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [code for code, _, _ in answers] == [200] * 3
+    assert max(wall for _, _, wall in answers) >= 3.0  # the last one waited behind the other two
+    assert all(1.0 <= seconds < 1.8 for _, seconds, _ in answers), answers
 
 
 def test_the_answer_is_png_unless_another_format_is_asked(client):

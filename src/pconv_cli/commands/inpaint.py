@@ -1,32 +1,38 @@
-"""The `pconv inpaint` command: its flags, their contradictions, and the batch driver.
+"""The `pconv inpaint` command: its flags, their contradictions, and the run's report.
 
-Each input's output is planned (or refused, or skipped) by ``imaging.inputs``; decoding runs in a
-thread pool ahead of the model; each decoded image is pushed to the Inpainter's stream (which picks
-its strategy and batches what it can); each output is written atomically.
+Each input's output is planned (or refused, or skipped) by ``imaging.inputs``; ``runtime.batch``
+decodes ahead of the model, pushes each image to the Inpainter's stream (which picks its strategy
+and batches what it can) and writes each output atomically; here its records become JSON lines,
+messages and the summary.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
-from pconv_cli.errors import PconvError, UsageError
-from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FORMAT_LIST, FORMATS, STDIO
+from pconv_cli.errors import UsageError
+from pconv_cli.files import release_stdout
+from pconv_cli.imaging.defaults import (
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_THRESHOLD,
+    FORMAT_LIST,
+    FORMATS,
+    QUALITY_FORMATS,
+    STDIO,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from pconv_cli.imaging.inputs import Job, Masking, Outputs
-    from pconv_cli.runtime.inpainter import Filled, Inpainter
+    from pconv_cli.runtime.inpainter import Inpainter
 
 # `pconv --help` imports this module for its signature: NumPy, OpenCV and the runtime load only
 # when the command runs (inside the functions below).
@@ -47,8 +53,10 @@ class Options:
     resize_mask: bool = False
     output: str | None = None
     format: str | None = None  # PIL format name
+    quality: int | None = None  # JPEG and WebP outputs' (None: JPEG at DEFAULT_JPEG_QUALITY, WebP lossless)
     overwrite: bool = False
     skip_existing: bool = False
+    shard: tuple[int, int] | None = None  # (K, N): this worker takes the K-th of N parts of the inputs
     strategy: Strategy = Strategy.auto
     max_pixels: int = DEFAULT_MAX_PIXELS
     # the model session (runtime.inpainter.Inpainter)
@@ -63,17 +71,25 @@ class Options:
     quiet: bool = False
 
     @classmethod
-    def from_flags(cls, mask_color: str | None = None, fmt: str | None = None, **flags) -> Options:
-        """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name."""
+    def from_flags(
+        cls, mask_color: str | None = None, fmt: str | None = None, shard: str | None = None, **flags
+    ) -> Options:
+        """Options from the CLI's values: ``mask_color`` as RRGGBB text, ``fmt`` as a suffix name,
+        ``shard`` as K/N."""
         from pconv_cli.imaging.images import parse_color
 
+        found = re.fullmatch(r"([0-9]+)/([0-9]+)", shard) if shard is not None else None
+        if shard is not None and (found is None or not 1 <= int(found[1]) <= int(found[2])):
+            expected = "K/N, whole numbers with 1 <= K <= N (worker K of N, e.g. 1/4)"
+            raise UsageError(f"--shard {shard!r}: expected {expected}")
         try:
             color = parse_color(mask_color) if mask_color is not None else None
         except ValueError as exc:
             raise UsageError(f"--mask-color: {exc}") from None
         if fmt is not None and fmt.lower().lstrip(".") not in FORMATS:
             raise UsageError(f"--format {fmt!r}: expected {FORMAT_LIST}")
-        options = cls(mask_color=color, format=FORMATS[fmt.lower().lstrip(".")] if fmt else None, **flags)
+        fmt = FORMATS[fmt.lower().lstrip(".")] if fmt else None
+        options = cls(mask_color=color, format=fmt, shard=(int(found[1]), int(found[2])) if found else None, **flags)
         options.check()
         return options
 
@@ -109,6 +125,8 @@ class Options:
             raise UsageError("-o is an empty name; give a file, folder or - (stdout)")
         if self.inputs.count(STDIO) > 1:
             raise UsageError("- (stdin) is given more than once; it holds one image")
+        if self.shard is not None and STDIO in self.inputs:
+            raise UsageError("--shard splits files among workers; - (stdin) is one image, for one")
         # stdin's image goes to stdout unless -o names a file or folder: JSON lines would join it there.
         if self.json_lines and (self.output == STDIO or (self.output is None and STDIO in self.inputs)):
             given = "-o -" if self.output == STDIO else "- (stdin) without -o"
@@ -117,82 +135,25 @@ class Options:
         named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
         if self.format and named and named != self.format and not self.outputs.names_folder:
             raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
+        self._check_quality(named)
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 
-
-class Driver:
-    """Decodes, inpaints and writes each planned job, yielding one record per source."""
-
-    def __init__(self, inpainter: Inpainter, options: Options) -> None:
-        self.inpainter, self.options = inpainter, options
-        self.run = inpainter.runner
-
-    def loaded(self, jobs: list[Job]) -> Iterator[Job]:
-        """Jobs in order, decoded by a thread pool a few images ahead of the consumer."""
-        from pconv_cli.imaging import inputs
-
-        stdin = None
-        if any(j.source.path is None and j.output is not None for j in jobs):
-            stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""  # closed (<&-): no bytes
-        options = self.options
-        decode = partial(inputs.load, masking=options.masking, max_pixels=options.max_pixels, stdin=stdin)
-        return inputs.decoded_ahead(jobs, decode, ahead=max(2, self.run.batch_size + 1))
-
-    def process(self, jobs: list[Job]) -> Iterator[dict]:
-        """Inpaint and write every job; yields each finished record (completion order: an image the
-        Inpainter's stream holds for batch mates comes after the failures and unchanged images behind it)."""
-        stream = self.inpainter.stream(self.options.strategy)
-        for job in self.loaded(jobs):
-            if job.picture is None:
-                yield self.finish(job)
-                continue
-            for done, filled in stream.push(job, job.picture, job.holes):
-                yield self.written(done, filled)
-        for done, filled in stream.close():
-            yield self.written(done, filled)
-
-    def written(self, job: Job, filled: Filled) -> dict:
-        """Write a job's fill, or record why it failed."""
-        job.record["strategy"] = filled.strategy
-        if filled.error is not None:
-            job.record.update(status="failed", error=str(filled.error))
-            return self.finish(job)
-        if filled.strategy is None:  # no hole (not the record's ratio: rounded, a speck on a huge photo reads 0)
-            return self.write(job, None, "unchanged")
-        if filled.groups is not None:  # which fill each group of nearby holes got
-            job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in filled.groups]
-        return self.write(job, filled.pixels, "ok")
-
-    def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:
-        """Encode and write atomically (``pixels`` None: the input unchanged)."""
-        from pconv_cli.imaging import inputs
-        from pconv_cli.imaging.encode import encode_image
-
-        picture, fmt = job.picture, job.format
-        try:
-            if pixels is None and fmt == picture.format and job.output != STDIO:
-                data = picture.data
-            elif pixels is None:
-                data = encode_image(picture, picture.pixels, fmt)
-            else:
-                if job.mask_from_alpha:
-                    pixels[job.holes, 3] = picture.max_value  # filled holes become opaque
-                # The encoder copies the pixels: free the input's first (a large photo's peak memory).
-                picture.pixels = job.holes = None
-                data = encode_image(picture, pixels, fmt)
-            inputs.write_output(job.output, data)
-            job.record.update(status=status, error=None)
-        except PconvError as exc:
-            job.record.update(status="failed", error=str(exc))
-        except OSError as exc:
-            job.record.update(status="failed", error=f"cannot write {job.output}: {exc.strerror or exc}")
-        return self.finish(job)
-
-    def finish(self, job: Job) -> dict:
-        job.picture = job.holes = None  # free the pixels before the next image
-        job.record["seconds"] = round(time.perf_counter() - job.started, 4)
-        return dict(job.record)
+    def _check_quality(self, named: str | None) -> None:
+        """Refuse --quality where every output's format is known and lossless (-o FILE, --format, stdout's
+        PNG); outputs named after their inputs take it where they are JPEG or WebP."""
+        if self.quality is None:
+            return
+        if not 1 <= self.quality <= 100:
+            raise UsageError(f"--quality {self.quality}: expected 1 to 100")
+        to_stdout = self.output == STDIO or (self.output is None and self.inputs == [STDIO])
+        known = self.format or ("PNG" if to_stdout else None if self.outputs.names_folder else named)
+        if known is not None and known not in QUALITY_FORMATS:
+            where = "--format " + self.format.lower() if self.format else f"-o {self.output or STDIO}"
+            raise UsageError(
+                f"--quality sets the compression of JPEG and WebP outputs; {where} writes {known}, which is "
+                "lossless (pass --format jpg or webp, or drop --quality)"
+            )
 
 
 def command(options: Options) -> int:
@@ -235,36 +196,69 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     ``banner``: said once the outputs are planned, so a usage error stays one line.
     Returns the exit code: 0 when nothing failed, else 1.
     """
+    from pconv_cli.runtime.batch import Driver
+
+    began = time.perf_counter()
+    jobs, total = planned(options)
+    if banner is not None:
+        console.print(banner, markup=False)
+        if options.quality is not None and jobs and not any(job.format in QUALITY_FORMATS for job in jobs):
+            # Outputs named after their inputs: their formats are known only now; a part of a mixed folder may differ.
+            console.print("pconv: --quality is ignored: every output here is PNG, TIFF or BMP (lossless)", markup=False)
+    counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
+    failed = []
+    task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
+    try:
+        driver = Driver(inpainter, options.masking, options.strategy, options.max_pixels, options.quality, began)
+        for record in driver.process(jobs):
+            counts[record["status"]] += 1
+            if options.json_lines:
+                _print_record(record)
+            if record["status"] == "failed":
+                failed.append(record["input"])
+                error = record["error"]
+                where = "" if record["input"] in error else f"{record['input']}: "
+                console.print(f"pconv: error: {where}{error}", markup=False, highlight=False, soft_wrap=True)
+            elif record["status"] == "unchanged" and progress is not None:
+                console.print(f"pconv: {record['input']} has no hole; copied unchanged", markup=False, highlight=False)
+            if task is not None:
+                progress.advance(task)
+    except BrokenPipeError:
+        # The reader of `-o -` took what it wanted (`| head -c 10`): as `cat` ends, quietly. Exit 0,
+        # not 141, so that under `set -o pipefail` the pipeline's status is the reader's.
+        release_stdout()
+        return 0
+    if progress is not None:
+        said = f"{counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
+        said += f", {counts['failed']} failed in {time.perf_counter() - began:.1f} s"
+        if options.shard:
+            said = f"shard {options.shard[0]}/{options.shard[1]}, {len(jobs)} of {total} inputs: {said}"
+        console.print(f"pconv: {said}" + (": " + ", ".join(failed) if failed else ""), markup=False, soft_wrap=True)
+    return 1 if failed else 0
+
+
+def planned(options: Options) -> tuple[list[Job], int]:
+    """The jobs of the inputs ``options`` name (of its --shard only), each output planned or refused
+    (``inputs.plan_jobs``), and the count of inputs of all shards."""
     from pconv_cli.imaging import inputs
 
     sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
         raise UsageError("no input images found")
-    several = any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
-    jobs = inputs.plan_jobs(sources, options.outputs, options.mask, several)
-    if banner is not None:
-        console.print(banner, markup=False)
-    counts = {"ok": 0, "unchanged": 0, "skipped": 0, "failed": 0}
-    failed = []
-    task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
-    for record in Driver(inpainter, options).process(jobs):
-        counts[record["status"]] += 1
-        if options.json_lines:
-            print(json.dumps(record, ensure_ascii=False), flush=True)
-        if record["status"] == "failed":
-            failed.append(record["input"])
-            error = record["error"]
-            where = "" if record["input"] in error else f"{record['input']}: "
-            console.print(f"pconv: error: {where}{error}", markup=False, highlight=False, soft_wrap=True)
-        elif record["status"] == "unchanged" and progress is not None:
-            console.print(f"pconv: {record['input']} has no hole; copied unchanged", markup=False, highlight=False)
-        if task is not None:
-            progress.advance(task)
-    if progress is not None:
-        summary = f"pconv: {counts['ok']} inpainted, {counts['unchanged']} unchanged, {counts['skipped']} skipped"
-        summary += f", {counts['failed']} failed" + (": " + ", ".join(failed) if failed else "")
-        console.print(summary, markup=False, highlight=False, soft_wrap=True)
-    return 1 if failed else 0
+    # Counted before the split: -o names a folder for several inputs in every shard, one holding one too.
+    several = len(sources) > 1
+    several |= any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
+    mine = inputs.shard(sources, *options.shard) if options.shard else sources
+    return inputs.plan_jobs(mine, options.outputs, options.mask, several), len(sources)
+
+
+def _print_record(record: dict) -> None:
+    """One JSON line on stdout. When its reader has gone (`--json | head -1`), the lines that follow
+    go nowhere and the images are still written: they, not the records, are the run's work."""
+    try:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    except BrokenPipeError:
+        release_stdout()
 
 
 def cli(
@@ -302,9 +296,25 @@ def cli(
         help="Output file, folder, or - for PNG on stdout (default: <stem>_inpainted.<ext> beside the input).",
     ),
     fmt: str | None = typer.Option(Options.format, "--format", help=f"Output format: {FORMAT_LIST}."),
+    quality: int | None = typer.Option(
+        Options.quality,
+        "--quality",
+        min=1,
+        max=100,
+        help=f"JPEG and WebP quality, 1-100 (default: JPEG {DEFAULT_JPEG_QUALITY}, WebP lossless). Refused "
+        "where the output is PNG, TIFF or BMP, which are lossless; outputs named after their inputs take it "
+        "where they are JPEG or WebP.",
+    ),
     overwrite: bool = typer.Option(Options.overwrite, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(
         Options.skip_existing, "--skip-existing", help="Leave existing outputs alone (resume a run)."
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        metavar="K/N",
+        help="Take only the K-th of N parts of the inputs (1 <= K <= N), for N workers of one job: each "
+        "input falls in one part, by a hash of its path inside its folder, the same in every process.",
     ),
     strategy: Strategy = typer.Option(
         Options.strategy,
@@ -357,10 +367,10 @@ def cli(
     Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
     """
     options = Options.from_flags(
-        mask_color, fmt, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
-        threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, overwrite=overwrite,
-        skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels, weights=weights_file,
-        runtime=runtime, device=device, precision=precision, batch_size=batch_size, blend=blend,
-        json_lines=json_lines, quiet=quiet,
+        mask_color, fmt, shard, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
+        threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, quality=quality,
+        overwrite=overwrite, skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels,
+        weights=weights_file, runtime=runtime, device=device, precision=precision, batch_size=batch_size,
+        blend=blend, json_lines=json_lines, quiet=quiet,
     )  # fmt: skip
     raise typer.Exit(command(options))

@@ -7,6 +7,10 @@ STDIO = "-"  # an input or output named so is stdin or stdout
 # The output formats: a file suffix (or --format) to its Pillow name, and a Pillow name to its suffix.
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP"}
 SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+# The formats a quality (1–100) applies to: JPEG is written at DEFAULT_JPEG_QUALITY unless one is
+# given, WebP lossless; PNG, TIFF and BMP are always lossless.
+QUALITY_FORMATS = ("JPEG", "WEBP")
+DEFAULT_JPEG_QUALITY = 95
 
 
 def _format_list() -> str:

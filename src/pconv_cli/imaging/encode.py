@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from pconv_cli.errors import PconvError, one_line
-from pconv_cli.imaging.defaults import SUFFIX_OF
+from pconv_cli.imaging.defaults import DEFAULT_JPEG_QUALITY, QUALITY_FORMATS, SUFFIX_OF
 from pconv_cli.imaging.png import chunk
 
 if TYPE_CHECKING:
@@ -69,10 +69,36 @@ def check_depth(dtype: np.dtype, fmt: str) -> None:
         raise PconvError(f"16-bit output needs PNG or TIFF, not {fmt} (pass --format png)")
 
 
-def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
-    """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can."""
+def check_quality(quality: int | None, fmt: str) -> None:
+    """ValueError unless ``quality`` is None or an integer from 1 to 100 for a format it applies to."""
+    if quality is None:
+        return
+    if type(quality) is not int or not 1 <= quality <= 100:  # True is an int to Python, not a quality
+        raise ValueError(f"expected a quality from 1 to 100, got {quality!r}")
+    if fmt not in QUALITY_FORMATS:
+        raise ValueError(f"quality applies to {' and '.join(QUALITY_FORMATS)}, not {fmt}, which is lossless")
+
+
+def encode_image(picture: Picture, pixels: np.ndarray, fmt: str, quality: int | None = None) -> bytes:
+    """Encode H×W×C ``pixels`` (the picture's layout) as ``fmt``, keeping ICC and EXIF where it can.
+
+    ``quality`` (1–100, JPEG and WebP only): None writes JPEG at quality 95 and WebP lossless.
+    PNG, TIFF, BMP and lossless WebP keep every pixel; JPEG and lossy WebP re-encode them all.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> from pconv_cli.imaging.images import read_image
+        >>> png = io.BytesIO()
+        >>> Image.new("RGB", (6, 4), (40, 90, 200)).save(png, "PNG")
+        >>> picture = read_image(png.getvalue())
+        >>> jpeg = encode_image(picture, picture.pixels, "JPEG", quality=80)
+        >>> Image.open(io.BytesIO(jpeg)).format, read_image(jpeg).pixels.shape
+        ('JPEG', (4, 6, 3))
+    """
     channels = pixels.shape[2]
     check_depth(pixels.dtype, fmt)
+    check_quality(quality, fmt)
     if pixels.dtype == np.uint16:
         code = {1: None, 3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}[channels]
         ok, buf = cv2.imencode(SUFFIX_OF[fmt], cv2.cvtColor(pixels, code) if code is not None else pixels[..., 0])
@@ -92,10 +118,12 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str) -> bytes:
         options["icc_profile"] = picture.icc
     if picture.exif and fmt in ("PNG", "JPEG", "WEBP"):
         options["exif"] = picture.exif
-    if fmt == "JPEG":
-        options.update(quality=95, subsampling=0)
-    elif fmt == "WEBP":
+    if fmt == "JPEG":  # 4:4:4: a fill's colour edges stay as sharp as its grey ones
+        options.update(quality=quality or DEFAULT_JPEG_QUALITY, subsampling=0)
+    elif fmt == "WEBP" and quality is None:  # exact: transparent pixels keep their colour too
         options.update(lossless=True, exact=True)
+    elif fmt == "WEBP":
+        options.update(quality=quality, exact=True)
     elif fmt == "PNG":
         options.update(compress_level=PNG_LEVEL)
     out = io.BytesIO()

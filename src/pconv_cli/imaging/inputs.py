@@ -5,6 +5,7 @@ never replace; each source's job and record, decoded ahead, and writing an outpu
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import time
 from collections import deque
@@ -36,7 +37,8 @@ OUTPUT_TAG = "_inpainted"
 T = TypeVar("T")
 R = TypeVar("R")
 RECORD_KEYS = (
-    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "status", "error",
+    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "elapsed", "status",
+    "error",
 )  # fmt: skip
 
 
@@ -106,6 +108,26 @@ def discover(inputs: list[str], output: str | None = None, mask: Path | None = N
         if real is not None:
             seen.add(real)
     return unique
+
+
+def shard(sources: list[Source], k: int, n: int) -> list[Source]:
+    """The ``k``-th of ``n`` parts (1-based) of ``sources``, in their order: for N workers of one
+    job (a Slurm array, a Kubernetes indexed job) that each take one part of the same inputs.
+
+    A source's part is a hash of its path inside its folder (``rel``) modulo ``n``: every process
+    splits alike, whatever the order of the listing, and a file added later joins one part without
+    moving any other, so outputs already written stay in the part that wrote them.
+
+    Example:
+        >>> files = [Source(Path(f"photos/{i}.png"), Path(f"{i}.png")) for i in range(6)]
+        >>> sorted(len(shard(files, k, 2)) for k in (1, 2)), sum(len(shard(files, k, 3)) for k in (1, 2, 3))
+        ([2, 4], 6)
+    """
+    if not 1 <= k <= n:
+        raise ValueError(f"expected 1 <= k <= n, got k={k}, n={n}")
+    # sha1, not hash(): Python salts str hashes per process, and every worker must agree
+    digests = (hashlib.sha1(os.fsencode(source.rel.as_posix())).digest() for source in sources)
+    return [source for source, digest in zip(sources, digests) if int.from_bytes(digest[:8], "big") % n == k - 1]
 
 
 def _is_input(file: Path, out_dir: Path | None, mask_dir: Path | None, mask_path: Path | None) -> bool:
@@ -224,7 +246,7 @@ class Job:
     picture: Picture | None = None
     holes: np.ndarray | None = None  # H×W bool, True = hole
     mask_from_alpha: bool = False
-    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0  # its own work so far (decoding, filling, writing), not its waits behind others
 
 
 def plan_jobs(sources: list[Source], outputs: Outputs, mask: Path | None = None, several: bool = False) -> list[Job]:
@@ -326,7 +348,7 @@ def load(job: Job, masking: Masking, max_pixels: int, stdin: bytes | None) -> Jo
     source = job.source
     if job.output is None:  # refused or skipped: nothing to decode
         return job
-    job.started = time.perf_counter()
+    started = time.perf_counter()
     try:
         picture = read_image(stdin if source.path is None else source.path, max_pixels)
         check_depth(picture.pixels.dtype, job.format)  # before the fill, not after it
@@ -343,6 +365,7 @@ def load(job: Job, masking: Masking, max_pixels: int, stdin: bytes | None) -> Jo
     except Exception as exc:  # a decoder's surprise on a hostile file is still one input's failure
         error = f"cannot read {source.name}: {type(exc).__name__}: {exc}"
         job.record.update(status="failed", error=error.splitlines()[0])
+    job.seconds += time.perf_counter() - started
     return job
 
 
