@@ -18,6 +18,13 @@ class Strategy(str, Enum):
     refine = "refine"
 
 
+class Texture(str, Enum):
+    """Whether a fill takes the photo's own fine detail where its surroundings hold some (`runtime.texture`)."""
+
+    auto = "auto"
+    none = "none"
+
+
 class Arch(str, Enum):
     """Network presets of `pconv train --arch` (see `unet.PConvConfig.preset`)."""
 

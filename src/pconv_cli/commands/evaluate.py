@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from pconv_cli.choices import AUTO_DEVICE, NO_BASELINES, Border, Precision, Strategy
+from pconv_cli.choices import AUTO_DEVICE, NO_BASELINES, Border, Precision, Strategy, Texture, values
 from pconv_cli.errors import UsageError
 
 # PatchMatch is a default baseline so that every protocol run includes it where it is installed
@@ -62,11 +62,17 @@ class EvalOptions:
     invert_mask: bool = False
     blend: bool = True  # models' seam blending (Inpainter)
     strategy: Strategy = Strategy.auto  # how models meet large images (runtime.strategies)
+    textures: tuple[Texture, ...] = (Texture.auto,)  # each model runs once per texture setting
     as_json: bool = False  # the aggregate as JSON on stdout
 
     @classmethod
-    def from_flags(cls, baselines: str, bins: str, border: Border | str, **flags) -> EvalOptions:
-        """Options from the CLI's values, the lists given as text ('telea,ns', 'paper' or '1,3', 'both')."""
+    def from_flags(
+        cls, baselines: str, bins: str, border: Border | str, texture: str | None = None, **flags
+    ) -> EvalOptions:
+        """Options from the CLI's values, the lists given as text ('telea,ns', 'paper' or '1,3', 'both',
+        'auto,none')."""
+        if texture is not None:
+            flags["textures"] = parse_textures(texture)
         options = cls(
             baselines=parse_baselines(baselines), bins=parse_bins(bins), borders=parse_borders(border), **flags
         )
@@ -123,6 +129,15 @@ def parse_baselines(spec: str) -> list[str]:
     if unknown:
         raise UsageError(f"unknown baseline(s) {', '.join(unknown)}; expected some of {', '.join(BASELINES)} or none")
     return list(dict.fromkeys(names))
+
+
+def parse_textures(spec: str) -> tuple[Texture, ...]:
+    """Comma-separated texture settings ('auto', 'none' or both) -> Texture members, in order, once each."""
+    names = [s.strip().lower() for s in spec.split(",") if s.strip()]
+    unknown = [n for n in names if n not in values(Texture)]
+    if not names or unknown:
+        raise UsageError(f"--texture {spec!r}: expected some of {', '.join(values(Texture))}, comma-separated")
+    return tuple(Texture(n) for n in dict.fromkeys(names))
 
 
 def parse_borders(spec: Border | str) -> list[str]:
@@ -214,6 +229,12 @@ def cli(
     strategy: Strategy = typer.Option(
         EvalOptions.strategy, "--strategy", help="How models meet large images, as in inpaint --strategy."
     ),
+    texture: str = typer.Option(
+        ",".join(t.value for t in EvalOptions.textures),
+        "--texture",
+        help="As in inpaint --texture; comma-separated to run each model once per setting (a model with "
+        "texture none is named NAME-texture-none).",
+    ),
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1).
 
@@ -225,7 +246,7 @@ def cli(
         baselines, bins, border, images=images, masks=masks, out=out, weights=weights,
         pairs_per_bin=pairs_per_bin, size=size, resume=resume, overwrite=overwrite, seed=seed, device=device,
         precision=precision, batch_size=batch_size, figure_pairs=figure_pairs, invert_mask=invert_mask,
-        blend=blend, strategy=strategy, as_json=as_json,
+        blend=blend, strategy=strategy, texture=texture, as_json=as_json,
     )  # fmt: skip
     console = Console(stderr=True, soft_wrap=True)  # one message, one line (the table sets its own width)
     raise typer.Exit(command(options, console))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy, Texture
 from pconv_cli.errors import UsageError
 from pconv_cli.files import release_stdout
 from pconv_cli.imaging.defaults import (
@@ -58,6 +58,7 @@ class Options:
     skip_existing: bool = False
     shard: tuple[int, int] | None = None  # (K, N): this worker takes the K-th of N parts of the inputs
     strategy: Strategy = Strategy.auto
+    texture: Texture = Texture.auto
     max_pixels: int = DEFAULT_MAX_PIXELS
     # the model session (runtime.inpainter.Inpainter)
     weights: Path | None = None  # None: the shipped default
@@ -209,7 +210,9 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     failed = []
     task = progress.add_task("inpainting", total=len(jobs)) if progress is not None else None
     try:
-        driver = Driver(inpainter, options.masking, options.strategy, options.max_pixels, options.quality, began)
+        driver = Driver(
+            inpainter, options.masking, options.strategy, options.max_pixels, options.quality, began, options.texture
+        )
         for record in driver.process(jobs):
             counts[record["status"]] += 1
             if options.json_lines:
@@ -328,6 +331,14 @@ def cli(
         "then their band within S/8 of the photo again at native resolution. auto: full up to (2S)² pixels, "
         "else refine. --json records each group's box and fill.",
     ),
+    texture: Texture = typer.Option(
+        Options.texture,
+        "--texture",
+        help="auto: holes whose surroundings hold detail (grass, bark, brick) take the photo's own fine "
+        "texture, copied from where the photo looks most like the network's fill there; flat surroundings "
+        "(sky, walls) keep a smooth fill. none: the network's smooth fill only. --json records, per group of "
+        "holes, which it got.",
+    ),
     weights_file: Path | None = typer.Option(
         Options.weights,
         "--weights",
@@ -369,7 +380,7 @@ def cli(
     options = Options.from_flags(
         mask_color, fmt, shard, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
         threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, quality=quality,
-        overwrite=overwrite, skip_existing=skip_existing, strategy=strategy, max_pixels=max_pixels,
+        overwrite=overwrite, skip_existing=skip_existing, strategy=strategy, texture=texture, max_pixels=max_pixels,
         weights=weights_file, runtime=runtime, device=device, precision=precision, batch_size=batch_size,
         blend=blend, json_lines=json_lines, quiet=quiet,
     )  # fmt: skip

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pconv_cli.choices import Strategy
+from pconv_cli.choices import Strategy, Texture
 from pconv_cli.evaluation import baselines as bl
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class Method:
     kind: str  # "baseline" or "model"
     run: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     inpainter: object | None = None
+    texture: Texture = Texture.auto  # a model's texture stage (runtime.finishing)
 
 
 def listed_method(name: str) -> Method:
@@ -52,7 +53,9 @@ def build_methods(opts: EvalOptions) -> tuple[list[Method], dict[str, str]]:
         if opts.strategy != Strategy.auto:  # likewise for a forced strategy
             name += f"-{opts.strategy.value}"
         inpainter = Inpainter(w, opts.device, opts.precision, batch_size=opts.batch_size, blend=opts.blend)
-        methods.append(Method(name=name, label=name, kind="model", inpainter=inpainter))
+        for texture in opts.textures:  # one model loaded, a method per texture setting
+            named = name if texture == Texture.auto else f"{name}-texture-{texture.value}"
+            methods.append(Method(name=named, label=named, kind="model", inpainter=inpainter, texture=texture))
     for name in opts.baselines:
         reason = bl.unavailable_reason(name)
         if reason is not None:

@@ -201,7 +201,7 @@ def _composites(method: Method, jobs: list, opts: EvalOptions, failures: list[st
 
     # The fill `pconv inpaint` uses: the Inpainter picks each pair's strategy and batches equal sizes.
     items = [((pair, gt, hole), Picture(gt, "PNG"), hole) for pair, gt, hole in jobs]
-    for (pair, gt, hole), filled in method.inpainter.fill_many(items, Strategy(opts.strategy)):
+    for (pair, gt, hole), filled in method.inpainter.fill_many(items, Strategy(opts.strategy), method.texture):
         if filled.error is not None:
             raise filled.error
         yield pair, filled.pixels, gt, hole, filled.seconds

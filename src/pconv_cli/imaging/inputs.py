@@ -37,8 +37,8 @@ OUTPUT_TAG = "_inpainted"
 T = TypeVar("T")
 R = TypeVar("R")
 RECORD_KEYS = (
-    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "seconds", "elapsed", "status",
-    "error",
+    "input", "mask", "output", "width", "height", "hole_ratio", "strategy", "groups", "texture", "seconds", "elapsed",
+    "status", "error",
 )  # fmt: skip
 
 

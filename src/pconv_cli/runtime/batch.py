@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 
-from pconv_cli.choices import Strategy
+from pconv_cli.choices import Strategy, Texture
 from pconv_cli.errors import PconvError
 from pconv_cli.imaging import inputs
 from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, QUALITY_FORMATS, STDIO
@@ -24,7 +24,7 @@ class Driver:
     """Decodes, inpaints and writes each planned job, yielding one record per source.
 
     ``masking``, ``max_pixels``: how each image and its holes are read (``inputs.load``);
-    ``strategy``: the Inpainter's; ``quality``: JPEG and WebP outputs' (other formats are lossless).
+    ``strategy``, ``texture``: the Inpainter's; ``quality``: JPEG and WebP outputs' (other formats are lossless).
     A record's ``seconds`` are its image's own work: decoding, its share of the fill it was batched
     in, encoding and writing; ``elapsed`` the wall time from ``began`` to its end. An image decoded
     ahead or held for batch mates waits, and that wait is in neither its seconds nor any other's.
@@ -44,8 +44,9 @@ class Driver:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         quality: int | None = None,
         began: float | None = None,
+        texture: Texture | str = Texture.auto,
     ) -> None:
-        self.inpainter, self.masking, self.strategy = inpainter, masking, strategy
+        self.inpainter, self.masking, self.strategy, self.texture = inpainter, masking, strategy, texture
         self.max_pixels, self.quality = max_pixels, quality
         self.began = time.perf_counter() if began is None else began
 
@@ -60,7 +61,7 @@ class Driver:
     def process(self, jobs: list[Job]) -> Iterator[dict]:
         """Inpaint and write every job; yields each finished record (completion order: an image the
         Inpainter's stream holds for batch mates comes after the failures and unchanged images behind it)."""
-        stream = self.inpainter.stream(self.strategy)
+        stream = self.inpainter.stream(self.strategy, self.texture)
         for job in self.loaded(jobs):
             if job.picture is None:
                 yield self.finish(job)
@@ -81,6 +82,8 @@ class Driver:
             return self.write(job, None, "unchanged")
         if filled.groups is not None:  # which fill each group of nearby holes got
             job.record["groups"] = [{"box": list(g[:4]), "fill": g[4]} for g in filled.groups]
+        if filled.textures is not None:  # per group of holes: the photo's texture added, or the smooth fill kept
+            job.record["texture"] = [{"box": list(g[:4]), "got": g[4]} for g in filled.textures]
         return self.write(job, filled.pixels, "ok")
 
     def write(self, job: Job, pixels: np.ndarray | None, status: str) -> dict:

@@ -78,7 +78,8 @@ def detail_gain(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         1.0
     """
     if image.ndim != 3 or image.shape[:2] != hole.shape or hole.dtype != bool:
-        raise ValueError(f"expected an H×W×C image and an H×W bool hole map, got {image.shape} and {hole.dtype} {hole.shape}")
+        got = f"{image.shape} and {hole.dtype} {hole.shape}"
+        raise ValueError(f"expected an H×W×C image and an H×W bool hole map, got {got}")
     luma = image @ LUMA if image.shape[2] >= 3 else image[..., 0]
     luma = np.asarray(luma, np.float32)
     valid = ~hole
@@ -103,6 +104,6 @@ def _normalised_blur(energy: np.ndarray, weight: np.ndarray, sigma: float) -> np
     mean = cv2.GaussianBlur(energy, (0, 0), sigma) / np.maximum(den, 1e-6)
     far = den < 1e-3
     if far.any():
-        wide = cv2.GaussianBlur(energy, (0, 0), 4 * sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0), 4 * sigma), 1e-9)
-        mean[far] = wide[far]
+        wide_den = cv2.GaussianBlur(weight, (0, 0), 4 * sigma)
+        mean[far] = (cv2.GaussianBlur(energy, (0, 0), 4 * sigma) / np.maximum(wide_den, 1e-9))[far]
     return mean.reshape(energy.shape)

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy, Texture, values
 from pconv_cli.errors import PconvError
 from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
 from pconv_cli.imaging.images import Picture
 from pconv_cli.imaging.masks import check_fillable, dilate_holes
-from pconv_cli.runtime import arrays, strategies
+from pconv_cli.runtime import arrays, finishing, strategies
 from pconv_cli.runtime.runner import Backend, Runner, Work, pick_runtime
 
 T = TypeVar("T")
@@ -33,13 +33,15 @@ T = TypeVar("T")
 class Filled:
     """One image's fill: its pixels (the picture's layout and integers), the strategy it got, for
     crop and refine one (x, y, w, h, fill) per group of nearby holes, and the seconds of its work (its
-    share of its batch's). ``error``: the one-line PconvError that failed it (``pixels`` None then)."""
+    share of its batch's). ``textures``: with texture auto, one (x, y, w, h, got) per group of holes
+    (``finishing.add_photo_texture``). ``error``: the one-line PconvError that failed it (``pixels`` None then)."""
 
     pixels: np.ndarray | None
     strategy: str | None  # the resolved Strategy's value; None: no hole, the pixels are the input's
     groups: list | None = None
     seconds: float = 0.0
     error: PconvError | None = None
+    textures: list | None = None
 
 
 class Inpainter:
@@ -92,6 +94,7 @@ class Inpainter:
         mask: Any,
         *,
         strategy: Strategy | str = Strategy.auto,
+        texture: Texture | str = Texture.auto,
         dilate: int = 0,
         invert_mask: bool = False,
         threshold: int = DEFAULT_THRESHOLD,
@@ -106,6 +109,8 @@ class Inpainter:
                 ``threshold`` on the 8-bit scale is hole), or a PIL image; a list pairs with a list
                 of images, a single mask serves every image of a list.
             strategy: "auto", "full", "tile", "crop" or "refine" (see ``pconv inpaint --help``).
+            texture: "auto": holes in detailed surroundings take the photo's own fine detail; "none":
+                the network's smooth fill only.
             dilate: grow holes by this many pixels first.
             invert_mask: black = hole instead.
             threshold: grey level (0–255) above which a mask pixel is hole.
@@ -132,12 +137,16 @@ class Inpainter:
             hole = arrays.holes_of(msk, picture.size, threshold, invert_mask)
             pictures.append(picture)
             holes.append(dilate_holes(hole, dilate) if dilate else hole)
-        filled = self.fill(pictures, holes, strategy)
+        filled = self.fill(pictures, holes, strategy, texture)
         results = [arrays.like(img, f.pixels, hole) for img, f, hole in zip(images, filled, holes)]
         return results[0] if single else results
 
     def fill(
-        self, pictures: Sequence[Picture], holes: Sequence[np.ndarray], strategy: Strategy | str = Strategy.auto
+        self,
+        pictures: Sequence[Picture],
+        holes: Sequence[np.ndarray],
+        strategy: Strategy | str = Strategy.auto,
+        texture: Texture | str = Texture.auto,
     ) -> list[Filled]:
         """Fill decoded pictures (H×W bool holes each), as ``fill_many`` does, and return them in order.
 
@@ -150,29 +159,32 @@ class Inpainter:
         for picture, hole in zip(pictures, holes):
             _check(picture, hole)
         results: list[Filled | None] = [None] * len(pictures)
-        for i, filled in self.fill_many(list(zip(range(len(pictures)), pictures, holes)), strategy):
+        for i, filled in self.fill_many(list(zip(range(len(pictures)), pictures, holes)), strategy, texture):
             if filled.error is not None:
                 raise filled.error
             results[i] = filled
         return results  # type: ignore[return-value]
 
     def fill_many(
-        self, items: Iterable[tuple[Any, Picture, np.ndarray]], strategy: Strategy | str = Strategy.auto
+        self,
+        items: Iterable[tuple[Any, Picture, np.ndarray]],
+        strategy: Strategy | str = Strategy.auto,
+        texture: Texture | str = Texture.auto,
     ) -> Iterator[tuple[Any, Filled]]:
         """Fill (key, picture, holes) items one after another, yielding (key, Filled) as each is done.
 
         The order is the items' except that an image resolved to ``full`` waits for the next ones of
         its size to share its batch; ``Stream`` says how.
         """
-        stream = self.stream(strategy)
+        stream = self.stream(strategy, texture)
         for key, picture, hole in items:
             yield from stream.push(key, picture, hole)
         yield from stream.close()
 
-    def stream(self, strategy: Strategy | str = Strategy.auto) -> Stream:
+    def stream(self, strategy: Strategy | str = Strategy.auto, texture: Texture | str = Texture.auto) -> Stream:
         """A Stream of this model: images handed over one at a time (``push``), for callers that
         produce them as they go (the inpaint command decodes ahead in threads)."""
-        return Stream(self.runner, strategy)
+        return Stream(self.runner, strategy, texture)
 
 
 class Stream:
@@ -185,8 +197,12 @@ class Stream:
     model) fails the images of that call, as Filled.error, and the stream goes on.
     """
 
-    def __init__(self, runner: Runner, strategy: Strategy | str = Strategy.auto) -> None:
-        self.runner, self.strategy = runner, strategy
+    def __init__(
+        self, runner: Runner, strategy: Strategy | str = Strategy.auto, texture: Texture | str = Texture.auto
+    ) -> None:
+        if texture not in values(Texture):
+            raise ValueError(f"expected texture in {values(Texture)}, got {texture!r}")
+        self.runner, self.strategy, self.texture = runner, strategy, Texture(texture)
         self.waiting: list[tuple[Any, Picture, np.ndarray]] = []
 
     def push(self, key: Any, picture: Picture, holes: np.ndarray) -> list[tuple[Any, Filled]]:
@@ -220,11 +236,24 @@ class Stream:
         start = time.perf_counter()
         try:
             result = _guarded(strategy, self.runner, plan)
+            filled = [(pixels, None) for pixels in result] if strategy == Strategy.full else [result]
+            textures = [self._textured(*item) for item in zip(pictures, holes, (px for px, _ in filled))]
         except PconvError as exc:
             return [(key, Filled(None, strategy.value, error=exc)) for key in keys]
         seconds = (time.perf_counter() - start) / len(keys)
-        filled = [(pixels, None) for pixels in result] if strategy == Strategy.full else [result]
-        return [(key, Filled(px, strategy.value, groups, seconds)) for key, (px, groups) in zip(keys, filled)]
+        return [
+            (key, Filled(px, strategy.value, groups, seconds, textures=got))
+            for key, (px, groups), got in zip(keys, filled, textures)
+        ]
+
+    def _textured(self, picture: Picture, holes: np.ndarray, pixels: np.ndarray) -> list | None:
+        """The texture stage on one filled image (in place), when asked for; what each group got."""
+        if self.texture == Texture.none:
+            return None
+        try:
+            return finishing.add_photo_texture(picture, holes, pixels, self.runner.scale)
+        except MemoryError:
+            raise PconvError("out of memory adding the photo's texture; try --texture none") from None
 
 
 def _check(picture: Picture, hole: np.ndarray) -> None:

@@ -77,7 +77,7 @@ def _to_int(values: np.ndarray, picture: Picture) -> np.ndarray:
     return scaled.astype(picture.pixels.dtype)
 
 
-def _paste(out: np.ndarray, y0: int, x0: int, where: np.ndarray, rgb: np.ndarray, picture: Picture) -> None:
+def paste(out: np.ndarray, y0: int, x0: int, where: np.ndarray, rgb: np.ndarray, picture: Picture) -> None:
     """Write h×w×3 ``rgb`` (float in [0, 1], or the picture's integers) into ``out`` at the pixels
     ``where`` of the region at (y0, x0)."""
     h, w = where.shape
@@ -98,7 +98,7 @@ def fill_full(
     results = []
     for picture, hole, composite in zip(pictures, holes, composites):
         out = picture.pixels.copy()
-        _paste(out, 0, 0, hole, composite, picture)
+        paste(out, 0, 0, hole, composite, picture)
         results.append(out)
     return results
 
@@ -153,7 +153,7 @@ def fill_tiles(
         done = (ys[row + 1] if row + 1 < len(ys) else y + th) - y
         fill = acc[:done]
         fill /= np.maximum(total[:done], 1e-12)[..., None]  # in place: the rows done are not carried
-        _paste(out, y, 0, band_holes[:done], fill, picture)
+        paste(out, y, 0, band_holes[:done], fill, picture)
         carry = acc[done:], total[done:]
     return out
 
@@ -194,7 +194,7 @@ def _coarse(
         composites = yield Work(images, small_holes)
         for (label, y0, y1, x0, x1, (sh, sw)), composite in zip(chunk, composites):
             if (sh, sw) == (y1 - y0, x1 - x0):
-                _paste(out, y0, x0, groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1], composite, picture)
+                paste(out, y0, x0, groups.member(label, y0, y1, x0, x1) & holes[y0:y1, x0:x1], composite, picture)
                 continue
             # Enlarged in the file's integers (a quarter of float32's memory), a strip of rows at a time:
             # a window can be the whole of a huge photo.
@@ -208,7 +208,7 @@ def _coarse(
                     m = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, (r0 - y0 + 0.5) * fy - 0.5]])
                     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
                     strip = cv2.warpAffine(small, m, (x1 - x0, r1 - r0), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-                    _paste(out, r0, x0, where, strip.reshape(r1 - r0, x1 - x0, -1), picture)
+                    paste(out, r0, x0, where, strip.reshape(r1 - r0, x1 - x0, -1), picture)
 
 
 def _fed_size(hole: np.ndarray, scale: int) -> tuple[int, int]:
@@ -279,7 +279,7 @@ def fill_refine(
         where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
         if where.any():
             levelled = _relevel(native.rgb_float(y0, y1, x0, x1), guide.rgb_float(), where, sigma)
-            _paste(out, y0, x0, where, np.clip(levelled, 0.0, 1.0), picture)
+            paste(out, y0, x0, where, np.clip(levelled, 0.0, 1.0), picture)
     if whole:
         # The band only: the coarse fill beyond was blended in its window. The box holds the photo the
         # detail gain reads around the hole.
@@ -287,7 +287,7 @@ def fill_refine(
             y0, y1, x0, x1 = _grown(box, blend.CONTEXT, height, width)
             where = groups.member(label, y0, y1, x0, x1) & band[y0:y1, x0:x1]
             rgb = native.rgb_float(y0, y1, x0, x1)
-            _paste(out, y0, x0, where, blend.blend_fill(rgb, rgb, where), picture)
+            paste(out, y0, x0, where, blend.blend_fill(rgb, rgb, where), picture)
     fills = ["native"] * len(groups.boxes)
     for label in deep_labels:
         fills[label - 1] = "coarse+native"

@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pconv_cli import __version__
-from pconv_cli.choices import Strategy, values
+from pconv_cli.choices import Strategy, Texture, values
 from pconv_cli.errors import PconvError, TooManyPixels
 from pconv_cli.imaging.defaults import FORMAT_LIST, FORMATS
 from pconv_cli.imaging.encode import encode_image
@@ -58,6 +58,12 @@ FORM = {
             "How the image meets the network's scale.",
             choices=values(Strategy),
             default=Strategy.auto.value,
+        ),
+        FormField(
+            "texture",
+            "auto: the photo's own fine texture where the surroundings hold detail; none: the smooth fill only.",
+            choices=values(Texture),
+            default=Texture.auto.value,
         ),
     )
 }
@@ -224,6 +230,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     if unknown:  # a misspelt option would otherwise be ignored, and its default answered with 200
         raise BadRequest(400, f"unknown field {', '.join(map(repr, unknown))}: expected {', '.join(FIELDS)}")
     strategy = Strategy(_choice(fields, FORM["strategy"]))
+    texture = Texture(_choice(fields, FORM["texture"]))
     try:
         picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
         holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
@@ -235,7 +242,7 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     if wanted and wanted not in FORMATS:
         raise BadRequest(400, f"format {wanted!r}: expected {FORMAT_LIST}")
     fmt = FORMATS[wanted or "png"]
-    filled = inpainter.fill([picture], [holes], strategy)[0]
+    filled = inpainter.fill([picture], [holes], strategy, texture)[0]
     try:
         data = encode_image(picture, filled.pixels, fmt)
     except PconvError as exc:

@@ -1,0 +1,224 @@
+"""Texture from the photo: its own fine detail carried into a hole, where the fill's structure says.
+
+The network gets a hole's structure and colours right but leaves it smooth: its fill has almost no
+detail above a few pixels' scale. The photo around the hole has that detail. This stage splits
+both at ``SPLIT_SIGMA``: the fill keeps its low frequencies (structure, shading, colour), and each
+hole pixel takes its high frequencies from the place in the photo whose low frequencies look most
+like the fill's around it:
+
+1. Matching works on cells of ``CELL``×``CELL`` px. Each cell is described by the low-pass image
+   (photo outside the hole, fill inside) over the (2·``PATCH``+1)² cells around it, reduced to
+   ``DIMS`` principal components. Every cell holding hole pixels is matched to the most similar
+   cell wholly inside the photo (exact nearest neighbour; a mild penalty on distance keeps the
+   choice near where similar surroundings are equally good).
+2. Matches are made coherent: a cell takes its neighbour's offset when the patch it points to is
+   nearly as close, so that the copied detail runs on in whole pieces, as PatchMatch's do.
+3. Each hole pixel reads the photo's detail at the offsets of the four cells around it, mixed by
+   bilinear weights and rescaled so that mixing different pieces keeps the detail's contrast
+   (histogram-preserving blending, Heitz and Neyret 2018).
+4. The detail replaces the fill's own, weighted by the detail gain (``detail.py``): flat
+   surroundings keep a smooth fill.
+
+Everything is deterministic: the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SPLIT_SIGMA = 3.0  # px: detail is what a Gaussian low-pass of this σ removes
+AMOUNT = 1.0  # the copied detail's contrast, relative to the photo's
+KEEP = 0.0  # how much of the fill's own detail stays under the copied detail
+CAP = 0  # 1: the copied detail's local energy is capped at the photo's around
+CELL = 4  # px: the grid of matches
+PATCH = 2  # cells: each cell is described by its (2·PATCH+1)² neighbourhood
+DIMS = 16  # principal components of a description
+COHERENCE = 0.15  # a neighbour's offset is taken when its patch is at most this much farther
+DISTANCE_COST = 0.02  # per (64 cells)²: prefer nearby matches among near equals
+_MAX_SOURCES = 40_000  # candidate cells: more are subsampled on a regular grid
+_CHUNK = 1024  # query cells per block of distances
+
+
+def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """``fill`` with the photo's own detail in its holes (see the module text).
+
+    Args:
+        image: H×W×3 float32 in [0, 1], the photo (only valid pixels are read).
+        fill: H×W×3 float32, the blended fill (only hole pixels are read).
+        hole: H×W bool, True = hole.
+        gain: H×W float32 in [0, 1], how much detail to add per pixel (``detail.detail_gain``).
+
+    Returns:
+        H×W×3 float32: ``image`` on valid pixels, the textured fill in the holes; the fill as it
+        was where the photo has no cell wholly outside the hole to copy from.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> photo = (0.5 + 0.2 * rng.standard_normal((64, 64, 3))).astype(np.float32)
+        >>> hole = np.zeros((64, 64), bool); hole[20:44, 20:44] = True
+        >>> smooth = np.where(hole[..., None], np.float32(0.5), photo)
+        >>> out = add_texture(photo, smooth, hole, np.ones((64, 64), np.float32))
+        >>> bool(out[hole].std() > 0.1), bool((out[~hole] == photo[~hole]).all())
+        (True, True)
+    """
+    _check(image, fill, hole, gain)
+    out = np.where(hole[..., None], fill, image).astype(np.float32)
+    if not hole.any() or not (gain[hole] > 0).any():
+        return out
+    h, w = hole.shape
+    ch, cw = -(-h // CELL), -(-w // CELL)
+    pad = ((0, ch * CELL - h), (0, cw * CELL - w))
+    low = cv2.GaussianBlur(out, (0, 0), SPLIT_SIGMA)
+    cells_low = cv2.resize(np.pad(low, (*pad, (0, 0)), mode="edge"), (cw, ch), interpolation=cv2.INTER_AREA)
+    hole_cells = _cell_any(np.pad(hole, pad, constant_values=False))
+    # A source cell and its neighbours lie wholly in the photo: reads at a neighbour's offset stay in it.
+    photo_cells = ~_cell_any(np.pad(hole, pad, constant_values=True))
+    sources = cv2.erode(photo_cells.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    if not sources.any():
+        return out
+    offsets = _match(_describe(cells_low), hole_cells, sources)
+    detail = _photo_detail(image, hole)
+    copied = _copy(detail, hole, offsets)
+    if CAP:
+        copied *= _cap(copied, detail, hole)[..., None]
+    keep = (gain * hole)[..., None]
+    return out + keep * (AMOUNT * copied - (1 - KEEP) * (out - low))
+
+
+def _cap(copied: np.ndarray, detail: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    v = (~hole).astype(np.float32)
+    e_photo = cv2.GaussianBlur((detail**2).sum(2), (0, 0), 16) / np.maximum(cv2.GaussianBlur(v, (0, 0), 16), 1e-6)
+    hf = hole.astype(np.float32)
+    e_copy = cv2.GaussianBlur((copied**2).sum(2), (0, 0), 8) / np.maximum(cv2.GaussianBlur(hf, (0, 0), 8), 1e-6)
+    return np.minimum(1.0, np.sqrt(e_photo / np.maximum(e_copy, 1e-9))).astype(np.float32)
+
+
+def _check(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or fill.shape != image.shape:
+        raise ValueError(f"expected H×W×3 image and fill of one shape, got {image.shape} and {fill.shape}")
+    if hole.shape != image.shape[:2] or hole.dtype != bool or gain.shape != hole.shape:
+        raise ValueError(
+            f"expected an H×W bool hole map and an H×W gain of shape {image.shape[:2]}, "
+            f"got {hole.dtype} {hole.shape} and {gain.shape}"
+        )
+
+
+def _cell_any(mask: np.ndarray) -> np.ndarray:
+    """Per CELL×CELL cell of a bool map whose sides are multiples of CELL: any pixel set."""
+    h, w = mask.shape
+    return mask.reshape(h // CELL, CELL, w // CELL, CELL).any(axis=(1, 3))
+
+
+def _describe(cells: np.ndarray) -> np.ndarray:
+    """Per cell, its (2·PATCH+1)² neighbourhood of low-pass colours, ch×cw×D float32."""
+    ch, cw, c = cells.shape
+    padded = cv2.copyMakeBorder(cells, PATCH, PATCH, PATCH, PATCH, cv2.BORDER_REFLECT)
+    padded = padded.reshape(ch + 2 * PATCH, cw + 2 * PATCH, c)
+    side = 2 * PATCH + 1
+    parts = [padded[dy : dy + ch, dx : dx + cw] for dy in range(side) for dx in range(side)]
+    return np.concatenate(parts, axis=2).astype(np.float32)
+
+
+def _match(desc: np.ndarray, queries: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Per cell, the (dy, dx) offset in cells to its matched source cell (ch×cw×2 int; 0 for non-queries)."""
+    ch, cw, _ = desc.shape
+    sy, sx = np.nonzero(sources)
+    stride = max(1, int(np.ceil(np.sqrt(len(sy) / _MAX_SOURCES))))
+    keep = (sy % stride == 0) & (sx % stride == 0)
+    sy, sx = sy[keep], sx[keep]
+    qy, qx = np.nonzero(queries)
+    flat = desc.reshape(ch * cw, -1)
+    basis = _principal(flat[sy * cw + sx])
+    reduced = (flat - flat[sy * cw + sx].mean(0)) @ basis
+    # The distance penalty as two more coordinates: squared distances then add it by themselves.
+    yy, xx = np.divmod(np.arange(ch * cw, dtype=np.float32), np.float32(cw))
+    weight = np.float32(np.sqrt(DISTANCE_COST) / 64.0)
+    placed = np.concatenate([reduced, weight * yy[:, None], weight * xx[:, None]], axis=1)
+    s = placed[sy * cw + sx]
+    s_norm = (s * s).sum(1)
+    best = np.empty(len(qy), np.intp)
+    for start in range(0, len(qy), _CHUNK):
+        q = placed[qy[start : start + _CHUNK] * cw + qx[start : start + _CHUNK]]
+        best[start : start + _CHUNK] = np.argmin(s_norm[None, :] - 2 * (q @ s.T), axis=1)
+    offsets = np.zeros((ch, cw, 2), np.int64)
+    offsets[qy, qx, 0] = sy[best] - qy
+    offsets[qy, qx, 1] = sx[best] - qx
+    return _coherent(offsets, reduced.reshape(ch, cw, -1), queries, sources)
+
+
+def _principal(samples: np.ndarray) -> np.ndarray:
+    """The DIMS leading principal directions (D×DIMS) of the rows of ``samples``, signs fixed."""
+    samples = samples[:: max(1, len(samples) // 4096)]  # a regular subsample spans the directions as well
+    centred = (samples - samples.mean(0)).astype(np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+    basis = vectors[:, ::-1][:, :DIMS]
+    basis *= np.sign(basis[np.abs(basis).argmax(0), np.arange(basis.shape[1])])
+    return basis.astype(np.float32)
+
+
+def _coherent(offsets: np.ndarray, desc: np.ndarray, queries: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Offsets where each query cell takes a neighbour's offset whose patch is within COHERENCE of its own
+    match's distance (two sweeps)."""
+    ch, cw = queries.shape
+    qy, qx = np.nonzero(queries)
+
+    def cost(oy: np.ndarray, ox: np.ndarray) -> np.ndarray:
+        ty, tx = qy + oy, qx + ox
+        ok = (ty >= 0) & (ty < ch) & (tx >= 0) & (tx < cw)
+        ty, tx = np.clip(ty, 0, ch - 1), np.clip(tx, 0, cw - 1)
+        d = ((desc[ty, tx] - desc[qy, qx]) ** 2).sum(1)
+        return np.where(ok & sources[ty, tx], d, np.inf)
+
+    current = cost(offsets[qy, qx, 0], offsets[qy, qx, 1])
+    for _ in range(2):
+        for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            ny, nx = np.clip(qy + dy, 0, ch - 1), np.clip(qx + dx, 0, cw - 1)
+            oy, ox = offsets[ny, nx, 0], offsets[ny, nx, 1]
+            d = cost(oy, ox)
+            other = (oy != offsets[qy, qx, 0]) | (ox != offsets[qy, qx, 1])
+            take = queries[ny, nx] & (d <= current * (1 + COHERENCE)) & other
+            offsets[qy[take], qx[take], 0] = oy[take]
+            offsets[qy[take], qx[take], 1] = ox[take]
+            current[take] = np.minimum(d[take], current[take] * (1 + COHERENCE))
+    return offsets
+
+
+def _photo_detail(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The valid photo minus its Gaussian low-pass (σ SPLIT_SIGMA) normalised over valid pixels; 0 in holes."""
+    v = (~hole).astype(np.float32)
+    low = cv2.GaussianBlur(image * v[..., None], (0, 0), SPLIT_SIGMA)
+    low /= np.maximum(cv2.GaussianBlur(v, (0, 0), SPLIT_SIGMA), 1e-6)[..., None]
+    return (image - low) * v[..., None]
+
+
+def _copy(detail: np.ndarray, hole: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per hole pixel, the photo's detail read at its four nearest cells' offsets, mixed keeping contrast
+    (H×W×3; 0 outside holes)."""
+    h, w = hole.shape
+    ch, cw, _ = offsets.shape
+    ys, xs = np.nonzero(hole)
+    uy, ux = (ys + 0.5) / CELL - 0.5, (xs + 0.5) / CELL - 0.5
+    iy, ix = np.floor(uy).astype(np.intp), np.floor(ux).astype(np.intp)
+    ty, tx = (uy - iy).astype(np.float32), (ux - ix).astype(np.float32)
+    corners = []
+    for cy, wy in ((iy, 1 - ty), (iy + 1, ty)):
+        for cx, wx in ((ix, 1 - tx), (ix + 1, tx)):
+            cy_, cx_ = np.clip(cy, 0, ch - 1), np.clip(cx, 0, cw - 1)
+            oy, ox = offsets[cy_, cx_, 0] * CELL, offsets[cy_, cx_, 1] * CELL
+            ry, rx = ys + oy, xs + ox
+            ok = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
+            ry, rx = np.clip(ry, 0, h - 1), np.clip(rx, 0, w - 1)
+            ok &= ~hole[ry, rx]
+            corners.append((wy * wx * ok, oy, ox, detail[ry, rx]))
+    total = np.maximum(sum(c[0] for c in corners), 1e-6)
+    mixed = np.zeros((len(ys), 3), np.float32)
+    energy = np.zeros(len(ys), np.float32)
+    for wk, oy, ox, value in corners:
+        wk = wk / total
+        mixed += wk[:, None] * value
+        same = sum(wj / total * ((oyj == oy) & (oxj == ox)) for wj, oyj, oxj, _ in corners)
+        energy += wk * same
+    out = np.zeros((h, w, 3), np.float32)
+    out[ys, xs] = mixed / np.sqrt(np.maximum(energy, 1e-6))[:, None]
+    return out
