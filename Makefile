@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,baselines]'
+	$(PY) -m pip install --quiet -e '.[dev,baselines,ray]'
 	touch $(STAMP)
 
 # The browser test (tests/e2e) runs only under `make e2e`.
