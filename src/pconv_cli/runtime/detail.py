@@ -54,11 +54,11 @@ def noise_level(luma: np.ndarray, valid: np.ndarray) -> float:
 def detail_gain(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Per pixel, 0 to 1: how far the photo's local detail energy around it stands above its noise.
 
-    The energy is the mean square of the valid photo's luma minus its Gaussian low-pass (σ
-    ``DETAIL_SIGMA``, normalised over valid pixels), averaged over valid pixels within about
-    ``REACH_SIGMA``, so a hole pixel takes its surround's value; pixels farther than that from any
-    photo take a four times wider average. The gain ramps from 0 at ``LOW`` × the noise energy to 1
-    at ``HIGH`` ×.
+    The energy is the mean square, per 8×8 cell, of the valid photo's luma minus its Gaussian
+    low-pass (σ ``DETAIL_SIGMA``, normalised over valid pixels); its geometric mean over valid
+    cells within about ``REACH_SIGMA`` is the typical detail around a pixel, so a hole pixel takes
+    its surround's value (pixels farther than that from any photo take a four times wider
+    average). The gain ramps from 0 at ``LOW`` × the noise energy to 1 at ``HIGH`` ×.
 
     Args:
         image: H×W×C float array in [0, 1] (C = 3 or 1); only valid pixels are read.
@@ -87,13 +87,15 @@ def detail_gain(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     v = valid.astype(np.float32)
     low = cv2.GaussianBlur(luma * v, (0, 0), DETAIL_SIGMA) / np.maximum(cv2.GaussianBlur(v, (0, 0), DETAIL_SIGMA), 1e-6)
     energy = (luma - low) ** 2 * v
-    # Averaged at 1/8 of the size (area-shrunk sums), where σ 24 px is 3 px.
+    # Per 8×8 cell (area-shrunk sums), then averaged over σ 24 px (3 cells) in the log: the typical
+    # surroundings, which a tower's lattice beside a sky does not outweigh as a plain mean lets it.
     h, w = hole.shape
     size = (max(1, w // _WORK), max(1, h // _WORK))
-    small_e = cv2.resize(energy, size, interpolation=cv2.INTER_AREA)
     small_v = cv2.resize(v, size, interpolation=cv2.INTER_AREA)
-    mean = _normalised_blur(small_e, small_v, REACH_SIGMA * size[0] / w)
-    gain = np.clip((mean / noise**2 - LOW) / (HIGH - LOW), 0.0, 1.0)
+    cell = cv2.resize(energy, size, interpolation=cv2.INTER_AREA) / np.maximum(small_v, 1e-6)
+    log_ratio = np.log(np.maximum(cell / noise**2, 1e-3))
+    typical = np.exp(_normalised_blur(log_ratio * small_v, small_v, REACH_SIGMA * size[0] / w))
+    gain = np.clip((typical - LOW) / (HIGH - LOW), 0.0, 1.0)
     return cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w).astype(np.float32)
 
 

@@ -1,0 +1,59 @@
+import doctest
+
+import cv2
+import numpy as np
+
+from pconv_cli.imaging.images import Picture
+from pconv_cli.runtime import finishing
+from pconv_cli.runtime.finishing import add_photo_texture
+
+
+def test_doctests():
+    assert doctest.testmod(finishing).failed == 0
+
+
+def _scene() -> tuple[np.ndarray, np.ndarray]:
+    """Left: grass-like grain; right: flat sky with sensor noise; a hole in each."""
+    rng = np.random.default_rng(0)
+    grain = cv2.GaussianBlur(rng.normal(0, 40, (192, 384)).astype(np.float32), (0, 0), 1.0)
+    photo = np.empty((192, 384, 3), np.float32)
+    photo[:, :192] = np.array([70, 120, 50], np.float32) + grain[:, :192, None]
+    photo[:, 192:] = np.array([60, 110, 200], np.float32)
+    photo += rng.normal(0, 1.5, photo.shape).astype(np.float32)
+    hole = np.zeros((192, 384), bool)
+    hole[60:130, 50:140] = True
+    hole[60:130, 250:340] = True
+    return np.clip(np.rint(photo), 0, 255).astype(np.uint8), hole
+
+
+def test_each_group_gets_what_its_surroundings_hold():
+    photo, hole = _scene()
+    filled = photo.copy()
+    filled[hole] = cv2.GaussianBlur(photo, (0, 0), 8)[hole]  # a smooth fill, as the network's
+    before = filled.copy()
+    got = add_photo_texture(Picture(photo, "png"), hole, filled, 256)
+    assert [g[4] for g in got] == ["photo", "smooth"]
+    assert np.array_equal(filled[~hole], photo[~hole])
+    grass, sky = hole.copy(), hole.copy()
+    grass[:, 192:] = False
+    sky[:, :192] = False
+    assert filled[grass].astype(float).std(axis=0).mean() > 2 * before[grass].astype(float).std(axis=0).mean()
+    assert np.array_equal(filled[sky], before[sky])  # flat surroundings keep the smooth fill
+
+
+def test_a_group_too_large_keeps_its_fill(monkeypatch):
+    photo, hole = _scene()
+    filled = photo.copy()
+    monkeypatch.setattr(finishing, "MAX_BOX", 1000)
+    got = add_photo_texture(Picture(photo, "png"), hole, filled, 256)
+    assert [g[4] for g in got] == ["too large", "too large"]
+    assert np.array_equal(filled, photo)
+
+
+def test_grey_and_16_bit_pictures_keep_their_layout():
+    photo, hole = _scene()
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[..., None].astype(np.uint16) * 257
+    filled = grey.copy()
+    add_photo_texture(Picture(grey, "png"), hole, filled, 256)
+    assert filled.shape == grey.shape and filled.dtype == np.uint16
+    assert np.array_equal(filled[~hole], grey[~hole])

@@ -1,0 +1,102 @@
+import doctest
+
+import cv2
+import numpy as np
+import pytest
+
+from pconv_cli.runtime import texture
+from pconv_cli.runtime.texture import add_texture
+
+
+def test_doctests():
+    assert doctest.testmod(texture).failed == 0
+
+
+def _textured(seed: int = 0, size: int = 128) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.normal(0, 0.12, (size, size)).astype(np.float32), (0, 0), 1.0)
+    return np.clip(0.5 + np.repeat(grain[..., None], 3, axis=2), 0, 1).astype(np.float32)
+
+
+def _hole(size: int = 128) -> np.ndarray:
+    hole = np.zeros((size, size), bool)
+    hole[40:88, 36:92] = True
+    return hole
+
+
+def _detail(image: np.ndarray) -> np.ndarray:
+    return image - cv2.GaussianBlur(image, (0, 0), 3.0)
+
+
+def test_a_smooth_fill_takes_the_photos_grain_and_valid_pixels_stay():
+    photo, hole = _textured(), _hole()
+    smooth = np.where(hole[..., None], cv2.GaussianBlur(photo, (0, 0), 6.0), photo)
+    out = add_texture(photo, smooth, hole, np.ones(hole.shape, np.float32))
+    assert np.array_equal(out[~hole], photo[~hole])
+    inside = _detail(out)[hole].std()
+    around = _detail(photo)[~hole].std()
+    assert 0.7 * around < inside < 1.3 * around  # the photo's contrast, not a fraction of it
+    assert _detail(smooth)[hole].std() < 0.2 * around
+
+
+def test_the_gain_sets_how_much_texture_each_pixel_takes():
+    photo, hole = _textured(), _hole()
+    smooth = np.where(hole[..., None], np.float32(0.5), photo)
+    np.testing.assert_array_equal(add_texture(photo, smooth, hole, np.zeros(hole.shape, np.float32)), smooth)
+    half = np.zeros(hole.shape, np.float32)
+    half[:, :64] = 1.0  # texture on the left half of the hole only
+    out = add_texture(photo, smooth, hole, half)
+    assert np.array_equal(out[:, 64:], smooth[:, 64:])
+    left = hole.copy()
+    left[:, 64:] = False
+    assert out[left].std() > 0.5 * _detail(photo)[~hole].std()
+
+
+def test_the_same_input_gives_the_same_bytes():
+    photo, hole = _textured(1), _hole()
+    smooth = np.where(hole[..., None], np.float32(0.5), photo)
+    gain = np.ones(hole.shape, np.float32)
+    a = add_texture(photo, smooth, hole, gain)
+    b = add_texture(photo.copy(), smooth.copy(), hole.copy(), gain.copy())
+    assert a.tobytes() == b.tobytes()
+
+
+def test_detail_is_copied_from_where_the_photo_looks_like_the_fill():
+    # Left half: dark with vertical stripes; right half: bright with horizontal stripes. A hole across
+    # the middle whose smooth fill is dark on the left and bright on the right takes vertical stripes
+    # on its left and horizontal ones on its right.
+    size = 160
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    left = 0.3 + 0.1 * np.sin(xx * 1.3)
+    right = 0.7 + 0.1 * np.sin(yy * 1.3)
+    photo = np.repeat(np.where(xx < size // 2, left, right)[..., None], 3, axis=2).astype(np.float32)
+    hole = np.zeros((size, size), bool)
+    hole[60:100, 40:120] = True
+    level = np.where(xx < size // 2, 0.3, 0.7)[..., None].astype(np.float32)
+    smooth = np.where(hole[..., None], np.repeat(level, 3, axis=2), photo)
+    out = add_texture(photo, smooth, hole, np.ones(hole.shape, np.float32))[..., 0]
+
+    def along(block: np.ndarray) -> tuple[float, float]:  # energy of steps across x and across y
+        return float(np.abs(np.diff(block, axis=1)).mean()), float(np.abs(np.diff(block, axis=0)).mean())
+
+    dx, dy = along(out[66:94, 46:74])
+    assert dx > 3 * dy  # vertical stripes vary along x
+    dx, dy = along(out[66:94, 86:114])
+    assert dy > 3 * dx
+
+
+def test_no_source_leaves_the_fill():
+    photo = _textured(size=32)
+    hole = np.ones((32, 32), bool)
+    hole[0, 0] = False  # one valid pixel: no cell wholly in the photo
+    fill = np.full_like(photo, 0.5)
+    out = add_texture(photo, fill, hole, np.ones(hole.shape, np.float32))
+    assert np.array_equal(out[hole], fill[hole])
+
+
+def test_checks_its_input():
+    photo, hole = _textured(), _hole()
+    with pytest.raises(ValueError, match="expected H×W×3 image and fill"):
+        add_texture(photo, photo[:64], hole, np.ones(hole.shape, np.float32))
+    with pytest.raises(ValueError, match="bool hole map"):
+        add_texture(photo, photo, hole.astype(np.uint8), np.ones(hole.shape, np.float32))
