@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy
+from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, Strategy, Texture
 from pconv_cli.imaging import inputs
 from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, FORMAT_LIST, FORMATS, QUALITY_FORMATS, STDIO
 from pconv_cli.imaging.encode import check_quality
@@ -73,6 +73,7 @@ class InpaintBatch:
         weights, device, precision, runtime, batch_size, blend: the Inpainter's (``device="auto"``
             takes the GPU Ray gave the worker, where it asked for ``num_gpus``).
         strategy: how each image meets the network's scale ("auto", "full", "tile", "crop", "refine").
+        texture: "auto" (the photo's own fine texture where the surroundings hold detail) or "none".
         masking: where each image's holes come from (``imaging.inputs.Masking``: a mask file or
             folder, a colour, else the alpha channel).
         max_pixels: refuse larger images (that row fails).
@@ -101,6 +102,7 @@ class InpaintBatch:
         batch_size: int | None = None,
         blend: bool = True,
         strategy: Strategy | str = Strategy.auto,
+        texture: Texture | str = Texture.auto,
         masking: Masking | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         quality: int | None = None,
@@ -109,7 +111,12 @@ class InpaintBatch:
         own_pixel_limit()  # this worker is pconv's own process, as the CLI's is: max_pixels is the guard
         inpainter = Inpainter(weights, device, precision, runtime=runtime, batch_size=batch_size, blend=blend)
         self.driver = Driver(
-            inpainter, masking or Masking(), strategy=Strategy(strategy), max_pixels=max_pixels, quality=quality
+            inpainter,
+            masking or Masking(),
+            strategy=Strategy(strategy),
+            max_pixels=max_pixels,
+            quality=quality,
+            texture=Texture(texture),
         )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
