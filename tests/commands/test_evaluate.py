@@ -2,7 +2,8 @@
 
 import pytest
 
-from pconv_cli.commands.evaluate import parse_baselines, parse_bins, parse_borders
+from pconv_cli.choices import Texture
+from pconv_cli.commands.evaluate import parse_baselines, parse_bins, parse_borders, parse_textures
 from pconv_cli.errors import UsageError
 
 
@@ -19,3 +20,11 @@ def test_parse_arguments():
     assert parse_borders("both") == ["margin", "none"]
     with pytest.raises(UsageError):
         parse_borders("edge")
+
+
+def test_parse_textures():
+    assert parse_textures("auto") == (Texture.auto,)
+    assert parse_textures("none, auto,none") == (Texture.none, Texture.auto)
+    for bad in ("", "some", "auto,grain"):
+        with pytest.raises(UsageError, match="--texture"):
+            parse_textures(bad)

@@ -776,3 +776,32 @@ def test_a_speck_below_the_records_rounding_is_still_filled(tmp_path, model_file
     assert result.code == 0 and record["status"] == "ok" and record["hole_ratio"] == 0.0
     out = load(tmp_path / "big_inpainted.png")
     assert np.array_equal(out[mask == 0], image[mask == 0])
+
+
+def test_texture_is_a_flag_and_the_record_says_what_each_group_got(tmp_path):
+    rng = np.random.default_rng(0)
+    grain = cv2.GaussianBlur(rng.normal(0, 30, (96, 256)).astype(np.float32), (0, 0), 1.0)
+    image = np.full((96, 256, 3), 120, np.float32)
+    image[:, :128] += grain[:, :128, None]  # grain on the left, flat on the right
+    save(tmp_path / "p.png", np.clip(image, 0, 255).astype(np.uint8))
+    mask = np.zeros((96, 256), np.uint8)
+    mask[30:66, 30:90] = mask[30:66, 170:230] = 255
+    save(tmp_path / "m.png", mask)
+    auto = pconv("inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-o", tmp_path / "a.png", "--json")
+    assert auto.code == 0, auto.stderr
+    got = [(g["box"], g["got"]) for g in auto.records()[0]["texture"]]
+    assert got == [([30, 30, 60, 36], "photo"), ([170, 30, 60, 36], "smooth")]
+    none = pconv(
+        "inpaint",
+        tmp_path / "p.png",
+        "--mask",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "n.png",
+        "--json",
+        "--texture",
+        "none",
+    )
+    assert none.code == 0 and none.records()[0]["texture"] is None
+    a, n = load(tmp_path / "a.png"), load(tmp_path / "n.png")
+    assert np.array_equal(a[:, 128:], n[:, 128:]) and not np.array_equal(a[:, :128], n[:, :128])

@@ -3,6 +3,7 @@ import importlib.util
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -298,3 +299,21 @@ def test_fill_many_yields_each_key_with_its_fill(inpainter):
     assert [k for k, _ in results] == [0, 1, 2] and all(f.strategy == "full" for _, f in results)
     for (_, picture, hole), (_, filled) in zip(items, results):
         assert np.array_equal(filled.pixels, inpainter.fill([picture], [hole])[0].pixels)
+
+
+def test_texture_auto_gives_detailed_surroundings_the_photos_grain_and_none_keeps_the_smooth_fill():
+    rng = np.random.default_rng(0)
+    grain = cv2.GaussianBlur(rng.normal(0, 30, (96, 128)).astype(np.float32), (0, 0), 1.0)
+    photo = np.clip(120 + grain[..., None] + np.zeros(3), 0, 255).astype(np.uint8)
+    hole = np.zeros((96, 128), bool)
+    hole[30:66, 40:90] = True
+    inpainter = Inpainter(device="cpu")
+    smooth = inpainter(photo, hole, texture="none")
+    textured = inpainter(photo, hole, texture="auto")
+    assert np.array_equal(textured[~hole], photo[~hole])
+    assert textured[hole].astype(float).std() > 2 * smooth[hole].astype(float).std()
+    filled = inpainter.fill([Picture(photo, "png")], [hole])[0]
+    assert filled.textures == [(40, 30, 50, 36, "photo")]
+    assert inpainter.fill([Picture(photo, "png")], [hole], texture="none")[0].textures is None
+    with pytest.raises(ValueError, match="expected texture in"):
+        inpainter(photo, hole, texture="grain")

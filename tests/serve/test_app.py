@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -76,6 +77,20 @@ def test_inpaint_answers_the_filled_png_and_only_holes_change(client, inpainter)
     assert np.array_equal(out, inpainter(photo, hole > 0))  # the API's fill, through HTTP
     blank = _post(client, _encoded(photo), _encoded(hole), strategy="", format="")  # a form's blank choices
     assert blank.status_code == 200 and blank.content == answer.content
+
+
+def test_the_texture_field_selects_the_engines_texture_stage(client, inpainter):
+    # Grain, not i.i.d. noise: noise alone is no detail, and gets the smooth fill either way.
+    grain = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 30, (80, 112)).astype(np.float32), (0, 0), 1.0)
+    photo, hole = np.clip(_photo() + grain[..., None], 0, 255).astype(np.uint8), _hole()
+    outs = []
+    for texture in ("auto", "none"):
+        answer = _post(client, _encoded(photo), _encoded(hole), texture=texture)
+        outs.append(np.asarray(Image.open(io.BytesIO(answer.content))))
+        assert answer.status_code == 200 and np.array_equal(outs[-1], inpainter(photo, hole > 0, texture=texture))
+    assert not np.array_equal(outs[0], outs[1])
+    bad = _post(client, _encoded(photo), _encoded(hole), texture="grain")
+    assert bad.status_code == 400 and "texture 'grain'" in bad.json()["error"]
 
 
 def test_the_seconds_header_is_the_requests_own_work_not_its_wait_in_the_queue(inpainter, monkeypatch):
