@@ -325,6 +325,8 @@ def make_masks(work: Path, count: int) -> list[dict]:
 
 def run(quick: bool) -> list[dict]:
     """All command benchmarks in a scratch folder that is removed afterwards."""
+    from . import texture  # it reuses this module's helpers
+
     work = Path(tempfile.mkdtemp(prefix="pconv-bench-"))
     try:
         records = help_time(5 if quick else 15)
@@ -332,6 +334,7 @@ def run(quick: bool) -> list[dict]:
         records += inpaint(work, 8 if quick else 32, None if quick else 8000)
         records += large_photo(work, 1 if quick else 3)
         records += runtimes(work, 1 if quick else 3, 4 if quick else 9)
+        records += texture.run(work, 1 if quick else 3, 4 if quick else 9, None if quick else 8000)
         return records
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from benchmarks import commands
+from benchmarks import commands, texture
 
 FAILING = """
 import sys
@@ -36,6 +36,8 @@ def test_failing_commands_are_skipped_with_their_error(tmp_path, fake_pconv):
     assert record["skipped"] and record["notes"] == ["failed: exit 1: pconv: error: no space left on device"]
     (record,) = commands.inpaint(tmp_path, 2, None)
     assert record["skipped"] and record["group"] == "end-to-end"
+    (record,) = texture.run(tmp_path, 1, 1, None)
+    assert record["skipped"] and "no space left" in record["notes"][0]
 
 
 def test_built_make_masks_is_measured(tmp_path, fake_pconv):
