@@ -28,16 +28,15 @@ import cv2
 import numpy as np
 
 SPLIT_SIGMA = 3.0  # px: detail is what a Gaussian low-pass of this σ removes
-AMOUNT = 1.0  # the copied detail's contrast, relative to the photo's
-KEEP = 0.0  # how much of the fill's own detail stays under the copied detail
-CAP = 0  # 1: the copied detail's local energy is capped at the photo's around
 CELL = 4  # px: the grid of matches
 PATCH = 2  # cells: each cell is described by its (2·PATCH+1)² neighbourhood
 DIMS = 16  # principal components of a description
 COHERENCE = 0.15  # a neighbour's offset is taken when its patch is at most this much farther
 DISTANCE_COST = 0.02  # per (64 cells)²: prefer nearby matches among near equals
+SWEEPS = 2
+REUSE = 0.5
 _MAX_SOURCES = 40_000  # candidate cells: more are subsampled on a regular grid
-_CHUNK = 1024  # query cells per block of distances
+_CHUNK = 32  # query cells matched at once (sources' reuse is counted between chunks)
 
 
 def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -80,18 +79,20 @@ def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.
     offsets = _match(_describe(cells_low), hole_cells, sources)
     detail = _photo_detail(image, hole)
     copied = _copy(detail, hole, offsets)
-    if CAP:
-        copied *= _cap(copied, detail, hole)[..., None]
-    keep = (gain * hole)[..., None]
-    return out + keep * (AMOUNT * copied - (1 - KEEP) * (out - low))
+    copied *= _cap(copied, detail, hole)[..., None]
+    # Added to the fill's own detail, which is faint but in place (edges the network drew).
+    return out + (gain * hole)[..., None] * copied
 
 
 def _cap(copied: np.ndarray, detail: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Per pixel, at most 1: the factor that brings the copied detail's local energy (Gaussian σ 8 over
+    the hole) down to the photo's own around it (σ 16 over valid pixels), so that a busy source never
+    lays stronger detail into calmer surroundings."""
     v = (~hole).astype(np.float32)
-    e_photo = cv2.GaussianBlur((detail**2).sum(2), (0, 0), 16) / np.maximum(cv2.GaussianBlur(v, (0, 0), 16), 1e-6)
-    hf = hole.astype(np.float32)
-    e_copy = cv2.GaussianBlur((copied**2).sum(2), (0, 0), 8) / np.maximum(cv2.GaussianBlur(hf, (0, 0), 8), 1e-6)
-    return np.minimum(1.0, np.sqrt(e_photo / np.maximum(e_copy, 1e-9))).astype(np.float32)
+    around = cv2.GaussianBlur((detail**2).sum(2), (0, 0), 16) / np.maximum(cv2.GaussianBlur(v, (0, 0), 16), 1e-6)
+    inside = hole.astype(np.float32)
+    copy = cv2.GaussianBlur((copied**2).sum(2), (0, 0), 8) / np.maximum(cv2.GaussianBlur(inside, (0, 0), 8), 1e-6)
+    return np.minimum(1.0, np.sqrt(around / np.maximum(copy, 1e-9))).astype(np.float32)
 
 
 def _check(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.ndarray) -> None:
@@ -138,9 +139,18 @@ def _match(desc: np.ndarray, queries: np.ndarray, sources: np.ndarray) -> np.nda
     s = placed[sy * cw + sx]
     s_norm = (s * s).sum(1)
     best = np.empty(len(qy), np.intp)
+    # Each use of a source makes it dearer: a smooth query would otherwise take one smoothest source
+    # everywhere, and its piece would repeat cell after cell.
+    penalty = np.zeros(len(sy), np.float32)
+    scale = None
     for start in range(0, len(qy), _CHUNK):
         q = placed[qy[start : start + _CHUNK] * cw + qx[start : start + _CHUNK]]
-        best[start : start + _CHUNK] = np.argmin(s_norm[None, :] - 2 * (q @ s.T), axis=1)
+        d = s_norm[None, :] - 2 * (q @ s.T)
+        if scale is None:
+            scale = np.float32(REUSE * max(float(np.median(d.min(axis=1) + (q * q).sum(1))), 1e-6))
+        chosen = np.argmin(d + penalty[None, :], axis=1)
+        best[start : start + _CHUNK] = chosen
+        np.add.at(penalty, chosen, scale)
     offsets = np.zeros((ch, cw, 2), np.int64)
     offsets[qy, qx, 0] = sy[best] - qy
     offsets[qy, qx, 1] = sx[best] - qx
@@ -171,7 +181,7 @@ def _coherent(offsets: np.ndarray, desc: np.ndarray, queries: np.ndarray, source
         return np.where(ok & sources[ty, tx], d, np.inf)
 
     current = cost(offsets[qy, qx, 0], offsets[qy, qx, 1])
-    for _ in range(2):
+    for _ in range(SWEEPS):
         for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
             ny, nx = np.clip(qy + dy, 0, ch - 1), np.clip(qx + dx, 0, cw - 1)
             oy, ox = offsets[ny, nx, 0], offsets[ny, nx, 1]
