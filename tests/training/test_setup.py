@@ -1,8 +1,10 @@
 import dataclasses
+import errno
 import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +81,17 @@ def run_cli(*args):
 
 def metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def main_in_process(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`pconv ARGS` through cli.main in this process (so that a test can patch what it calls): exit code, stderr."""
+    from pconv_cli.cli import main
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # no handlers of main's and the run's in pytest's process
+    monkeypatch.setattr(sys, "argv", ["pconv", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
 
 
 def test_few_steps_reduce_the_loss_on_a_fixed_batch(photos, masks, tmp_path):
@@ -258,6 +271,34 @@ def test_sigterm_saves_last_and_resume_continues(photos, tmp_path):
     code, _, err = run_cli("train", photos, "--resume", out / "last.pt", "--steps", step + 1, "--workers", "0")
     assert code == 0, err
     assert read_checkpoint(out / "last.pt")["step"] == step + 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"),  # torch.save's
+    ],
+)
+def test_a_full_disk_at_a_checkpoint_is_one_line_exit_1_and_the_last_one_kept(photos, tmp_path, monkeypatch, capsys,
+                                                                              failure):  # fmt: skip
+    out = tmp_path / "run"
+    launch.train(options(photos, out, steps=2))
+    before = (out / "last.pt").read_bytes()
+
+    def disk_full(state, file):
+        Path(file).write_bytes(b"the first bytes of a checkpoint")
+        raise failure
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 4096, 4096))
+    code, err = main_in_process(monkeypatch, capsys, "train", photos, "--resume", out / "last.pt", "--steps", "3",
+                               "--workers", "0")  # fmt: skip
+    assert code == 1 and "Traceback" not in err, err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"pconv: error: cannot write {out / 'last.pt'}: No space left on device; {out} needs ")
+    assert last.endswith(" free for it, and has 4.1 kB (the previous last.pt is kept)"), last
+    assert (out / "last.pt").read_bytes() == before and not list(out.glob(".*.tmp"))
 
 
 def test_resume_and_run_folder_mistakes_are_one_line_errors(photos, tmp_path):
