@@ -353,6 +353,37 @@ def test_photos_that_do_not_decode_end_in_one_line_not_a_hang(tmp_path, workers)
     code, _, err = run_cli("train", broken, *args)
     assert code == 1 and "Traceback" not in err, err
     assert err.splitlines()[-1].startswith("pconv: error: 100 training images in a row failed to decode")
+    assert not (tmp_path / "run").exists()  # it never trained a step: nothing of it is left
+
+
+def _undecodable(folder: Path) -> Path:
+    """Photos whose header reads (so the run starts) and whose pixels do not (so no step trains)."""
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"b{i}.png").write_bytes((write_photos(folder.parent / "whole", 3) / f"p{i}.png").read_bytes()[:300])
+    return folder
+
+
+def test_a_run_that_trains_no_step_removes_only_what_it_made(photos, tmp_path):
+    broken = _undecodable(tmp_path / "broken")
+    args = ("--arch", "tiny", "--steps", "2", "--workers", "0")
+    made = tmp_path / "new" / "runs" / "a"  # made by the run, with its parents
+    code, _, err = run_cli("train", broken, "-o", made, *args)
+    assert code == 1 and not (tmp_path / "new").exists(), err
+    mine = tmp_path / "mine"  # a folder the user made: it stays, with what they put there
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    code, _, err = run_cli("train", broken, "-o", mine, *args)
+    assert code == 1 and [p.name for p in mine.iterdir()] == ["notes.txt"], err
+    run = tmp_path / "run"  # a previous run's folder, resumed on data that fails: all of it stays
+    code, _, err = run_cli("train", photos, "-o", run, *args)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, _, err = run_cli("train", broken, "--resume", run / "last.pt", "--steps", "4", "--workers", "0")
+    assert code == 1, err
+    after = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after.keys() == before.keys() and after["last.pt"] == before["last.pt"]
+    assert after["metrics.jsonl"] == before["metrics.jsonl"]
 
 
 @pytest.mark.parametrize(
