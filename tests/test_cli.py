@@ -180,7 +180,7 @@ def test_what_is_not_available_here_exits_2_in_every_command(command, missing, f
     assert not (folders / "out").exists()
 
 
-@pytest.mark.parametrize("missing", ["torch", "cuda"])
+@pytest.mark.parametrize("missing", ["torch", "cuda", "gpus"])
 def test_train_refuses_what_is_not_available_here_with_2(missing, folders, monkeypatch, capsys):
     import torch
 
@@ -193,10 +193,15 @@ def test_train_refuses_what_is_not_available_here_with_2(missing, folders, monke
         monkeypatch.setattr(train, "command", lambda options: importlib.import_module("torch"))
         monkeypatch.setitem(sys.modules, "torch", None)
         expected = "this needs torch, which is not installed (pip install 'pconv-cli[torch]')"
-    else:
+    elif missing == "cuda":
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
         args += ["--device", "cuda"]
         expected = "--device cuda: CUDA is not available on this machine (try --device cpu)"
+    else:  # one GPU, three asked for
+        for name, value in (("is_available", True), ("device_count", 1), ("current_device", 0)):
+            monkeypatch.setattr(torch.cuda, name, lambda value=value: value)
+        args += ["--gpus", "3"]
+        expected = "--gpus 3: only 1 CUDA device(s) present"
     code, err = _main(monkeypatch, capsys, *args)
     assert (code, err) == (2, f"pconv: error: {expected}\n")
     assert not (folders / "run").exists()

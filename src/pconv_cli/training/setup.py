@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from pconv_cli.choices import Precision
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, Unavailable, UsageError
 from pconv_cli.files import same_file, writable_folder
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.model.weights import load_model, load_state
@@ -226,7 +226,7 @@ def _device_and_world(opts: TrainOptions) -> tuple[str, int, Precision]:
     device = pick_device("cpu" if opts.gpus == 0 else opts.device)
     world = int(os.environ["WORLD_SIZE"]) if under_torchrun() else max(1, opts.gpus)
     if device.type == "cuda" and not under_torchrun() and world > torch.cuda.device_count():
-        raise UsageError(f"--gpus {world}: only {torch.cuda.device_count()} CUDA device(s) present")
+        raise Unavailable(f"--gpus {world}: only {torch.cuda.device_count()} CUDA device(s) present")
     if device.type == "mps" and world > 1:
         raise UsageError("--gpus > 1 needs CUDA (or --device cpu for CPU processes)")
     if opts.precision == Precision.fp16 and device.type == "cpu":
