@@ -55,10 +55,13 @@ def atomic_write(path: Path, write, size: int | None = None) -> None:
     # The name is cut so that the temporary's stays within 255 bytes when the final name is close to it.
     # (os.fsencode: a name that is no valid UTF-8, as from an old archive, still has its bytes.)
     stem = os.fsencode(path.name)[:200].decode(errors="ignore")
+    # Measured before: after a failed write the space may not be back yet (torch's writer still holds
+    # its file open while its error is raised).
+    free = _free_space(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent or ".")
     except OSError as exc:
-        raise PconvError(_cannot_write(path, exc, size)) from exc
+        raise PconvError(_cannot_write(path, exc, size, free)) from exc
     os.close(fd)
     try:
         write(tmp)
@@ -69,7 +72,7 @@ def atomic_write(path: Path, write, size: int | None = None) -> None:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _TORCH_WRITER.search(str(exc))):
-            raise PconvError(_cannot_write(path, exc, size)) from exc
+            raise PconvError(_cannot_write(path, exc, size, free)) from exc
         raise
 
 
@@ -79,14 +82,19 @@ _TORCH_WRITER = re.compile(r"PytorchStreamWriter|inline_container\.cc")
 _NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # a quota is a full disk to its user
 
 
-def _cannot_write(path: Path, exc: BaseException, size: int | None) -> str:
-    """One line for a failed write of ``path``; for a full disk (an OSError that says so, or torch's
-    writer, which hides its errno, with less room left than ``size``), the folder and the space it needs."""
-    head = f"cannot write {path}"
+def _free_space(folder: Path) -> int | None:
+    """The bytes free for files in ``folder``; None where that cannot be known (a missing folder)."""
     try:
-        free = shutil.disk_usage(path.parent).free  # the temporary is gone: what the write had to work with
+        return shutil.disk_usage(folder).free
     except OSError:
-        free = None
+        return None
+
+
+def _cannot_write(path: Path, exc: BaseException, size: int | None, free: int | None) -> str:
+    """One line for a failed write of ``path``; for a full disk (an OSError that says so, or torch's
+    writer, which hides its errno, given less room than ``size``), the folder, the space it needs and
+    the ``free`` space it had."""
+    head = f"cannot write {path}"
     if isinstance(exc, OSError):
         no_space = exc.errno in _NO_SPACE
     else:

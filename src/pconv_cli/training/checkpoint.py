@@ -61,7 +61,8 @@ def rng_state(device: torch.device) -> dict:
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` to ``path`` atomically: a run killed mid-save, or one out of disk space, keeps
     its previous file whole. A full disk is a PconvError naming the folder and the space it needs."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp), size=tensor_bytes(state))
+    previous = path.stat().st_size if path.is_file() else 0  # the closest estimate, when there is one
+    atomic_write(path, lambda tmp: torch.save(state, tmp), size=max(tensor_bytes(state), previous))
 
 
 def tensor_bytes(state) -> int:
