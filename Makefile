@@ -1,8 +1,11 @@
 # `make demo` and `make test` each work alone on a fresh machine: they install first when needed.
+# Both use .venv: `make demo` installs the light runtime alone (`.[onnx]`, no torch); `make test`
+# (and everything else) adds torch and the tools to the same environment.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install test test-fast e2e demo bench lint clean
@@ -14,6 +17,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,baselines,ray]'
 	touch $(STAMP)
+
+# The demo's environment: ONNX Runtime without torch, unless the full one is already installed
+# (it holds [onnx] too).
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test $(STAMP) -nt pyproject.toml || { $(PY) -m pip install --quiet --upgrade pip && \
+		$(PY) -m pip install --quiet -e '.[onnx]'; }
+	touch $(DEMO_STAMP)
 
 # The browser test (tests/e2e) runs only under `make e2e`.
 test: $(STAMP)
@@ -34,8 +45,9 @@ e2e: $(STAMP)
 	test -x /usr/bin/chromedriver || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 	$(PY) -m pytest -q tests/e2e
 
-demo: $(STAMP)
-	$(VENV)/bin/pconv inpaint examples/images --mask examples/masks -o examples/output --overwrite
+# --runtime onnx: the same fill whatever else is installed, on a GPU machine too.
+demo: $(DEMO_STAMP)
+	$(VENV)/bin/pconv inpaint examples/images --mask examples/masks -o examples/output --overwrite --runtime onnx
 	$(PY) examples/sheet.py examples/images examples/masks examples/output examples/output/before-after.png
 	@echo "Results: examples/output/ (before/after sheet: examples/output/before-after.png)" >&2
 

@@ -117,3 +117,91 @@ def test_a_value_outside_an_options_choices_is_one_plain_line(words, option, cho
         f"Invalid value for '{option}': 'fast' is not one of {', '.join(values(choice))} (see pconv {command} --help)"
     )
     assert (exit_.value.code, capsys.readouterr().err) == (2, f"pconv: error: {expected}\n")
+
+
+def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`pconv ARGS` through cli.main in this process: its exit code and stderr."""
+    import signal
+
+    from pconv_cli.cli import main
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # main's SIGTERM handler: not in pytest's process
+    monkeypatch.setattr(sys, "argv", ["pconv", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """A photo, a mask of it (a 15 % hole, away from the border: a paper bin) and a model file's name."""
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.full((128, 128, 3), 90, np.uint8)).save(tmp_path / "photos/p.png")
+    hole = np.zeros((128, 128), np.uint8)
+    hole[54:74, 40:89] = 255
+    Image.fromarray(hole).save(tmp_path / "masks/m.png")
+    (tmp_path / "m.safetensors").write_bytes(b"never read: the runtime is refused first")
+    return tmp_path
+
+
+# What each command is asked for that may not be here: "{model}" a torch-only model file.
+NOT_HERE = {
+    "inpaint": ["inpaint", "{photos}/p.png", "--mask", "{masks}/m.png", "-o", "{out}/o.png", "--runtime", "torch"],
+    "eval": ["eval", "{photos}", "--masks", "{masks}", "-w", "{model}", "--baselines", "none", "-o", "{out}"],
+    "serve": ["serve", "--runtime", "torch", "--port", "0"],
+}
+
+
+@pytest.mark.parametrize("command", NOT_HERE)
+@pytest.mark.parametrize("missing", ["torch", "cuda"])
+def test_what_is_not_available_here_exits_2_in_every_command(command, missing, folders, monkeypatch, capsys):
+    # One rule: an extra that is not installed and a device that is not present are both found before
+    # any work, and the command or the installation must change: exit 2, as bad usage.
+    import importlib.util
+
+    import torch
+
+    names = {"photos": folders / "photos", "masks": folders / "masks", "model": folders / "m.safetensors"}
+    args = [a.format(out=folders / "out", **names) for a in NOT_HERE[command]]
+    if missing == "torch":
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+        expected = "needs torch, which is not installed (pip install 'pconv-cli[torch]')"
+    else:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        args += ["--device", "cuda"]
+        expected = "--device cuda: CUDA is not available on this machine (try --device cpu)"
+    code, err = _main(monkeypatch, capsys, *args)
+    assert (code, err.count("\n")) == (2, 1) and err.startswith("pconv: error: ") and expected in err, err
+    assert not (folders / "out").exists()
+
+
+@pytest.mark.parametrize("missing", ["torch", "cuda", "gpus"])
+def test_train_refuses_what_is_not_available_here_with_2(missing, folders, monkeypatch, capsys):
+    import torch
+
+    from pconv_cli.commands import train
+
+    args = ["train", folders / "photos", "-o", folders / "run", "--arch", "tiny", "--steps", "1"]
+    if missing == "torch":  # its modules import torch first thing: that import fails as it would without it
+        import importlib
+
+        monkeypatch.setattr(train, "command", lambda options: importlib.import_module("torch"))
+        monkeypatch.setitem(sys.modules, "torch", None)
+        expected = "this needs torch, which is not installed (pip install 'pconv-cli[torch]')"
+    elif missing == "cuda":
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        args += ["--device", "cuda"]
+        expected = "--device cuda: CUDA is not available on this machine (try --device cpu)"
+    else:  # one GPU, three asked for
+        for name, value in (("is_available", True), ("device_count", 1), ("current_device", 0)):
+            monkeypatch.setattr(torch.cuda, name, lambda value=value: value)
+        args += ["--gpus", "3"]
+        expected = "--gpus 3: only 1 CUDA device(s) present"
+    code, err = _main(monkeypatch, capsys, *args)
+    assert (code, err) == (2, f"pconv: error: {expected}\n")
+    assert not (folders / "run").exists()

@@ -53,6 +53,54 @@ def test_atomic_write_turns_a_full_disk_into_one_line_and_leaves_nothing(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+def _full_disk(monkeypatch, free: int) -> None:
+    """shutil.disk_usage reports ``free`` bytes left, as on a full disk."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - free, free))
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        # torch.save's writer on a full disk: its errno is lost, the free space tells
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"),
+    ],
+)
+def test_a_full_disk_names_the_folder_and_the_space_needed_and_keeps_the_old_file(tmp_path, monkeypatch, failure):
+    (tmp_path / "last.pt").write_bytes(b"the previous checkpoint")
+
+    def write(tmp):
+        Path(tmp).write_bytes(b"half")
+        raise failure
+
+    _full_disk(monkeypatch, free=3_000)
+    with pytest.raises(PconvError) as info:
+        atomic_write(tmp_path / "last.pt", write, size=120_000_000)
+    assert str(info.value) == (
+        f"cannot write {tmp_path / 'last.pt'}: No space left on device; {tmp_path} needs about 120 MB free "
+        "for it, and has 3 kB (the previous last.pt is kept)"
+    )
+    assert info.value.exit_code == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"] and (tmp_path / "last.pt").read_bytes() == (
+        b"the previous checkpoint"
+    )
+
+
+def test_a_writer_error_with_room_to_spare_is_not_called_a_full_disk(tmp_path, monkeypatch):
+    def write(tmp):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598\nmore")
+
+    _full_disk(monkeypatch, free=10**9)
+    with pytest.raises(PconvError) as info:
+        atomic_write(tmp_path / "new.pt", write, size=1_000)
+    assert str(info.value) == f"cannot write {tmp_path / 'new.pt'}: [enforce fail at inline_container.cc:672] . " + (
+        "unexpected pos 704 vs 598"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 class _Trickle:
     """A raw stdout that takes at most ``step`` bytes a call (as an unbuffered pipe may)."""
 
@@ -92,3 +140,11 @@ def test_a_stdout_whose_reader_left_is_released_to_the_null_device(monkeypatch):
     out.close()
     monkeypatch.setattr(sys, "stdout", None)
     release_stdout()  # a closed stdout (>&-): nothing to release
+
+
+def test_docstring_examples():
+    import doctest
+
+    from pconv_cli import files
+
+    assert doctest.testmod(files, raise_on_error=False).failed == 0

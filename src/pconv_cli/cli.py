@@ -14,7 +14,7 @@ import typer
 
 from pconv_cli import __version__
 from pconv_cli.commands import evaluate, export, inpaint, make_masks, serve, train, weights
-from pconv_cli.errors import PconvError
+from pconv_cli.errors import PconvError, Unavailable
 
 app = typer.Typer(
     name="pconv",
@@ -101,7 +101,7 @@ def main() -> None:
             raise
         print(f"pconv: error: this needs {exc.name}, which is not installed (pip install 'pconv-cli[{extra}]')",
               file=sys.stderr)  # fmt: skip
-        sys.exit(1)
+        sys.exit(Unavailable.exit_code)
     except OSError as exc:  # the system refused something no command checks for: still one line
         where = f": {exc.filename}" if exc.filename else ""
         print(f"pconv: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -13,6 +13,12 @@ class UsageError(PconvError):
     exit_code = 2
 
 
+class Unavailable(UsageError):
+    """What the command asks for is not available here: an optional extra that is not installed, or a
+    device (CUDA, MPS) this machine lacks. Exit code 2, as bad usage: it is found before any work, and
+    the command (another runtime or device) or the installation must change before it can run."""
+
+
 class TooManyPixels(PconvError):
     """An image or mask over the pixel limit (--max-pixels): the server answers 413 for it."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -34,21 +36,32 @@ def writable_folder(path: Path, what: str) -> Path:
     return path
 
 
-def atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write, size: int | None = None) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     The file gets the permissions a plain open() would give (mkstemp's are owner-only).
     A full disk, a read-only file system and the like raise PconvError naming ``path``; no
-    temporary file is left behind.
+    temporary file is left behind, and a file already at ``path`` is kept as it was. ``size``,
+    about how many bytes the file takes, is the free space a full disk's message asks for.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> atomic_write(folder / "a.txt", lambda tmp: Path(tmp).write_text("done"))
+        >>> [p.name for p in folder.iterdir()], (folder / "a.txt").read_text()
+        (['a.txt'], 'done')
     """
     path = Path(path)
     # The name is cut so that the temporary's stays within 255 bytes when the final name is close to it.
     # (os.fsencode: a name that is no valid UTF-8, as from an old archive, still has its bytes.)
     stem = os.fsencode(path.name)[:200].decode(errors="ignore")
+    # Measured before: after a failed write the space may not be back yet (torch's writer still holds
+    # its file open while its error is raised).
+    free = _free_space(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent or ".")
     except OSError as exc:
-        raise PconvError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise PconvError(_cannot_write(path, exc, size, free)) from exc
     os.close(fd)
     try:
         write(tmp)
@@ -58,11 +71,50 @@ def atomic_write(path: Path, write) -> None:
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise PconvError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        if isinstance(exc, RuntimeError) and "PytorchStreamWriter" in str(exc):  # torch.save's own writer
-            raise PconvError(one_line(f"cannot write {path}", exc)) from exc
+        if isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _TORCH_WRITER.search(str(exc))):
+            raise PconvError(_cannot_write(path, exc, size, free)) from exc
         raise
+
+
+# torch.save's own writer (PyTorchStreamWriter, in inline_container.cc) raises RuntimeError, not OSError:
+# on a full disk "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598".
+_TORCH_WRITER = re.compile(r"PytorchStreamWriter|inline_container\.cc")
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # a quota is a full disk to its user
+
+
+def _free_space(folder: Path) -> int | None:
+    """The bytes free for files in ``folder``; None where that cannot be known (a missing folder)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _cannot_write(path: Path, exc: BaseException, size: int | None, free: int | None) -> str:
+    """One line for a failed write of ``path``; for a full disk (an OSError that says so, or torch's
+    writer, which hides its errno, given less room than ``size``), the folder, the space it needs and
+    the ``free`` space it had."""
+    head = f"cannot write {path}"
+    if isinstance(exc, OSError):
+        no_space = exc.errno in _NO_SPACE
+    else:
+        no_space = size is not None and free is not None and free < size
+    if not no_space:
+        return f"{head}: {exc.strerror or exc}" if isinstance(exc, OSError) else one_line(head, exc)
+    needs = f"needs about {_amount(size)} free for it, and has" if size else "has"
+    kept = f" (the previous {path.name} is kept)" if path.exists() else ""
+    return f"{head}: {os.strerror(errno.ENOSPC)}; {path.parent} {needs} {_amount(free)}{kept}"
+
+
+def _amount(size: int | None) -> str:
+    """A byte count for people, in decimal units: '950 bytes', '3 kB', '12.3 MB', '512 MB'."""
+    if size is None:
+        return "an unknown amount"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"  # never '1e+03'
+    return f"{size} bytes"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pconv_cli.errors import PconvError
+from pconv_cli.errors import PconvError, Unavailable
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.model.weights import DEFAULT_MODEL, VGG_WEIGHTS
 from pconv_cli.runtime import runner
@@ -143,7 +143,7 @@ def test_auto_runtime_takes_whichever_is_installed(monkeypatch, tmp_path):
         pick_runtime("auto", tmp_path / "m.safetensors")  # only torch reads it: say so, not "export it"
     with pytest.raises(PconvError, match=r"^--runtime torch needs torch, .* 'pconv-cli\[torch\]'\)$") as info:
         pick_runtime("torch")
-    assert info.value.exit_code == 1  # an installation problem, not a usage error
+    assert type(info.value) is Unavailable and info.value.exit_code == 2  # as --device cuda without CUDA
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real(name))
     assert pick_runtime("auto") == "torch"
     with pytest.raises(PconvError, match=r"m.onnx needs onnxruntime, .*'pconv-cli\[onnx\]'"):

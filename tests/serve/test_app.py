@@ -273,7 +273,7 @@ def test_a_missing_serve_extra_is_named():
         "from pconv_cli.cli import main; main()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "pip install 'pconv-cli[serve]'" in result.stderr
+    assert result.returncode == 2 and "pip install 'pconv-cli[serve]'" in result.stderr
     assert result.stderr.count("\n") == 1
 
 

@@ -1,5 +1,6 @@
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,6 +144,28 @@ def test_a_failed_save_keeps_the_previous_checkpoint_whole(tmp_path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
+def test_a_full_disk_asks_for_about_the_checkpoints_size(tmp_path, monkeypatch):
+    import shutil
+
+    state = save(tmp_path / "last.pt")
+    size = (tmp_path / "last.pt").stat().st_size
+
+    def disk_full(state, file):
+        Path(file).write_bytes(b"half a checkpoint")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    with pytest.raises(
+        PconvError, match=rf"No space left on device; {tmp_path} needs about ([\d.]+) (k|M)B free"
+    ) as info:
+        save_checkpoint(tmp_path / "last.pt", state)
+    number, unit = re.search(r"needs about ([\d.]+) (k|M)B", str(info.value)).groups()
+    assert 0.8 * size <= float(number) * {"k": 1e3, "M": 1e6}[unit] <= 1.2 * size  # the estimate: within 20 %
+    monkeypatch.undo()
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 7
+
+
 def test_stale_temporaries_of_a_killed_save_go_and_nothing_else(tmp_path):
     (tmp_path / "samples").mkdir()
     stale = [".last.pt.x1y2z3.tmp", ".metrics.jsonl.k3j2.tmp", "samples/.step_000001.png.abcd.tmp"]
@@ -173,3 +196,11 @@ def test_export_writes_safetensors_with_config(tmp_path):
     code, err = pconv("export", tmp_path / "last.pt", "-o", tmp_path / "W.SAFETENSORS", "--half")
     assert code == 0, err
     torch.testing.assert_close(load_model(tmp_path / "W.SAFETENSORS").state_dict(), exported.state_dict())
+
+
+def test_docstring_examples():
+    import doctest
+
+    from pconv_cli.training import checkpoint
+
+    assert doctest.testmod(checkpoint, raise_on_error=False).failed == 0

@@ -2,7 +2,7 @@ import signal
 
 import pytest
 
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, Unavailable, UsageError
 from pconv_cli.training.replicas import StopFlag, one_line
 
 
@@ -12,6 +12,8 @@ def test_an_error_from_another_process_comes_back_as_its_last_line():
     trace = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
     usage = one_line(RuntimeError(trace + "pconv_cli.errors.UsageError: --size too big"), "a training worker failed")
     assert type(usage) is UsageError and str(usage) == "--size too big"
+    absent = one_line(RuntimeError(trace + "pconv_cli.errors.Unavailable: --device cuda:3: only 2"), "a replica failed")
+    assert type(absent) is Unavailable and absent.exit_code == 2  # as the same error in one process
     ours = one_line(RuntimeError(trace + "pconv_cli.errors.PconvError: cannot read x.png"), "loading failed")
     assert type(ours) is PconvError and str(ours) == "cannot read x.png"
     foreign = one_line(RuntimeError(trace + "ValueError: boom"), "loading training images failed")

@@ -1,8 +1,10 @@
 import dataclasses
+import errno
 import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +81,17 @@ def run_cli(*args):
 
 def metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def main_in_process(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`pconv ARGS` through cli.main in this process (so that a test can patch what it calls): exit code, stderr."""
+    from pconv_cli.cli import main
+
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # no handlers of main's and the run's in pytest's process
+    monkeypatch.setattr(sys, "argv", ["pconv", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
 
 
 def test_few_steps_reduce_the_loss_on_a_fixed_batch(photos, masks, tmp_path):
@@ -260,6 +273,34 @@ def test_sigterm_saves_last_and_resume_continues(photos, tmp_path):
     assert read_checkpoint(out / "last.pt")["step"] == step + 1
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"),  # torch.save's
+    ],
+)
+def test_a_full_disk_at_a_checkpoint_is_one_line_exit_1_and_the_last_one_kept(photos, tmp_path, monkeypatch, capsys,
+                                                                              failure):  # fmt: skip
+    out = tmp_path / "run"
+    launch.train(options(photos, out, steps=2))
+    before = (out / "last.pt").read_bytes()
+
+    def disk_full(state, file):
+        Path(file).write_bytes(b"the first bytes of a checkpoint")
+        raise failure
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 4096, 4096))
+    code, err = main_in_process(monkeypatch, capsys, "train", photos, "--resume", out / "last.pt", "--steps", "3",
+                               "--workers", "0")  # fmt: skip
+    assert code == 1 and "Traceback" not in err, err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"pconv: error: cannot write {out / 'last.pt'}: No space left on device; {out} needs ")
+    assert last.endswith(" free for it, and has 4.1 kB (the previous last.pt is kept)"), last
+    assert (out / "last.pt").read_bytes() == before and not list(out.glob(".*.tmp"))
+
+
 def test_resume_and_run_folder_mistakes_are_one_line_errors(photos, tmp_path):
     out = tmp_path / "run"
     code, _, err = run_cli("train", photos, "-o", out, "--arch", "tiny", "--steps", "2", "--workers", "0")
@@ -312,6 +353,37 @@ def test_photos_that_do_not_decode_end_in_one_line_not_a_hang(tmp_path, workers)
     code, _, err = run_cli("train", broken, *args)
     assert code == 1 and "Traceback" not in err, err
     assert err.splitlines()[-1].startswith("pconv: error: 100 training images in a row failed to decode")
+    assert not (tmp_path / "run").exists()  # it never trained a step: nothing of it is left
+
+
+def _undecodable(folder: Path) -> Path:
+    """Photos whose header reads (so the run starts) and whose pixels do not (so no step trains)."""
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"b{i}.png").write_bytes((write_photos(folder.parent / "whole", 3) / f"p{i}.png").read_bytes()[:300])
+    return folder
+
+
+def test_a_run_that_trains_no_step_removes_only_what_it_made(photos, tmp_path):
+    broken = _undecodable(tmp_path / "broken")
+    args = ("--arch", "tiny", "--steps", "2", "--workers", "0")
+    made = tmp_path / "new" / "runs" / "a"  # made by the run, with its parents
+    code, _, err = run_cli("train", broken, "-o", made, *args)
+    assert code == 1 and not (tmp_path / "new").exists(), err
+    mine = tmp_path / "mine"  # a folder the user made: it stays, with what they put there
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    code, _, err = run_cli("train", broken, "-o", mine, *args)
+    assert code == 1 and [p.name for p in mine.iterdir()] == ["notes.txt"], err
+    run = tmp_path / "run"  # a previous run's folder, resumed on data that fails: all of it stays
+    code, _, err = run_cli("train", photos, "-o", run, *args)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, _, err = run_cli("train", broken, "--resume", run / "last.pt", "--steps", "4", "--workers", "0")
+    assert code == 1, err
+    after = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after.keys() == before.keys() and after["last.pt"] == before["last.pt"]
+    assert after["metrics.jsonl"] == before["metrics.jsonl"]
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,13 @@ from collections.abc import Callable
 import torch
 
 from pconv_cli.choices import AUTO_DEVICE, Precision
-from pconv_cli.errors import UsageError
+from pconv_cli.errors import Unavailable, UsageError
 from pconv_cli.timing import interleaved
 
 
 def pick_device(spec: str = AUTO_DEVICE) -> torch.device:
-    """torch.device for 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; UsageError when unavailable.
+    """torch.device for 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; UsageError for another spec,
+    Unavailable for a device this machine lacks.
 
     A CUDA device always carries its index: ``torch.cuda.set_device`` may refuse a bare 'cuda'
     (docs/design-notes.md).
@@ -32,13 +33,13 @@ def pick_device(spec: str = AUTO_DEVICE) -> torch.device:
         raise UsageError(f"unknown device {spec!r}; expected auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {spec}: CUDA is not available on this machine (try --device cpu)")
+            raise Unavailable(f"--device {spec}: CUDA is not available on this machine (try --device cpu)")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UsageError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise Unavailable(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
         if device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
     elif device.type == "mps" and not mps_ok:
-        raise UsageError(f"--device {spec}: MPS is not available on this machine (try --device cpu)")
+        raise Unavailable(f"--device {spec}: MPS is not available on this machine (try --device cpu)")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise UsageError(f"unsupported device {spec!r}; expected auto, cpu, cuda, cuda:N or mps")
     return device

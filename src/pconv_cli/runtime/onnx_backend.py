@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, Unavailable, UsageError
 from pconv_cli.model.onnx_export import INPUTS, OUTPUT
 
 
@@ -49,7 +49,7 @@ class OnnxBackend:
         spec = device.strip().lower()
         cuda = "CUDAExecutionProvider" in ort.get_available_providers()
         if spec.startswith("cuda") and not cuda:
-            raise UsageError(f"--device {device}: this onnxruntime has no CUDA (pip install onnxruntime-gpu)")
+            raise Unavailable(f"--device {device}: this onnxruntime has no CUDA (pip install onnxruntime-gpu)")
         if spec not in (AUTO_DEVICE, "cpu") and not re.fullmatch(r"cuda(:\d+)?", spec):
             raise UsageError(f"--device {device}: the onnx runtime runs on auto, cpu, cuda or cuda:N")
         use_cuda = cuda and spec != "cpu"

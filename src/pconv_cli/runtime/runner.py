@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from pconv_cli.choices import AUTO_DEVICE, Precision, Runtime, values
-from pconv_cli.errors import PconvError
+from pconv_cli.errors import PconvError, Unavailable
 from pconv_cli.runtime.blend import blend_fill
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def pick_runtime(
     device: str = AUTO_DEVICE,
     precision: Precision | str = Precision.auto,
 ) -> Runtime:
-    """The runtime a command uses; PconvError (exit 1, naming the extra) when it is not installed.
+    """The runtime a command uses; Unavailable (exit 2, naming the extra) when it is not installed.
 
     ``auto``: ONNX Runtime where it does the same work, a registered model (it ships in ONNX form)
     or an .onnx file computed in fp32 on a CPU, since it gives the same fill and starts faster
@@ -70,8 +70,7 @@ def pick_runtime(
             runtime = Runtime.onnx if installed[Runtime.onnx] else Runtime.torch
     if not installed[runtime]:
         needs = f"--runtime {runtime.value}" if named else f"{weights or 'this'}"
-        # A missing extra is an installation problem (exit 1), as in cli.main, not a usage error.
-        raise PconvError(
+        raise Unavailable(
             f"{needs} needs {_MODULE[runtime]}, which is not installed (pip install 'pconv-cli[{runtime.value}]')"
         )
     return runtime

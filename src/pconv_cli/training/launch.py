@@ -13,7 +13,7 @@ from pconv_cli.model.weights import load_model
 from pconv_cli.runtime.devices import pick_device
 from pconv_cli.training.checkpoint import read_checkpoint
 from pconv_cli.training.replicas import process_group, spawn, under_torchrun
-from pconv_cli.training.setup import prepare
+from pconv_cli.training.setup import prepare, remove_made_folders
 from pconv_cli.training.trainer import Trainer
 
 if TYPE_CHECKING:
@@ -22,18 +22,23 @@ if TYPE_CHECKING:
 
 
 def train(opts: TrainOptions) -> dict:
-    """Run the training; returns a summary dict (step, best_val, interrupted, run folder)."""
+    """Run the training; returns a summary dict (step, best_val, interrupted, run folder). A run that
+    fails before its first step leaves nothing it made (the trainer removes its files, this its folders)."""
     setup = prepare(opts)
-    if under_torchrun():
-        rank, local = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
-        return _replica(local, setup, rank, "env://")
-    if setup.world == 1:
-        return _replica(0, setup, 0, None)
-    # Tensors pickled to spawned processes live in shared memory, and Adam's load_state_dict
-    # keeps them as they are: the replicas would update one shared moment buffer. Each
-    # worker reads the checkpoint itself instead.
-    light = dataclasses.replace(setup, checkpoint=None, init_state=None)
-    return spawn(_spawned_replica, light, setup.world, setup.out)
+    try:
+        if under_torchrun():
+            rank, local = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+            return _replica(local, setup, rank, "env://")
+        if setup.world == 1:
+            return _replica(0, setup, 0, None)
+        # Tensors pickled to spawned processes live in shared memory, and Adam's load_state_dict
+        # keeps them as they are: the replicas would update one shared moment buffer. Each
+        # worker reads the checkpoint itself instead.
+        light = dataclasses.replace(setup, checkpoint=None, init_state=None)
+        return spawn(_spawned_replica, light, setup.world, setup.out)
+    except BaseException:
+        remove_made_folders(setup)
+        raise
 
 
 def _spawned_replica(local: int, setup: Setup, init: str) -> dict:

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli import errors
+from pconv_cli.errors import PconvError
 from pconv_cli.files import atomic_write
 
 
@@ -96,8 +97,9 @@ def one_line(exc: BaseException, what: str) -> PconvError:
         return exc  # raised in this process: already one line
     last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     kind, _, message = last.partition(": ")
-    if kind.startswith("pconv_cli."):
-        return (UsageError if kind.endswith("UsageError") else PconvError)(message)
+    if kind.startswith("pconv_cli."):  # its class, so that the exit code is the one it has in one process
+        found = getattr(errors, kind.rpartition(".")[2], None)
+        return (found if isinstance(found, type) and issubclass(found, PconvError) else PconvError)(message)
     return PconvError(f"{what}: {last}")
 
 

@@ -35,6 +35,7 @@ class RunLog:
         self.tb = None
         if not enabled:
             return
+        self.existing = set(out.rglob("*"))  # what ``discard`` keeps: it was there before this run wrote
         (out / "samples").mkdir(parents=True, exist_ok=True)
         path = out / "metrics.jsonl"
         if path.exists():  # a resumed run drops what was logged after its checkpoint
@@ -86,6 +87,16 @@ class RunLog:
             self._file.close()
             if self.tb is not None:
                 self.tb.close()
+
+    def discard(self) -> None:
+        """Close the record and remove every file and folder this run added to the run folder, leaving
+        what was there before it (a previous run's files, the user's)."""
+        self.close()
+        if not self.enabled:
+            return
+        for path in sorted(self.out.rglob("*"), key=lambda p: len(p.parts), reverse=True):  # contents first
+            if path not in self.existing:
+                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 class _Progress:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from pconv_cli.choices import Precision
-from pconv_cli.errors import PconvError, UsageError
+from pconv_cli.errors import PconvError, Unavailable, UsageError
 from pconv_cli.files import same_file, writable_folder
 from pconv_cli.model.unet import PConvConfig, PConvUNet
 from pconv_cli.model.weights import load_model, load_state
@@ -60,6 +60,7 @@ class Setup:
     world: int
     device_type: str
     precision: Precision  # resolved: fp32, bf16 or fp16
+    made: Path | None = None  # the outermost folder made for the run folder (None: it was there)
 
 
 def prepare(opts: TrainOptions) -> Setup:
@@ -89,6 +90,7 @@ def prepare(opts: TrainOptions) -> Setup:
     masks = mask_source(opts.masks)
     val_masks = mask_source(opts.val_masks, augment=False) if opts.val_masks else None
     device_type, world, precision = _device_and_world(opts)
+    made = _first_missing(out)
     writable_folder(out, "run folder")  # last: a refused option leaves no folder behind
     if replaces:
         _clear_replaced(out)
@@ -100,8 +102,33 @@ def prepare(opts: TrainOptions) -> Setup:
         print(f"warning: skipping unreadable validation image {path}", file=sys.stderr)
     return Setup(
         opts, out, config, size, lr, files, len(bad), val_files, masks, val_masks,
-        checkpoint, init_state, finetune, loss_weights, world, device_type, precision,
+        checkpoint, init_state, finetune, loss_weights, world, device_type, precision, made,
     )  # fmt: skip
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that is not there yet (None when ``folder`` is):
+    what making ``folder`` creates."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def remove_made_folders(setup: Setup) -> None:
+    """Remove the folders ``prepare`` made for the run, from the run folder up, while they are empty:
+    a run that failed before writing anything leaves no folder behind; any other folder stays."""
+    if setup.made is None:
+        return
+    for folder in (setup.out, *setup.out.parents):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: something in it is kept, and so are the folders above
+            return
+        if folder == setup.made:
+            return
 
 
 def _run_folder(opts: TrainOptions) -> Path:
@@ -199,7 +226,7 @@ def _device_and_world(opts: TrainOptions) -> tuple[str, int, Precision]:
     device = pick_device("cpu" if opts.gpus == 0 else opts.device)
     world = int(os.environ["WORLD_SIZE"]) if under_torchrun() else max(1, opts.gpus)
     if device.type == "cuda" and not under_torchrun() and world > torch.cuda.device_count():
-        raise UsageError(f"--gpus {world}: only {torch.cuda.device_count()} CUDA device(s) present")
+        raise Unavailable(f"--gpus {world}: only {torch.cuda.device_count()} CUDA device(s) present")
     if device.type == "mps" and world > 1:
         raise UsageError("--gpus > 1 needs CUDA (or --device cpu for CPU processes)")
     if opts.precision == Precision.fp16 and device.type == "cpu":

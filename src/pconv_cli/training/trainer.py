@@ -100,7 +100,17 @@ class Trainer:
 
     # ---- loop -----------------------------------------------------------------
     def run(self) -> dict:
-        """Train up to --steps or a stop signal, save last.pt; the run's summary."""
+        """Train up to --steps or a stop signal, save last.pt; the run's summary. A run that fails
+        before it has trained a step removes what it wrote (a broken data set leaves no empty run)."""
+        first = self.step
+        try:
+            return self._run()
+        except BaseException:
+            if self.step == first:
+                self.log.discard()
+            raise
+
+    def _run(self) -> dict:
         opts, setup = self.opts, self.setup
         per_step = opts.batch_size * opts.grad_accum
         remaining = max(0, opts.steps - self.step)
