@@ -27,14 +27,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SPLIT_SIGMA = 3.0  # px: detail is what a Gaussian low-pass of this σ removes
-CELL = 4  # px: the grid of matches
+SPLIT_SIGMA = 2.0  # px: detail is what a Gaussian low-pass of this σ removes
+CELL = 8  # px: the grid of matches
 PATCH = 2  # cells: each cell is described by its (2·PATCH+1)² neighbourhood
 DIMS = 16  # principal components of a description
 COHERENCE = 0.15  # a neighbour's offset is taken when its patch is at most this much farther
 DISTANCE_COST = 0.02  # per (64 cells)²: prefer nearby matches among near equals
 SWEEPS = 2
-REUSE = 0.5
+REUSE = 0.5  # each use of a source adds this fraction of a typical match distance to it
+TAPER = 16.0  # px: deeper than this the copied detail fades as TAPER / depth (matches there are guesses)
 _MAX_SOURCES = 40_000  # candidate cells: more are subsampled on a regular grid
 _CHUNK = 32  # query cells matched at once (sources' reuse is counted between chunks)
 
@@ -80,6 +81,9 @@ def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.
     detail = _photo_detail(image, hole)
     copied = _copy(detail, hole, offsets)
     copied *= _cap(copied, detail, hole)[..., None]
+    if TAPER:
+        depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
+        copied *= np.minimum(1.0, TAPER / np.maximum(depth, 1.0))[..., None]
     # Added to the fill's own detail, which is faint but in place (edges the network drew).
     return out + (gain * hole)[..., None] * copied
 
