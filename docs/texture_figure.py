@@ -48,7 +48,7 @@ def _cases() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, tuple[int, i
         ("lattice", rocket, _blob(rocket.shape[:2], (50, 250), (26, 40), 20), rocket, (190, 310, 0, 110), False),
         ("brick", grey["brick"], _blob((512, 512), (250, 260), (60, 45), 30), grey["brick"], (180, 340, 170, 330), False),
         ("grass", grey["grass"], _blob((512, 512), (256, 256), (55, 70), 60), grey["grass"], (176, 336, 176, 336), False),
-        ("caption", caption, mark, cat, (ys.min() - 12, ys.max() + 12, xs.min() - 12, xs.max() + 12), False),
+        ("caption", caption, mark, cat, (ys.min() - 12, ys.max() + 12, xs.min() - 12, xs.min() + 148), False),
     ]
 
 
