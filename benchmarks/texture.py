@@ -43,7 +43,7 @@ def run(work: Path, repeats: int, count: int, big_side: int | None) -> list[dict
 
     def job(images: Path, mask_file: Path, texture: str):
         def f() -> None:
-            out = work / f"tx_out_{images.name}_{texture}"
+            out = work / (f"tx_out_{images.stem}_{texture}" + (images.suffix if images.is_file() else ""))
             args = ["inpaint", str(images), "--mask", str(mask_file), "-o", str(out), "--overwrite", "--quiet"]
             code, _, _, err = run_measured(commands.pconv_command() + args + ["--device", "cpu", "--texture", texture])
             if code:
