@@ -205,3 +205,39 @@ def test_train_refuses_what_is_not_available_here_with_2(missing, folders, monke
     code, err = _main(monkeypatch, capsys, *args)
     assert (code, err) == (2, f"pconv: error: {expected}\n")
     assert not (folders / "run").exists()
+
+
+def _command_words(command, words=()):
+    """The words of every command and group under ``command`` (the root first), as typed after `pconv`."""
+    yield words
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _command_words(sub, (*words, name))
+
+
+def test_help_shows_no_type_for_flags_and_each_value_for_lists():
+    # Typer's rich help prints a parameter's annotation: `<bool>` beside flags, `<list[str]>` beside many values.
+    import typer
+    from typer.testing import CliRunner
+
+    from pconv_cli.cli import app
+
+    helps = {}
+    for words in _command_words(typer.main.get_command(app)):
+        result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (words, result.output)
+        helps[" ".join(words)] = result.output
+    assert {"", "inpaint", "weights", "weights list", "eval"} <= set(helps)
+    for words, text in helps.items():
+        assert "<bool>" not in text and "<list[" not in text, (words, text)
+
+    def row(command: str, name: str) -> str:
+        """The row of the option or argument ``name`` in a command's help (its first line)."""
+        return next(line for line in helps[command].splitlines() if line.strip("│* ").startswith(f"{name} "))
+
+    assert row("inpaint", "--json").split("--json")[1].split()[0] == "One"  # the help, no type column
+    assert row("inpaint", "--help").split("--help")[1].split()[:2] == ["-h", "Show"]
+    assert "<auto|full|tile|crop|refine>" in row("inpaint", "--strategy")  # choices and types stay
+    assert "<path>" in row("inpaint", "--mask") and "<int range>" in row("inpaint", "--dilate")
+    assert "IMAGE" in row("inpaint", "IMAGE") and "<str>..." in row("inpaint", "IMAGE")
+    assert "<path>..." in row("train", "FOLDER") and "<path>..." in row("export", "WEIGHTS")
+    assert "<path> " in row("eval", "--weights")  # repeated, one value each time

@@ -9,14 +9,53 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import partial
 
 import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from pconv_cli import __version__
 from pconv_cli.commands import evaluate, export, inpaint, make_masks, serve, train, weights
 from pconv_cli.errors import PconvError, Unavailable
 
+
+def _type_column(param: TyperArgument | TyperOption, ctx: typer.Context) -> str | None:
+    """What `--help` shows in a parameter's type column: nothing for a flag, and for a list its items'
+    type, with "..." where one argument takes many words: `<path>...`, not Typer's `<list[Path]>`."""
+    if isinstance(param, TyperOption) and param.is_flag:
+        return None
+    shown = type(param).display_type_rich(param, ctx)
+    if shown is None or not shown.startswith("<list["):
+        return shown
+    items = shown[len("<list[") : -len("]>")]
+    items = items if param.type_descriptor.is_choice else items.lower()  # `<path>`, as Typer shows one Path
+    return f"<{items}>" + ("..." if isinstance(param, TyperArgument) else "")  # an option repeats instead
+
+
+def _typed(params: list) -> list:
+    """``params``, each to show `_type_column` in the help in place of Typer's annotation."""
+    for param in params:
+        if isinstance(param, (TyperArgument, TyperOption)):
+            param.display_type_rich = partial(_type_column, param)
+    return params
+
+
+class _Group(TyperGroup):
+    """A group whose help, and each command's it hands on, has a plain type column (`_type_column`):
+    Typer 0.29's rich help prints the annotation there, `<bool>` beside every flag, and has no setting."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        return _typed(super().get_params(ctx))
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, _Group):  # a group types its own
+            _typed(command.get_params(ctx))  # with --help, which Click adds on first use
+        return command
+
+
 app = typer.Typer(
+    cls=_Group,
     name="pconv",
     help="Image inpainting with partial convolutions (Liu et al., ECCV 2018).",
     no_args_is_help=True,
@@ -44,7 +83,7 @@ def _root(
 # Registered in this order, which `pconv --help` lists (the weights group last, as Typer puts groups).
 app.command("inpaint")(inpaint.cli)
 app.command("serve")(serve.cli)
-app.add_typer(weights.app, name="weights")
+app.add_typer(weights.app, name="weights", cls=_Group)
 app.command("make-masks")(make_masks.cli)
 app.command("train")(train.cli)
 app.command("export")(export.cli)
