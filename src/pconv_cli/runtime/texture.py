@@ -38,6 +38,8 @@ REUSE = 0.5  # each use of a source adds this fraction of a typical match distan
 TAPER = 16.0  # px: deeper than this the copied detail fades as TAPER / depth (matches there are guesses)
 _MAX_SOURCES = 40_000  # candidate cells: more are subsampled on a regular grid
 _CHUNK = 32  # query cells matched at once (sources' reuse is counted between chunks)
+_BLOCK = 1024  # query cells per matrix product of distances
+_CANDIDATES = 64  # nearest sources per query among which reuse decides
 
 
 def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -144,17 +146,24 @@ def _match(desc: np.ndarray, queries: np.ndarray, sources: np.ndarray) -> np.nda
     s_norm = (s * s).sum(1)
     best = np.empty(len(qy), np.intp)
     # Each use of a source makes it dearer: a smooth query would otherwise take one smoothest source
-    # everywhere, and its piece would repeat cell after cell.
+    # everywhere, and its piece would repeat cell after cell. Uses are counted after every _CHUNK
+    # queries, among each query's _CANDIDATES nearest sources (one matrix product per _BLOCK queries).
     penalty = np.zeros(len(sy), np.float32)
+    k = min(_CANDIDATES, len(sy))
     scale = None
-    for start in range(0, len(qy), _CHUNK):
-        q = placed[qy[start : start + _CHUNK] * cw + qx[start : start + _CHUNK]]
+    for start in range(0, len(qy), _BLOCK):
+        q = placed[qy[start : start + _BLOCK] * cw + qx[start : start + _BLOCK]]
         d = s_norm[None, :] - 2 * (q @ s.T)
         if scale is None:
             scale = np.float32(REUSE * max(float(np.median(d.min(axis=1) + (q * q).sum(1))), 1e-6))
-        chosen = np.argmin(d + penalty[None, :], axis=1)
-        best[start : start + _CHUNK] = chosen
-        np.add.at(penalty, chosen, scale)
+        near = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(sy) else np.broadcast_to(np.arange(k), d.shape)
+        near_d = np.take_along_axis(d, near, axis=1)
+        for sub in range(0, len(q), _CHUNK):
+            rows = slice(sub, sub + _CHUNK)
+            pick = np.argmin(near_d[rows] + penalty[near[rows]], axis=1)
+            chosen = near[rows][np.arange(len(pick)), pick]
+            best[start + sub : start + sub + len(chosen)] = chosen
+            np.add.at(penalty, chosen, scale)
     offsets = np.zeros((ch, cw, 2), np.int64)
     offsets[qy, qx, 0] = sy[best] - qy
     offsets[qy, qx, 1] = sx[best] - qx
