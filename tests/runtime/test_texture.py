@@ -100,3 +100,23 @@ def test_checks_its_input():
         add_texture(photo, photo[:64], hole, np.ones(hole.shape, np.float32))
     with pytest.raises(ValueError, match="bool hole map"):
         add_texture(photo, photo, hole.astype(np.uint8), np.ones(hole.shape, np.float32))
+
+
+def test_a_smooth_fill_does_not_repeat_one_source_cell_after_cell(monkeypatch):
+    # Deep in a large hole the fill is smooth, so every cell looks alike; without the reuse penalty
+    # most cells took the one smoothest source and its 8-px piece repeated across the hole.
+    photo = _textured(2, size=256)
+    hole = np.zeros((256, 256), bool)
+    hole[48:208, 48:208] = True
+    smooth = np.where(hole[..., None], np.float32(0.5), photo)
+
+    def repeat(out: np.ndarray) -> float:  # correlation of the detail with itself one cell across
+        d = _detail(out)[64:192, 64:192, 0]
+        a, b = d[:, : -texture.CELL].ravel(), d[:, texture.CELL :].ravel()
+        return float(np.corrcoef(a, b)[0, 1])
+
+    gain = np.ones(hole.shape, np.float32)
+    assert repeat(add_texture(photo, smooth, hole, gain)) < 0.3
+    monkeypatch.setattr(texture, "REUSE", 0.0)
+    monkeypatch.setattr(texture, "COHERENCE", 0.0)
+    assert repeat(add_texture(photo, smooth, hole, gain)) > 0.5

@@ -2,24 +2,26 @@
 
 The network gets a hole's structure and colours right but leaves it smooth: its fill has almost no
 detail above a few pixels' scale. The photo around the hole has that detail. This stage splits
-both at ``SPLIT_SIGMA``: the fill keeps its low frequencies (structure, shading, colour), and each
-hole pixel takes its high frequencies from the place in the photo whose low frequencies look most
-like the fill's around it:
+both at ``SPLIT_SIGMA``: the fill keeps everything it has, and each hole pixel adds the photo's
+detail from the place whose low frequencies look most like the fill's around it:
 
 1. Matching works on cells of ``CELL``×``CELL`` px. Each cell is described by the low-pass image
    (photo outside the hole, fill inside) over the (2·``PATCH``+1)² cells around it, reduced to
-   ``DIMS`` principal components. Every cell holding hole pixels is matched to the most similar
-   cell wholly inside the photo (exact nearest neighbour; a mild penalty on distance keeps the
-   choice near where similar surroundings are equally good).
+   ``DIMS`` principal components, plus its position (a mild penalty on distance keeps the choice
+   near where similar surroundings are equally good). Every cell holding hole pixels is matched
+   to the nearest cell wholly inside the photo; each use makes a source dearer (``REUSE``), or
+   deep in a smooth fill one smoothest source would be copied cell after cell.
 2. Matches are made coherent: a cell takes its neighbour's offset when the patch it points to is
    nearly as close, so that the copied detail runs on in whole pieces, as PatchMatch's do.
 3. Each hole pixel reads the photo's detail at the offsets of the four cells around it, mixed by
    bilinear weights and rescaled so that mixing different pieces keeps the detail's contrast
    (histogram-preserving blending, Heitz and Neyret 2018).
-4. The detail replaces the fill's own, weighted by the detail gain (``detail.py``): flat
-   surroundings keep a smooth fill.
+4. The copied detail is capped at the local energy of the photo's own around the hole, fades
+   as ``TAPER``/depth deeper than ``TAPER`` px, and is added to the fill weighted by the detail
+   gain (``detail.py``): flat surroundings keep a smooth fill.
 
-Everything is deterministic: the same input gives the same bytes.
+Everything is deterministic: the same input gives the same bytes. Why these settings:
+docs/design-notes.md (fill engine).
 """
 
 from __future__ import annotations
@@ -34,10 +36,9 @@ DIMS = 16  # principal components of a description
 COHERENCE = 0.15  # a neighbour's offset is taken when its patch is at most this much farther
 DISTANCE_COST = 0.02  # per (64 cells)²: prefer nearby matches among near equals
 SWEEPS = 2
-REUSE = 0.5  # each use of a source adds this fraction of a typical match distance to it
+REUSE = 0.5  # each use of a source adds this fraction of the typical gap between good matches
 TAPER = 16.0  # px: deeper than this the copied detail fades as TAPER / depth (matches there are guesses)
 _MAX_SOURCES = 12_000  # candidate cells: more are subsampled on a regular grid (large photos)
-_CHUNK = 32  # query cells matched at once (sources' reuse is counted between chunks)
 _BLOCK = 1024  # query cells per matrix product of distances
 _CANDIDATES = 64  # nearest sources per query among which reuse decides
 
@@ -146,24 +147,23 @@ def _match(desc: np.ndarray, queries: np.ndarray, sources: np.ndarray) -> np.nda
     s_norm = (s * s).sum(1)
     best = np.empty(len(qy), np.intp)
     # Each use of a source makes it dearer: a smooth query would otherwise take one smoothest source
-    # everywhere, and its piece would repeat cell after cell. Uses are counted after every _CHUNK
-    # queries, among each query's _CANDIDATES nearest sources (one matrix product per _BLOCK queries).
+    # everywhere, and its piece would repeat cell after cell. Uses are weighed among each query's
+    # _CANDIDATES nearest sources (one matrix product per _BLOCK queries).
     penalty = np.zeros(len(sy), np.float32)
     k = min(_CANDIDATES, len(sy))
     scale = None
     for start in range(0, len(qy), _BLOCK):
         q = placed[qy[start : start + _BLOCK] * cw + qx[start : start + _BLOCK]]
         d = s_norm[None, :] - 2 * (q @ s.T)
-        if scale is None:
-            scale = np.float32(REUSE * max(float(np.median(d.min(axis=1) + (q * q).sum(1))), 1e-6))
         near = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(sy) else np.broadcast_to(np.arange(k), d.shape)
         near_d = np.take_along_axis(d, near, axis=1)
-        for sub in range(0, len(q), _CHUNK):
-            rows = slice(sub, sub + _CHUNK)
-            pick = np.argmin(near_d[rows] + penalty[near[rows]], axis=1)
-            chosen = near[rows][np.arange(len(pick)), pick]
-            best[start + sub : start + sub + len(chosen)] = chosen
-            np.add.at(penalty, chosen, scale)
+        if scale is None:  # the typical gap between a query's best source and its good ones
+            gaps = np.median(near_d, axis=1) - near_d.min(axis=1)
+            scale = np.float32(REUSE * max(float(np.median(gaps)), 1e-9))
+        for i in range(len(q)):  # one query at a time: neighbours, matched in turn, see each other's uses
+            chosen = near[i, np.argmin(near_d[i] + penalty[near[i]])]
+            best[start + i] = chosen
+            penalty[chosen] += scale
     offsets = np.zeros((ch, cw, 2), np.int64)
     offsets[qy, qx, 0] = sy[best] - qy
     offsets[qy, qx, 1] = sx[best] - qx
