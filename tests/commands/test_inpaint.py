@@ -570,6 +570,7 @@ def test_json_quiet_and_messages(tmp_path, model_file):
         "hole_ratio",
         "strategy",
         "groups",
+        "texture",
         "seconds",
         "elapsed",
         "status",

@@ -18,7 +18,7 @@ from pconv_cli.runtime.texture import add_texture
 
 MAX_BOX = 6_000_000  # px: a group's working box (float32 copies of it are the stage's memory)
 MIN_MARGIN = 64  # px of photo around a group, at least; half the group's longest side beyond that
-PHOTO_GAIN = 0.5  # a group whose mean detail gain reaches this is reported as textured ("photo")
+PHOTO_GAIN = 0.5  # a group whose mean detail gain reaches this takes the photo's texture ("photo")
 
 
 def add_photo_texture(
@@ -34,8 +34,9 @@ def add_photo_texture(
         scale: the model's working scale (groups join holes closer than scale/8, as the strategies do).
 
     Returns:
-        Per group, (x, y, w, h, got): "photo" where the photo's texture was added over most of the
-        group, "smooth" where its surroundings are flat and the blended fill stays as it is,
+        Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
+        pixel by the detail gain), "smooth" where its surroundings are mostly flat and the blended
+        fill stays as it is,
         "too large" where the box exceeded MAX_BOX.
 
     Example:
@@ -64,7 +65,7 @@ def add_photo_texture(
         mine = groups.member(label, y0, y1, x0, x1) & hole
         gain = detail_gain(region, hole) * mine
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
-        if gain.any():
+        if textured:  # a group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower)
             paste(pixels, y0, x0, mine, add_texture(region, region, hole, gain), picture)
         got.append((x, y, w, h, "photo" if textured else "smooth"))
     return got
