@@ -39,15 +39,15 @@ def _blob(shape: tuple[int, int], center: tuple[int, int], axes: tuple[int, int]
 def _cases() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int], bool]]:
     """(title, input, hole, truth, crop (y0, y1, x0, x1), stretch) per row."""
     rocket = _rgb(EXAMPLES / "images" / "rocket.png")
-    grey = {name: np.repeat(getattr(data, name)()[..., None], 3, axis=2) for name in ("brick", "grass")}
+    brick, grass = (np.repeat(getattr(data, name)()[..., None], 3, axis=2) for name in ("brick", "grass"))
     cat, caption = _rgb(EXAMPLES / "images" / "chelsea.png"), _rgb(EXAMPLES / "images" / "watermark.png")
     mark = np.asarray(Image.open(EXAMPLES / "masks" / "watermark.png").convert("L")) > 127
     ys, xs = np.nonzero(mark)
     return [
         ("sky", rocket, _blob(rocket.shape[:2], (135, 110), (28, 70)), rocket, (20, 200, 80, 190), True),
         ("lattice", rocket, _blob(rocket.shape[:2], (50, 250), (26, 40), 20), rocket, (190, 310, 0, 110), False),
-        ("brick", grey["brick"], _blob((512, 512), (250, 260), (60, 45), 30), grey["brick"], (180, 340, 170, 330), False),
-        ("grass", grey["grass"], _blob((512, 512), (256, 256), (55, 70), 60), grey["grass"], (176, 336, 176, 336), False),
+        ("brick", brick, _blob((512, 512), (250, 260), (60, 45), 30), brick, (180, 340, 170, 330), False),
+        ("grass", grass, _blob((512, 512), (256, 256), (55, 70), 60), grass, (176, 336, 176, 336), False),
         ("caption", caption, mark, cat, (ys.min() - 12, ys.max() + 12, xs.min() - 12, xs.min() + 148), False),
     ]
 
