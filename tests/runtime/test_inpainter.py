@@ -317,3 +317,19 @@ def test_texture_auto_gives_detailed_surroundings_the_photos_grain_and_none_keep
     assert inpainter.fill([Picture(photo, "png")], [hole], texture="none")[0].textures is None
     with pytest.raises(ValueError, match="expected texture in"):
         inpainter(photo, hole, texture="grain")
+
+
+def test_an_opencv_failure_in_the_texture_stage_is_one_line(monkeypatch):
+    from pconv_cli.errors import PconvError
+    from pconv_cli.runtime import finishing
+
+    def broken(*args):
+        raise cv2.error("OpenCV(4.x) resize.cpp:1: error: (-215:Assertion failed) too large")
+
+    monkeypatch.setattr(finishing, "add_texture", broken)
+    grain = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 30, (64, 96)).astype(np.float32), (0, 0), 1.0)
+    photo = np.clip(120 + grain[..., None] + np.zeros(3), 0, 255).astype(np.uint8)
+    hole = np.zeros((64, 96), bool)
+    hole[20:44, 30:70] = True
+    with pytest.raises(PconvError, match="OpenCV failed adding the photo's texture: .*too large; try --texture none"):
+        Inpainter(device="cpu")(photo, hole)

@@ -254,6 +254,9 @@ class Stream:
             return finishing.add_photo_texture(picture, holes, pixels, self.runner.scale)
         except MemoryError:
             raise PconvError("out of memory adding the photo's texture; try --texture none") from None
+        except cv2.error as exc:  # OpenCV's own limits, as in _guarded
+            message = str(exc).strip().splitlines()[-1]
+            raise PconvError(f"OpenCV failed adding the photo's texture: {message}; try --texture none") from None
 
 
 def _check(picture: Picture, hole: np.ndarray) -> None:

@@ -84,9 +84,8 @@ def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.
     detail = _photo_detail(image, hole)
     copied = _copy(detail, hole, offsets)
     copied *= _cap(copied, detail, hole)[..., None]
-    if TAPER:
-        depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
-        copied *= np.minimum(1.0, TAPER / np.maximum(depth, 1.0))[..., None]
+    depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
+    copied *= np.minimum(1.0, TAPER / np.maximum(depth, 1.0))[..., None]
     # Added to the fill's own detail, which is faint but in place (edges the network drew).
     return out + (gain * hole)[..., None] * copied
 
