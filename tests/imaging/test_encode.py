@@ -1,4 +1,5 @@
 import io
+import zlib
 
 import cv2
 import numpy as np
@@ -72,6 +73,9 @@ def test_png_is_written_fast_and_exact():
     idat = data.index(b"IDAT")
     assert data[idat + 4 : idat + 6] == b"\x78\x01"  # zlib header of level 1 (Pillow's default 6 gives 78 9c)
     assert np.array_equal(read_image(data).pixels, array)
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    rows = np.frombuffer(zlib.decompress(data[idat + 4 : idat + 4 + length]), np.uint8).reshape(40, 91)
+    assert (rows[:, 0] == 2).all()  # every row Up-filtered by pconv's writer (Pillow searched five filters a row)
 
 
 def test_quality_trades_jpeg_and_webp_fidelity_and_lossless_formats_refuse_it():

@@ -1,7 +1,8 @@
 """Encoding outputs: the formats pconv writes, their bit depths, and ICC profiles and EXIF kept.
 
-8-bit pixels go through Pillow; 16-bit ones through OpenCV, which writes 16-bit PNG and TIFF
-but drops profiles and EXIF, so those are put back into its bytes here.
+8-bit PNGs go through pconv's own writer (``png.encode_png``), other 8-bit formats through Pillow;
+16-bit pixels through OpenCV, which writes 16-bit PNG and TIFF but drops profiles and EXIF, so those
+are put back into its bytes here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PIL import Image
 
 from pconv_cli.errors import PconvError, one_line
 from pconv_cli.imaging.defaults import DEFAULT_JPEG_QUALITY, QUALITY_FORMATS, SUFFIX_OF
-from pconv_cli.imaging.png import chunk
+from pconv_cli.imaging.png import chunk, encode_png
 
 if TYPE_CHECKING:
     from pconv_cli.imaging.images import Picture
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 PNG_LEVEL = 1  # zlib level 1, OpenCV's default: much faster than Pillow's 6 for a few more bytes
 
 
-def _png_with(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
-    """Insert iCCP and eXIf chunks after IHDR (OpenCV writes 16-bit PNGs but drops profiles and EXIF)."""
+def _metadata_chunks(icc: bytes | None, exif: bytes | None) -> bytes:
+    """The iCCP and eXIf chunks of a profile and EXIF (either may be None), to follow IHDR."""
     chunks = b""
     for kind, body in (
         (b"iCCP", icc and b"icc\x00\x00" + zlib.compress(icc)),
@@ -35,8 +36,13 @@ def _png_with(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
     ):
         if body:
             chunks += chunk(kind, body)
+    return chunks
+
+
+def _png_with(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
+    """Insert iCCP and eXIf chunks after IHDR (OpenCV writes 16-bit PNGs but drops profiles and EXIF)."""
     end_of_ihdr = 8 + 8 + 13 + 4
-    return png[:end_of_ihdr] + chunks + png[end_of_ihdr:]
+    return png[:end_of_ihdr] + _metadata_chunks(icc, exif) + png[end_of_ihdr:]
 
 
 def _tiff_with_icc(tiff: bytes, icc: bytes) -> bytes:
@@ -112,11 +118,13 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str, quality: int | 
         if not (pixels[..., 3] == 255).all():  # 8-bit here: 16-bit went to PNG or TIFF above
             raise PconvError(f"{fmt} cannot store the alpha channel (pass --format png, webp or tiff)")
         pixels, channels = pixels[..., :3], 3
+    if fmt == "PNG":  # pconv's own writer: Pillow's per-row filter search took as long as zlib
+        return encode_png(pixels, PNG_LEVEL, _metadata_chunks(picture.icc, picture.exif))
     img = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
     options: dict = {}
-    if picture.icc and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+    if picture.icc and fmt in ("JPEG", "WEBP", "TIFF"):
         options["icc_profile"] = picture.icc
-    if picture.exif and fmt in ("PNG", "JPEG", "WEBP"):
+    if picture.exif and fmt in ("JPEG", "WEBP"):
         options["exif"] = picture.exif
     if fmt == "JPEG":  # 4:4:4: a fill's colour edges stay as sharp as its grey ones
         options.update(quality=quality or DEFAULT_JPEG_QUALITY, subsampling=0)
@@ -124,8 +132,6 @@ def encode_image(picture: Picture, pixels: np.ndarray, fmt: str, quality: int | 
         options.update(lossless=True, exact=True)
     elif fmt == "WEBP":
         options.update(quality=quality, exact=True)
-    elif fmt == "PNG":
-        options.update(compress_level=PNG_LEVEL)
     out = io.BytesIO()
     try:
         img.save(out, format=fmt, **options)
