@@ -157,7 +157,9 @@ def _solve(start: np.ndarray, hole: np.ndarray, band: int, gain: np.ndarray) -> 
     def apply(v: np.ndarray) -> np.ndarray:
         out = d * v
         for nb in neighbours:
-            out -= np.take(v, nb, axis=0, out=gathered)
+            # mode "clip" changes nothing (every index is in range) but skips a bounds check that took
+            # more than half of the gather's time
+            out -= np.take(v, nb, axis=0, out=gathered, mode="clip")
         return out
 
     def rows(a: np.ndarray) -> np.ndarray:
@@ -215,15 +217,19 @@ def _cg(apply, rhs: np.ndarray, x: np.ndarray, inv_diag: np.ndarray) -> np.ndarr
     z = r * inv_diag
     p = z.copy()
     rz = dot(r, z)
+    step = np.empty_like(x)
+    # In place, each product and sum as before (IEEE products and sums commute): the same bits, without
+    # allocating five N×C arrays an iteration.
     for _ in range(_MAX_ITER):
-        if np.abs(z).max() <= _TOL:
+        if max(z.max(), -z.min()) <= _TOL:
             break
         ap = apply(p)
         alpha = rz / np.maximum(dot(p, ap), 1e-300)
-        x += alpha * p
-        r -= alpha * ap
-        z = r * inv_diag
+        x += np.multiply(alpha, p, out=step)
+        r -= np.multiply(alpha, ap, out=step)
+        np.multiply(r, inv_diag, out=z)
         rz_new = dot(r, z)
-        p = z + (rz_new / np.maximum(rz, 1e-300)) * p
+        p *= rz_new / np.maximum(rz, 1e-300)
+        p += z
         rz = rz_new
     return x
