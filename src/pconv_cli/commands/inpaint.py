@@ -9,6 +9,7 @@ messages and the summary.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -377,6 +378,10 @@ def cli(
 
     Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
     """
+    # Set before NumPy loads (from_flags imports it). NumPy's BLAS work here is small (the texture stage's
+    # 18-D distance products, a 75×75 eigh), where OpenBLAS's threads cost more than they give beside
+    # ONNX Runtime's and other processes' (docs/design-notes.md). A value the user set wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     options = Options.from_flags(
         mask_color, fmt, shard, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,
         threshold=threshold, dilate=dilate, resize_mask=resize_mask, output=output, quality=quality,
