@@ -57,6 +57,9 @@ class OnnxBackend:
         path = resolve_onnx(weights)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # ONNX Runtime's warnings are not the user's business
+        # Its idle threads otherwise spin after each run, taking the cores from the NumPy and OpenCV work
+        # between runs (blend, texture) and from other processes; the same outputs (docs/design-notes.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(path), options, providers=providers)
             meta = session.get_modelmeta().custom_metadata_map
