@@ -138,11 +138,14 @@ def fill_tiles(
     carry = np.zeros((0, width, 3), np.float32), np.zeros((0, width), np.float32)
     for row, y in enumerate(ys):
         band_holes = holes[y : y + th]
+        cols = [x for x in xs if band_holes[:, x : x + tw].any()]
+        if not cols and not carry[1].any():  # no hole in this row of tiles and none carried into it
+            carry = carry[0][:0], carry[1][:0]
+            continue
         acc = np.zeros((th, width, 3), np.float32)
         total = np.zeros((th, width), np.float32)
         acc[: len(carry[0])] += carry[0]
         total[: len(carry[1])] += carry[1]
-        cols = [x for x in xs if band_holes[:, x : x + tw].any()]
         for start in range(0, len(cols), max(1, run.batch_size)):  # a batch's tiles in memory at a time
             chunk = cols[start : start + run.batch_size]
             images = [picture.rgb_float(y, y + th, x, x + tw) for x in chunk]
