@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pconv_cli.runtime import texture
-from pconv_cli.runtime.texture import add_texture
+from pconv_cli.runtime.texture import CONTRAST, add_texture
 
 
 def test_doctests():
@@ -35,7 +35,8 @@ def test_a_smooth_fill_takes_the_photos_grain_and_valid_pixels_stay():
     assert np.array_equal(out[~hole], photo[~hole])
     inside = _detail(out)[hole].std()
     around = _detail(photo)[~hole].std()
-    assert 0.7 * around < inside < 1.3 * around  # the photo's contrast, not a fraction of it
+    # the photo's contrast times CONTRAST, not a fraction of that
+    assert 0.7 * CONTRAST * around < inside < 1.3 * CONTRAST * around
     assert _detail(smooth)[hole].std() < 0.2 * around
 
 

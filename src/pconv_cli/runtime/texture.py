@@ -36,6 +36,10 @@ DIMS = 16  # principal components of a description
 COHERENCE = 0.15  # a neighbour's offset is taken when its patch is at most this much farther
 DISTANCE_COST = 0.02  # per (64 cells)²: prefer nearby matches among near equals
 SWEEPS = 2
+STEPS = (16, 8, 4, 2, 1)  # px: each cell's match then moves in these steps while it fits the photo better
+MARGIN = 2  # px around a cell that this fit compares
+CONTRAST = 0.7  # of the surroundings' detail energy, at most: copied detail is not the true detail, so
+# full contrast costs hole fidelity (about 1 dB) for texture statistics
 REUSE = 0.5  # each use of a source adds this fraction of the typical gap between good matches
 TAPER = 16.0  # px: deeper than this the copied detail fades as TAPER / depth (matches there are guesses)
 _MAX_SOURCES = 12_000  # candidate cells: more are subsampled on a regular grid (large photos)
@@ -81,23 +85,31 @@ def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.
     if not sources.any():
         return out
     offsets = _match(_describe(cells_low), hole_cells, sources)
+    offsets = _refine(image, low, hole, hole_cells, offsets * CELL)
     detail = _photo_detail(image, hole)
     copied = _copy(detail, hole, offsets)
     copied *= _cap(copied, detail, hole)[..., None]
     depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
     copied *= np.minimum(1.0, TAPER / np.maximum(depth, 1.0))[..., None]
     # Added to the fill's own detail, which is faint but in place (edges the network drew).
-    return out + (gain * hole)[..., None] * copied
+    return out + (CONTRAST * gain * hole)[..., None] * copied
 
 
 def _cap(copied: np.ndarray, detail: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Per pixel, at most 1: the factor that brings the copied detail's local energy (Gaussian σ 8 over
     the hole) down to the photo's own around it (σ 16 over valid pixels), so that a busy source never
-    lays stronger detail into calmer surroundings."""
-    v = (~hole).astype(np.float32)
-    around = cv2.GaussianBlur((detail**2).sum(2), (0, 0), 16) / np.maximum(cv2.GaussianBlur(v, (0, 0), 16), 1e-6)
-    inside = hole.astype(np.float32)
-    copy = cv2.GaussianBlur((copied**2).sum(2), (0, 0), 8) / np.maximum(cv2.GaussianBlur(inside, (0, 0), 8), 1e-6)
+    lays stronger detail into calmer surroundings. Energies are smooth, so they are measured at 1/4 size."""
+    h, w = hole.shape
+    small = (max(1, w // 4), max(1, h // 4))
+
+    def local(energy: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
+        e = cv2.resize(energy * where, small, interpolation=cv2.INTER_AREA)
+        m = cv2.resize(where, small, interpolation=cv2.INTER_AREA)
+        ratio = cv2.GaussianBlur(e, (0, 0), sigma / 4) / np.maximum(cv2.GaussianBlur(m, (0, 0), sigma / 4), 1e-6)
+        return cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    around = local((detail**2).sum(2), (~hole).astype(np.float32), 16)
+    copy = local((copied**2).sum(2), hole.astype(np.float32), 8)
     return np.minimum(1.0, np.sqrt(around / np.maximum(copy, 1e-9))).astype(np.float32)
 
 
@@ -227,7 +239,7 @@ def _copy(detail: np.ndarray, hole: np.ndarray, offsets: np.ndarray) -> np.ndarr
     for cy, wy in ((iy, 1 - ty), (iy + 1, ty)):
         for cx, wx in ((ix, 1 - tx), (ix + 1, tx)):
             cy_, cx_ = np.clip(cy, 0, ch - 1), np.clip(cx, 0, cw - 1)
-            oy, ox = offsets[cy_, cx_, 0] * CELL, offsets[cy_, cx_, 1] * CELL
+            oy, ox = offsets[cy_, cx_, 0], offsets[cy_, cx_, 1]
             ry, rx = ys + oy, xs + ox
             ok = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
             ry, rx = np.clip(ry, 0, h - 1), np.clip(rx, 0, w - 1)
@@ -243,4 +255,56 @@ def _copy(detail: np.ndarray, hole: np.ndarray, offsets: np.ndarray) -> np.ndarr
         energy += wk * same
     out = np.zeros((h, w, 3), np.float32)
     out[ys, xs] = mixed / np.sqrt(np.maximum(energy, 1e-6))[:, None]
+    return out
+
+
+def _refine(
+    image: np.ndarray, low: np.ndarray, hole: np.ndarray, queries: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """Pixel offsets (ch×cw×2): each query cell's match moved (hill-climbing in STEPS) to where the
+    photo's luma fits the cell's window best: the photo itself on the window's valid pixels (so copies
+    line up with the detail at the hole's edge), the fill's low-pass on its hole pixels; then each
+    cell takes a neighbour's offset that fits it better (SWEEPS, as PatchMatch propagates). A source
+    window always lies wholly in the photo."""
+    h, w = hole.shape
+    qy, qx = np.nonzero(queries)
+    side = CELL + 2 * MARGIN
+    span = np.arange(side) - MARGIN
+    wy, wx = qy[:, None] * CELL + span, qx[:, None] * CELL + span  # n×side each
+    weight = ((wy >= 0) & (wy < h))[:, :, None] & ((wx >= 0) & (wx < w))[:, None, :]
+    ys, xs = np.clip(wy, 0, h - 1)[:, :, None], np.clip(wx, 0, w - 1)[:, None, :]
+    luma, low_luma = image.mean(2), low.mean(2)
+    known = ~hole[ys, xs]
+    target = np.where(known, luma[ys, xs], low_luma[ys, xs])
+    # A source window lies in the photo when its centre is this far from any hole pixel or border.
+    reach = side // 2 + 1
+    clear = cv2.erode(np.pad(~hole, 1).view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))[1:-1, 1:-1]
+    centre = CELL // 2
+
+    def cost(oy: np.ndarray, ox: np.ndarray) -> np.ndarray:
+        cy, cx = np.clip(qy * CELL + centre + oy, 0, h - 1), np.clip(qx * CELL + centre + ox, 0, w - 1)
+        sy, sx = np.clip(ys + oy[:, None, None], 0, h - 1), np.clip(xs + ox[:, None, None], 0, w - 1)
+        d = target - np.where(known, luma[sy, sx], low_luma[sy, sx])
+        return np.where(clear[cy, cx] > 0, (weight * d * d).sum((1, 2)), np.inf)
+
+    oy, ox = offsets[qy, qx, 0].copy(), offsets[qy, qx, 1].copy()
+    best = cost(oy, ox)
+    for step in STEPS:
+        centre_y, centre_x = oy.copy(), ox.copy()
+        for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+            ty, tx = centre_y + dy * step, centre_x + dx * step
+            d = cost(ty, tx)
+            better = d < best
+            oy[better], ox[better], best[better] = ty[better], tx[better], d[better]
+    out = offsets.copy()
+    out[qy, qx, 0], out[qy, qx, 1] = oy, ox
+    ch, cw = queries.shape
+    for _ in range(SWEEPS):
+        for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            ny, nx = np.clip(qy + dy, 0, ch - 1), np.clip(qx + dx, 0, cw - 1)
+            ty, tx = out[ny, nx, 0], out[ny, nx, 1]
+            d = np.where(queries[ny, nx], cost(ty, tx), np.inf)
+            better = d < best
+            out[qy[better], qx[better], 0], out[qy[better], qx[better], 1] = ty[better], tx[better]
+            best[better] = d[better]
     return out
