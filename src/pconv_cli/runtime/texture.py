@@ -271,11 +271,12 @@ def _refine(
     side = CELL + 2 * MARGIN
     span = np.arange(side) - MARGIN
     wy, wx = qy[:, None] * CELL + span, qx[:, None] * CELL + span  # n×side each
-    weight = ((wy >= 0) & (wy < h))[:, :, None] & ((wx >= 0) & (wx < w))[:, None, :]
+    weight = (((wy >= 0) & (wy < h))[:, :, None] & ((wx >= 0) & (wx < w))[:, None, :]).reshape(len(qy), -1)
     ys, xs = np.clip(wy, 0, h - 1)[:, :, None], np.clip(wx, 0, w - 1)[:, None, :]
-    luma, low_luma = image.mean(2), low.mean(2)
-    known = ~hole[ys, xs]
-    target = np.where(known, luma[ys, xs], low_luma[ys, xs])
+    # One flat array, photo luma then the low-pass's: a window's pixel reads the first where it is valid.
+    planes = np.concatenate([image.mean(2).ravel(), low.mean(2).ravel()])
+    at = (ys * w + xs + hole[ys, xs] * (h * w)).reshape(len(qy), -1)
+    target = planes[at] * weight
     # A source window lies in the photo when its centre is this far from any hole pixel or border.
     reach = side // 2 + 1
     clear = cv2.erode(np.pad(~hole, 1).view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))[1:-1, 1:-1]
@@ -283,9 +284,9 @@ def _refine(
 
     def cost(oy: np.ndarray, ox: np.ndarray) -> np.ndarray:
         cy, cx = np.clip(qy * CELL + centre + oy, 0, h - 1), np.clip(qx * CELL + centre + ox, 0, w - 1)
-        sy, sx = np.clip(ys + oy[:, None, None], 0, h - 1), np.clip(xs + ox[:, None, None], 0, w - 1)
-        d = target - np.where(known, luma[sy, sx], low_luma[sy, sx])
-        return np.where(clear[cy, cx] > 0, (weight * d * d).sum((1, 2)), np.inf)
+        ok = clear[cy, cx] > 0
+        d = target - planes[at + np.where(ok, oy * w + ox, 0)[:, None]] * weight  # reads stay in bounds
+        return np.where(ok, np.einsum("ij,ij->i", d, d), np.inf)
 
     oy, ox = offsets[qy, qx, 0].copy(), offsets[qy, qx, 1].copy()
     best = cost(oy, ox)
