@@ -54,7 +54,7 @@ def add_photo_texture(
     height, width = picture.size
     got = []
     for label, (x, y, w, h) in enumerate(groups.boxes, 1):
-        margin = max(MIN_MARGIN, max(w, h) // 2)
+        margin = max(MIN_MARGIN, max(w, h) // 4)
         y0, y1 = max(y - margin, 0), min(y + h + margin, height)
         x0, x1 = max(x - margin, 0), min(x + w + margin, width)
         if (y1 - y0) * (x1 - x0) > MAX_BOX:

@@ -42,7 +42,7 @@ CONTRAST = 0.7  # of the surroundings' detail energy, at most: copied detail is 
 # full contrast costs hole fidelity (about 1 dB) for texture statistics
 REUSE = 0.5  # each use of a source adds this fraction of the typical gap between good matches
 TAPER = 16.0  # px: deeper than this the copied detail fades as TAPER / depth (matches there are guesses)
-_MAX_SOURCES = 12_000  # candidate cells: more are subsampled on a regular grid (large photos)
+_MAX_SOURCES = 4_000  # candidate cells: more are subsampled on a regular grid (large photos)
 _BLOCK = 1024  # query cells per matrix product of distances
 _CANDIDATES = 64  # nearest sources per query among which reuse decides
 
@@ -105,12 +105,12 @@ def _cap(copied: np.ndarray, detail: np.ndarray, hole: np.ndarray) -> np.ndarray
     def local(energy: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
         e = cv2.resize(energy * where, small, interpolation=cv2.INTER_AREA)
         m = cv2.resize(where, small, interpolation=cv2.INTER_AREA)
-        ratio = cv2.GaussianBlur(e, (0, 0), sigma / 4) / np.maximum(cv2.GaussianBlur(m, (0, 0), sigma / 4), 1e-6)
-        return cv2.resize(ratio, (w, h), interpolation=cv2.INTER_LINEAR)
+        return cv2.GaussianBlur(e, (0, 0), sigma / 4) / np.maximum(cv2.GaussianBlur(m, (0, 0), sigma / 4), 1e-6)
 
     around = local((detail**2).sum(2), (~hole).astype(np.float32), 16)
     copy = local((copied**2).sum(2), hole.astype(np.float32), 8)
-    return np.minimum(1.0, np.sqrt(around / np.maximum(copy, 1e-9))).astype(np.float32)
+    cap = np.minimum(1.0, np.sqrt(around / np.maximum(copy, 1e-9))).astype(np.float32)
+    return cv2.resize(cap, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _check(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.ndarray) -> None:
