@@ -13,12 +13,16 @@ detail from the place whose low frequencies look most like the fill's around it:
    deep in a smooth fill one smoothest source would be copied cell after cell.
 2. Matches are made coherent: a cell takes its neighbour's offset when the patch it points to is
    nearly as close, so that the copied detail runs on in whole pieces, as PatchMatch's do.
-3. Each hole pixel reads the photo's detail at the offsets of the four cells around it, mixed by
+3. Each match is then fitted to the pixel: moved in ``STEPS`` while the photo's luma at the source
+   fits the cell's window better (the photo itself where the window is valid, so that copies line
+   up with the detail at the hole's edge; the fill's low-pass where it is hole), and a cell takes
+   a neighbour's fitted offset when that fits it better (PatchMatch's propagation).
+4. Each hole pixel reads the photo's detail at the offsets of the four cells around it, mixed by
    bilinear weights and rescaled so that mixing different pieces keeps the detail's contrast
    (histogram-preserving blending, Heitz and Neyret 2018).
-4. The copied detail is capped at the local energy of the photo's own around the hole, fades
-   as ``TAPER``/depth deeper than ``TAPER`` px, and is added to the fill weighted by the detail
-   gain (``detail.py``): flat surroundings keep a smooth fill.
+5. The copied detail is capped at ``CONTRAST`` times the local energy of the photo's own around
+   the hole and added to the fill weighted by the detail gain (``detail.py``): flat surroundings
+   keep a smooth fill.
 
 Everything is deterministic: the same input gives the same bytes. Why these settings:
 docs/design-notes.md (fill engine).
@@ -41,7 +45,6 @@ MARGIN = 2  # px around a cell that this fit compares
 CONTRAST = 0.7  # of the surroundings' detail energy, at most: copied detail is not the true detail, so
 # full contrast costs hole fidelity (about 1 dB) for texture statistics
 REUSE = 0.5  # each use of a source adds this fraction of the typical gap between good matches
-TAPER = 16.0  # px: deeper than this the copied detail fades as TAPER / depth (matches there are guesses)
 _MAX_SOURCES = 4_000  # candidate cells: more are subsampled on a regular grid (large photos)
 _BLOCK = 1024  # query cells per matrix product of distances
 _CANDIDATES = 64  # nearest sources per query among which reuse decides
@@ -89,8 +92,6 @@ def add_texture(image: np.ndarray, fill: np.ndarray, hole: np.ndarray, gain: np.
     detail = _photo_detail(image, hole)
     copied = _copy(detail, hole, offsets)
     copied *= _cap(copied, detail, hole)[..., None]
-    depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
-    copied *= np.minimum(1.0, TAPER / np.maximum(depth, 1.0))[..., None]
     # Added to the fill's own detail, which is faint but in place (edges the network drew).
     return out + (CONTRAST * gain * hole)[..., None] * copied
 
