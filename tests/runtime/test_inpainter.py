@@ -311,7 +311,9 @@ def test_texture_auto_gives_detailed_surroundings_the_photos_grain_and_none_keep
     smooth = inpainter(photo, hole, texture="none")
     textured = inpainter(photo, hole, texture="auto")
     assert np.array_equal(textured[~hole], photo[~hole])
-    assert textured[hole].astype(float).std() > 2 * smooth[hole].astype(float).std()
+    # The photo's grain at texture.CONTRAST of its contrast, well above the smooth fill's remnant.
+    assert textured[hole].astype(float).std() > 0.5 * photo[~hole].astype(float).std()
+    assert textured[hole].astype(float).std() > 1.5 * smooth[hole].astype(float).std()
     filled = inpainter.fill([Picture(photo, "png")], [hole])[0]
     assert filled.textures == [(40, 30, 50, 36, "photo")]
     assert inpainter.fill([Picture(photo, "png")], [hole], texture="none")[0].textures is None
