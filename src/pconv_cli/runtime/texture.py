@@ -39,11 +39,12 @@ PATCH = 2  # cells: each cell is described by its (2·PATCH+1)² neighbourhood
 DIMS = 16  # principal components of a description
 COHERENCE = 0.15  # a neighbour's offset is taken when its patch is at most this much farther
 DISTANCE_COST = 0.02  # per (64 cells)²: prefer nearby matches among near equals
-SWEEPS = 2
+SWEEPS = 2  # of neighbours' offsets, in the coherence pass and in the fit
 STEPS = (16, 8, 4, 2, 1)  # px: each cell's match then moves in these steps while it fits the photo better
 MARGIN = 2  # px around a cell that this fit compares
-CONTRAST = 0.7  # of the surroundings' detail energy, at most: copied detail is not the true detail, so
-# full contrast costs hole fidelity (about 1 dB) for texture statistics
+# Copied detail's amplitude, at most, against the surroundings' own: it is not the true detail, so full
+# contrast buys texture statistics with about 1 dB of hole PSNR (docs/design-notes.md).
+CONTRAST = 0.7
 REUSE = 0.5  # each use of a source adds this fraction of the typical gap between good matches
 _MAX_SOURCES = 4_000  # candidate cells: more are subsampled on a regular grid (large photos)
 _BLOCK = 1024  # query cells per matrix product of distances
