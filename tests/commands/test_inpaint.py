@@ -821,3 +821,9 @@ def test_texture_is_a_flag_and_the_record_says_what_each_group_got(tmp_path):
     assert none.code == 0 and none.records()[0]["texture"] is None
     a, n = load(tmp_path / "a.png"), load(tmp_path / "n.png")
     assert np.array_equal(a[:, 128:], n[:, 128:]) and not np.array_equal(a[:, :128], n[:, :128])
+    args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-o", tmp_path / "pm.png", "--json"]
+    pm = pconv(*args, "--texture", "patchmatch")
+    assert pm.code == 0, pm.stderr
+    assert [g["got"] for g in pm.records()[0]["texture"]] == ["patchmatch", "patchmatch"]
+    p = load(tmp_path / "pm.png")
+    assert np.array_equal(p[mask == 0], a[mask == 0]) and not np.array_equal(p[:, :128], a[:, :128])

@@ -37,8 +37,12 @@ def test_baselines_check_their_inputs():
 
 
 def test_missing_optional_package_is_a_reason_not_an_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "patchmatch", None)  # makes `import patchmatch` fail
+    monkeypatch.setitem(sys.modules, "skimage", None)  # makes `import skimage` fail
+    monkeypatch.setitem(sys.modules, "skimage.restoration", None)
+    reason = bl.unavailable_reason("biharmonic")
+    assert reason is not None and "not installed" in reason and "pconv-cli[baselines]" in reason
+    monkeypatch.setitem(sys.modules, "patchmatch", None)  # a core dependency, but a platform may lack its wheel
     monkeypatch.setitem(sys.modules, "patchmatch.patch_match", None)
     reason = bl.unavailable_reason("patchmatch")
-    assert reason is not None and "not installed" in reason and "pconv-cli[baselines]" in reason
+    assert reason is not None and "not installed" in reason and "pip install pypatchmatch" in reason
     assert bl.unavailable_reason("telea") is None and bl.unavailable_reason("ns") is None

@@ -57,3 +57,26 @@ def test_grey_and_16_bit_pictures_keep_their_layout():
     add_photo_texture(Picture(grey, "png"), hole, filled, 256)
     assert filled.shape == grey.shape and filled.dtype == np.uint16
     assert np.array_equal(filled[~hole], grey[~hole])
+
+
+def _stripes() -> tuple[np.ndarray, np.ndarray]:
+    """Diagonal stripes (period 10 px) with a round hole: PatchMatch continues them whole."""
+    yy, xx = np.mgrid[0:160, 0:160]
+    wave = 128 + 50 * np.sin(2 * np.pi * (xx + yy) / 10.0)
+    photo = np.clip(np.rint(np.repeat(wave[..., None], 3, axis=2)), 0, 255).astype(np.uint8)
+    hole = (yy - 80) ** 2 + (xx - 80) ** 2 < 20**2
+    return photo, hole
+
+
+def test_patchmatch_takes_the_copy_where_the_network_agrees():
+    truth, hole = _stripes()
+    smooth = truth.copy()
+    smooth[hole] = cv2.GaussianBlur(truth, (0, 0), 1)[hole]  # the network's: stripes in place, softer
+    errors = {}
+    for patchmatch in (False, True):
+        filled = smooth.copy()
+        got = add_photo_texture(Picture(truth, "png"), hole, filled, 256, patchmatch=patchmatch)
+        assert [g[4] for g in got] == ["patchmatch" if patchmatch else "photo"]
+        assert np.array_equal(filled[~hole], truth[~hole])
+        errors[patchmatch] = np.abs(filled[hole].astype(float) - truth[hole]).mean()
+    assert errors[True] < 0.75 * errors[False]  # measured 4.0 against 6.8 levels

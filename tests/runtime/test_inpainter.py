@@ -321,6 +321,20 @@ def test_texture_auto_gives_detailed_surroundings_the_photos_grain_and_none_keep
         inpainter(photo, hole, texture="grain")
 
 
+def test_texture_patchmatch_without_its_library_is_one_line(monkeypatch):
+    from pconv_cli.errors import PconvError
+    from pconv_cli.runtime import patchmatch
+
+    monkeypatch.setattr(
+        patchmatch, "unavailable_reason", lambda: "PyPatchMatch is not installed (pip install pypatchmatch)"
+    )
+    photo, hole = np.full((32, 32, 3), 120, np.uint8), np.zeros((32, 32), bool)
+    hole[8:16, 8:16] = True
+    with pytest.raises(PconvError, match="texture 'patchmatch' cannot run: PyPatchMatch is not installed"):
+        Inpainter(device="cpu")(photo, hole, texture="patchmatch")
+    assert Inpainter(device="cpu")(photo, hole, texture="auto").shape == photo.shape
+
+
 def test_an_opencv_failure_in_the_texture_stage_is_one_line(monkeypatch):
     from pconv_cli.errors import PconvError
     from pconv_cli.runtime import finishing

@@ -2,8 +2,8 @@
 
 Every baseline takes ``image`` H×W×3 uint8 RGB and ``hole`` H×W bool (True = hole) and
 returns H×W×3 uint8; the caller composites, so only hole pixels count. Telea and
-Navier–Stokes come with OpenCV (a core dependency); biharmonic (scikit-image) and
-PatchMatch (pypatchmatch) are the optional extra ``pconv-cli[baselines]``.
+Navier–Stokes come with OpenCV and PatchMatch with pypatchmatch (core dependencies: the fill engine
+uses it too); biharmonic (scikit-image) is the optional extra ``pconv-cli[baselines]``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pconv_cli.runtime.patchmatch import patchmatch_fill
+from pconv_cli.runtime.patchmatch import unavailable_reason as patchmatch_unavailable
+
 # OpenCV's neighbourhood radius for Telea and NS; 3 px is its documented usual choice.
 CV_RADIUS = 3
-# PatchMatch patch radius (7×7 patches) rather than pypatchmatch's default of 15: as good on
-# eval-sized photos at a fraction of the time (docs/design-notes.md, evaluation).
-PATCH_RADIUS = 3
-PATCHMATCH_SEED = 0
 
 
 def _check(image: np.ndarray, hole: np.ndarray) -> None:
@@ -52,18 +51,9 @@ def biharmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def patchmatch(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """PatchMatch (Barnes et al. 2009) through pypatchmatch, seeded for repeatable output."""
+    """PatchMatch (Barnes et al. 2009) through pypatchmatch, 7×7 patches, seeded (``runtime.patchmatch``)."""
     _check(image, hole)
-    from patchmatch import patch_match
-
-    patch_match.set_random_seed(PATCHMATCH_SEED)
-    return patch_match.inpaint(image, hole.astype(np.uint8) * 255, patch_size=PATCH_RADIUS)
-
-
-def _patchmatch_ready() -> str | None:
-    from patchmatch import patch_match
-
-    return None if patch_match.patchmatch_available else "its native library failed to load"
+    return patchmatch_fill(image, hole)
 
 
 @dataclass(frozen=True)
@@ -81,7 +71,7 @@ BASELINES: dict[str, Baseline] = {
         Baseline("telea", "Telea", telea),
         Baseline("ns", "NS", navier_stokes),
         Baseline("biharmonic", "Biharmonic", biharmonic, module="skimage.restoration"),
-        Baseline("patchmatch", "PatchMatch", patchmatch, module="patchmatch.patch_match", ready=_patchmatch_ready),
+        Baseline("patchmatch", "PatchMatch", patchmatch, ready=patchmatch_unavailable),
     )
 }
 

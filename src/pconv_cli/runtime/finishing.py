@@ -1,5 +1,6 @@
 """The fill engine's last stage: each group of nearby holes takes the photo's own texture where its
-surroundings hold detail, after the network's fill (any strategy) is blended into the photo.
+surroundings hold detail, after the network's fill (any strategy) is blended into the photo; with
+``patchmatch``, also PatchMatch's copy where the network's fill agrees with it.
 
 A group is worked on in its box grown by ``margin`` (photo to copy from and to measure the detail
 gain in), so memory follows the group, not the photo. Groups whose box would exceed ``MAX_BOX``
@@ -13,16 +14,17 @@ import numpy as np
 from pconv_cli.imaging.images import Picture
 from pconv_cli.runtime.detail import detail_gain
 from pconv_cli.runtime.groups import group_holes
+from pconv_cli.runtime.patchmatch import patchmatch_fill, take_agreeing
 from pconv_cli.runtime.strategies import paste
 from pconv_cli.runtime.texture import add_texture
 
 MAX_BOX = 6_000_000  # px: a group's working box (float32 copies of it are the stage's memory)
-MIN_MARGIN = 64  # px of photo around a group, at least; half the group's longest side beyond that
+MIN_MARGIN = 64  # px of photo around a group, at least; a quarter of the group's longest side beyond that
 PHOTO_GAIN = 0.5  # a group whose mean detail gain reaches this takes the photo's texture ("photo")
 
 
 def add_photo_texture(
-    picture: Picture, holes: np.ndarray, pixels: np.ndarray, scale: int
+    picture: Picture, holes: np.ndarray, pixels: np.ndarray, scale: int, patchmatch: bool = False
 ) -> list[tuple[int, int, int, int, str]]:
     """Give each group of ``holes`` in ``pixels`` (the picture's filled pixels, changed in place) the
     photo's texture, and say per group what it got.
@@ -32,12 +34,14 @@ def add_photo_texture(
         holes: H×W bool, True = hole.
         pixels: the filled image in the picture's layout and integers.
         scale: the model's working scale (groups join holes closer than scale/8, as the strategies do).
+        patchmatch: also take PatchMatch's copy where the network's fill agrees with it
+            (``runtime.patchmatch``), in every group.
 
     Returns:
         Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
         pixel by the detail gain), "smooth" where its surroundings are mostly flat and the blended
-        fill stays as it is,
-        "too large" where the box exceeded MAX_BOX.
+        fill stays as it is, "patchmatch" with ``patchmatch`` (PatchMatch's copy taken where it
+        agrees, over either of those), "too large" where the box exceeded MAX_BOX.
 
     Example:
         >>> from pconv_cli.imaging.images import Picture
@@ -52,12 +56,17 @@ def add_photo_texture(
         )
     groups = group_holes(holes, scale)
     height, width = picture.size
-    got = []
-    for label, (x, y, w, h) in enumerate(groups.boxes, 1):
+    boxes = []
+    for x, y, w, h in groups.boxes:
         margin = max(MIN_MARGIN, max(w, h) // 4)
-        y0, y1 = max(y - margin, 0), min(y + h + margin, height)
-        x0, x1 = max(x - margin, 0), min(x + w + margin, width)
-        if (y1 - y0) * (x1 - x0) > MAX_BOX:
+        boxes.append((max(y - margin, 0), min(y + h + margin, height), max(x - margin, 0), min(x + w + margin, width)))
+    copies = (
+        _PatchMatchCopies(picture, holes, pixels, [b for b in boxes if _area(b) <= MAX_BOX]) if patchmatch else None
+    )
+    got = []
+    for label, ((x, y, w, h), box) in enumerate(zip(groups.boxes, boxes), 1):
+        y0, y1, x0, x1 = box
+        if _area(box) > MAX_BOX:
             got.append((x, y, w, h, "too large"))
             continue
         region = Picture(pixels[y0:y1, x0:x1], picture.format).rgb_float()
@@ -65,7 +74,49 @@ def add_photo_texture(
         mine = groups.member(label, y0, y1, x0, x1) & hole
         gain = detail_gain(region, hole) * mine
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
-        if textured:  # a group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower)
-            paste(pixels, y0, x0, mine, add_texture(region, region, hole, gain), picture)
-        got.append((x, y, w, h, "photo" if textured else "smooth"))
+        # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
+        filled = add_texture(region, region, hole, gain) if textured else region
+        if copies is not None:
+            # in flat surroundings (low gain) a copy's grain is noise that no fill can place, so it is left out
+            filled = take_agreeing(filled, region, copies.of(box), mine.astype(np.float32) if textured else gain)
+        elif not textured:
+            got.append((x, y, w, h, "smooth"))
+            continue
+        paste(pixels, y0, x0, mine, filled, picture)
+        got.append((x, y, w, h, "patchmatch" if copies is not None else "photo"))
     return got
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    y0, y1, x0, x1 = box
+    return (y1 - y0) * (x1 - x0)
+
+
+class _PatchMatchCopies:
+    """PatchMatch's fill of a group's box, made on first use: once for the box around every group when that
+    stays within MAX_BOX (PatchMatch's time grows with the area it searches, not with the hole), else per
+    group. Only valid pixels are read, so pastes into holes in between change nothing."""
+
+    def __init__(self, picture: Picture, holes: np.ndarray, pixels: np.ndarray, boxes: list) -> None:
+        self.picture, self.holes, self.pixels = picture, holes, pixels
+        self.union = None
+        if boxes:
+            ys0, ys1, xs0, xs1 = zip(*boxes)
+            union = (min(ys0), max(ys1), min(xs0), max(xs1))
+            self.union = union if _area(union) <= MAX_BOX else None
+        self.made: np.ndarray | None = None
+
+    def _fill(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        y0, y1, x0, x1 = box
+        photo = Picture(self.pixels[y0:y1, x0:x1], self.picture.format).rgb_float()
+        photo = np.clip(np.rint(photo * 255), 0, 255).astype(np.uint8)
+        return patchmatch_fill(photo, self.holes[y0:y1, x0:x1]).astype(np.float32) / 255
+
+    def of(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """H×W×3 float32 in [0, 1]: PatchMatch's fill of ``box`` (y0, y1, x0, x1)."""
+        if self.union is None:
+            return self._fill(box)
+        if self.made is None:
+            self.made = self._fill(self.union)
+        uy, ux = self.union[0], self.union[2]
+        return self.made[box[0] - uy : box[1] - uy, box[2] - ux : box[3] - ux]

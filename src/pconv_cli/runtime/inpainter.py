@@ -23,7 +23,7 @@ from pconv_cli.errors import PconvError
 from pconv_cli.imaging.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD
 from pconv_cli.imaging.images import Picture
 from pconv_cli.imaging.masks import check_fillable, dilate_holes
-from pconv_cli.runtime import arrays, finishing, strategies
+from pconv_cli.runtime import arrays, finishing, patchmatch, strategies
 from pconv_cli.runtime.runner import Backend, Runner, Work, pick_runtime
 
 T = TypeVar("T")
@@ -203,6 +203,9 @@ class Stream:
         if texture not in values(Texture):
             raise ValueError(f"expected texture in {values(Texture)}, got {texture!r}")
         self.runner, self.strategy, self.texture = runner, strategy, Texture(texture)
+        reason = patchmatch.unavailable_reason() if self.texture == Texture.patchmatch else None
+        if reason is not None:
+            raise PconvError(f"texture 'patchmatch' cannot run: {reason}; try texture 'auto'")
         self.waiting: list[tuple[Any, Picture, np.ndarray]] = []
 
     def push(self, key: Any, picture: Picture, holes: np.ndarray) -> list[tuple[Any, Filled]]:
@@ -251,7 +254,9 @@ class Stream:
         if self.texture == Texture.none:
             return None
         try:
-            return finishing.add_photo_texture(picture, holes, pixels, self.runner.scale)
+            return finishing.add_photo_texture(
+                picture, holes, pixels, self.runner.scale, patchmatch=self.texture == Texture.patchmatch
+            )
         except MemoryError:
             raise PconvError("out of memory adding the photo's texture; try --texture none") from None
         except cv2.error as exc:  # OpenCV's own limits, as in _guarded
