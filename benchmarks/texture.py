@@ -1,4 +1,4 @@
-"""The fill engine's texture stage (`--texture auto` and `patchmatch` against `none`), side by side on grainy photos:
+"""The fill engine's texture stage (`--texture auto` and `hybrid` against `none`), side by side on grainy photos:
 seconds per 512² image in a folder, a 3000×2000 photo with a 6 % hole, and an 8000×8000 photo's peak
 RSS. Grain here is spatially correlated (as grass or gravel), so the stage does its whole work; on the
 other benchmarks' i.i.d. grain it only measures and keeps the smooth fill."""
@@ -13,7 +13,7 @@ from . import commands
 from .commands import _failure, _hole_mask, _record, _skipped, run_measured
 from .timing import interleaved, medians, ratio
 
-TEXTURES = ("auto", "patchmatch", "none")  # none last: the others' ratios are against it
+TEXTURES = ("auto", "hybrid", "none")  # none last: the others' ratios are against it
 
 
 def grainy_images(folder: Path, count: int, width: int, height: int, seed: int) -> None:
@@ -58,7 +58,7 @@ def run(work: Path, repeats: int, count: int, big_side: int | None) -> list[dict
         cases[f"{count}×512² {texture}"] = job(folder, work / "tx_mask512.png", texture)
         cases[f"3000×2000 {texture}"] = job(large / "img_000.png", work / "tx_mask_large.png", texture)
     times = interleaved(cases, repeats, warmup=1)
-    case = "pconv inpaint --texture auto and patchmatch vs none, shipped model, CPU, grainy photos"
+    case = "pconv inpaint --texture auto and hybrid vs none, shipped model, CPU, grainy photos"
     if failures:
         return [_skipped("end-to-end", case, failures[0])]
     med = medians(times)

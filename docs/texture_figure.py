@@ -2,7 +2,7 @@
 
 Rows: a dusk sky and a launch tower's lattice (examples/images/rocket.png), a brick wall and grass
 (scikit-image's `brick` and `grass`, CC0), and a caption over a cat (examples/images/watermark.png).
-Columns: the masked input, pconv (texture auto), pconv --texture patchmatch, pconv --texture none,
+Columns: the masked input, pconv (texture auto), pconv --texture hybrid, pconv --texture none,
 OpenCV Telea, PatchMatch
 (PyPatchMatch, 7×7 patches) and the truth, each a crop around the hole enlarged 2×; the sky row is
 also shown contrast-stretched (its 1st to 99th percentiles over the whole range), where rings and
@@ -24,7 +24,7 @@ from pconv_cli.runtime.inpainter import Inpainter
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 SCALE = 2
-COLUMNS = ("input", "pconv", "--texture patchmatch", "--texture none", "Telea", "PatchMatch", "truth")
+COLUMNS = ("input", "pconv", "--texture hybrid", "--texture none", "Telea", "PatchMatch", "truth")
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -64,7 +64,7 @@ def _row(inpainter: Inpainter, image, hole, truth, crop, stretch) -> list[list[n
     fills = [
         masked,
         inpainter(image, hole),
-        inpainter(image, hole, texture="patchmatch"),
+        inpainter(image, hole, texture="hybrid"),
         inpainter(image, hole, texture="none"),
         telea(image, hole),
         patchmatch(image, hole),

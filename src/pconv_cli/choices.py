@@ -20,11 +20,11 @@ class Strategy(str, Enum):
 
 class Texture(str, Enum):
     """Whether a fill takes the photo's own fine detail where its surroundings hold some (`runtime.texture`),
-    and PatchMatch's copy where the network agrees with it (`runtime.patchmatch`)."""
+    and, with ``hybrid``, PatchMatch's copy where the network agrees with it (`runtime.patchmatch`)."""
 
     auto = "auto"
     none = "none"
-    patchmatch = "patchmatch"
+    hybrid = "hybrid"
 
 
 class Arch(str, Enum):

@@ -822,8 +822,8 @@ def test_texture_is_a_flag_and_the_record_says_what_each_group_got(tmp_path):
     a, n = load(tmp_path / "a.png"), load(tmp_path / "n.png")
     assert np.array_equal(a[:, 128:], n[:, 128:]) and not np.array_equal(a[:, :128], n[:, :128])
     args = ["inpaint", tmp_path / "p.png", "--mask", tmp_path / "m.png", "-o", tmp_path / "pm.png", "--json"]
-    pm = pconv(*args, "--texture", "patchmatch")
+    pm = pconv(*args, "--texture", "hybrid")
     assert pm.code == 0, pm.stderr
-    assert [g["got"] for g in pm.records()[0]["texture"]] == ["patchmatch", "patchmatch"]
+    assert [g["got"] for g in pm.records()[0]["texture"]] == ["hybrid", "hybrid"]
     p = load(tmp_path / "pm.png")
     assert np.array_equal(p[mask == 0], a[mask == 0]) and not np.array_equal(p[:, :128], a[:, :128])

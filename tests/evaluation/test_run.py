@@ -352,9 +352,10 @@ def test_missing_baseline_package_is_skipped(data, tmp_path, monkeypatch):
 def test_messages_keep_brackets_and_name_only_what_was_written(data, tmp_path, monkeypatch):
     from rich.console import Console
 
-    monkeypatch.setitem(sys.modules, "patchmatch", None)
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    monkeypatch.setitem(sys.modules, "skimage.restoration", None)
     console = Console(record=True, width=300)
-    opts = _opts(data, tmp_path, baselines=["patchmatch", "telea"], figure_pairs=0, bins=[0], pairs_per_bin=1)
+    opts = _opts(data, tmp_path, baselines=["biharmonic", "telea"], figure_pairs=0, bins=[0], pairs_per_bin=1)
     write_reports(ev.run_eval(opts, console), opts, console)
     text = console.export_text()
     assert "pip install 'pconv-cli[baselines]'" in text  # rich once ate "[baselines]" as markup

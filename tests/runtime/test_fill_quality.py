@@ -66,7 +66,7 @@ def inpainter() -> Inpainter:
     return Inpainter(device="cpu")
 
 
-@pytest.mark.parametrize("texture", ["auto", "patchmatch"])
+@pytest.mark.parametrize("texture", ["auto", "hybrid"])
 @pytest.mark.parametrize("hole_name", HOLES)
 @pytest.mark.parametrize("photo_name", PHOTOS)
 def test_smooth_surroundings_are_filled_within_a_tenth_of_the_best_classical_error(
@@ -78,7 +78,7 @@ def test_smooth_surroundings_are_filled_within_a_tenth_of_the_best_classical_err
     assert error < 2.0 * 1.15  # within 15 % of the noise: an ideal smooth fill
 
 
-@pytest.mark.parametrize("texture", ["auto", "patchmatch"])
+@pytest.mark.parametrize("texture", ["auto", "hybrid"])
 @pytest.mark.parametrize("hole_name", ["stroke", "blob"])
 def test_a_real_sky_is_filled_within_a_tenth_of_the_best_classical_error(inpainter, hole_name, texture):
     # Between the launch towers of examples/images/rocket.png: a dusk sky, darker upwards.

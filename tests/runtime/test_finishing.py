@@ -76,7 +76,7 @@ def test_patchmatch_takes_the_copy_where_the_network_agrees():
     for patchmatch in (False, True):
         filled = smooth.copy()
         got = add_photo_texture(Picture(truth, "png"), hole, filled, 256, patchmatch=patchmatch)
-        assert [g[4] for g in got] == ["patchmatch" if patchmatch else "photo"]
+        assert [g[4] for g in got] == ["hybrid" if patchmatch else "photo"]
         assert np.array_equal(filled[~hole], truth[~hole])
         errors[patchmatch] = np.abs(filled[hole].astype(float) - truth[hole]).mean()
     assert errors[True] < 0.75 * errors[False]  # measured 4.0 against 6.8 levels

@@ -321,7 +321,7 @@ def test_texture_auto_gives_detailed_surroundings_the_photos_grain_and_none_keep
         inpainter(photo, hole, texture="grain")
 
 
-def test_texture_patchmatch_without_its_library_is_one_line(monkeypatch):
+def test_texture_hybrid_without_patchmatch_is_one_line(monkeypatch):
     from pconv_cli.errors import PconvError
     from pconv_cli.runtime import patchmatch
 
@@ -330,8 +330,8 @@ def test_texture_patchmatch_without_its_library_is_one_line(monkeypatch):
     )
     photo, hole = np.full((32, 32, 3), 120, np.uint8), np.zeros((32, 32), bool)
     hole[8:16, 8:16] = True
-    with pytest.raises(PconvError, match="texture 'patchmatch' cannot run: PyPatchMatch is not installed"):
-        Inpainter(device="cpu")(photo, hole, texture="patchmatch")
+    with pytest.raises(PconvError, match="texture 'hybrid' cannot run: PyPatchMatch is not installed"):
+        Inpainter(device="cpu")(photo, hole, texture="hybrid")
     assert Inpainter(device="cpu")(photo, hole, texture="auto").shape == photo.shape
 
 

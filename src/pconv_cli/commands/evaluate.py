@@ -132,7 +132,7 @@ def parse_baselines(spec: str) -> list[str]:
 
 
 def parse_textures(spec: str) -> tuple[Texture, ...]:
-    """Comma-separated texture settings ('auto', 'none', 'patchmatch') -> Texture members, in order, once each."""
+    """Comma-separated texture settings ('auto', 'none', 'hybrid') -> Texture members, in order, once each."""
     names = [s.strip().lower() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in values(Texture)]
     if not names or unknown:

@@ -1,6 +1,7 @@
 """The fill engine's last stage: each group of nearby holes takes the photo's own texture where its
 surroundings hold detail, after the network's fill (any strategy) is blended into the photo; with
-``patchmatch``, also PatchMatch's copy where the network's fill agrees with it.
+``patchmatch`` (the texture setting ``hybrid``), also PatchMatch's copy where the network's fill
+agrees with it.
 
 A group is worked on in its box grown by ``margin`` (photo to copy from and to measure the detail
 gain in), so memory follows the group, not the photo. Groups whose box would exceed ``MAX_BOX``
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pconv_cli.choices import Texture
 from pconv_cli.imaging.images import Picture
 from pconv_cli.runtime.detail import detail_gain
 from pconv_cli.runtime.groups import group_holes
@@ -40,7 +42,7 @@ def add_photo_texture(
     Returns:
         Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
         pixel by the detail gain), "smooth" where its surroundings are mostly flat and the blended
-        fill stays as it is, "patchmatch" with ``patchmatch`` (PatchMatch's copy taken where it
+        fill stays as it is, "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it
         agrees, over either of those), "too large" where the box exceeded MAX_BOX.
 
     Example:
@@ -83,7 +85,7 @@ def add_photo_texture(
             got.append((x, y, w, h, "smooth"))
             continue
         paste(pixels, y0, x0, mine, filled, picture)
-        got.append((x, y, w, h, "patchmatch" if copies is not None else "photo"))
+        got.append((x, y, w, h, Texture.hybrid.value if copies is not None else "photo"))
     return got
 
 

@@ -203,9 +203,9 @@ class Stream:
         if texture not in values(Texture):
             raise ValueError(f"expected texture in {values(Texture)}, got {texture!r}")
         self.runner, self.strategy, self.texture = runner, strategy, Texture(texture)
-        reason = patchmatch.unavailable_reason() if self.texture == Texture.patchmatch else None
+        reason = patchmatch.unavailable_reason() if self.texture == Texture.hybrid else None
         if reason is not None:
-            raise PconvError(f"texture 'patchmatch' cannot run: {reason}; try texture 'auto'")
+            raise PconvError(f"texture 'hybrid' cannot run: {reason}; try texture 'auto'")
         self.waiting: list[tuple[Any, Picture, np.ndarray]] = []
 
     def push(self, key: Any, picture: Picture, holes: np.ndarray) -> list[tuple[Any, Filled]]:
@@ -255,7 +255,7 @@ class Stream:
             return None
         try:
             return finishing.add_photo_texture(
-                picture, holes, pixels, self.runner.scale, patchmatch=self.texture == Texture.patchmatch
+                picture, holes, pixels, self.runner.scale, patchmatch=self.texture == Texture.hybrid
             )
         except MemoryError:
             raise PconvError("out of memory adding the photo's texture; try --texture none") from None
