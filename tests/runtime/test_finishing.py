@@ -80,3 +80,14 @@ def test_patchmatch_takes_the_copy_where_the_network_agrees():
         assert np.array_equal(filled[~hole], truth[~hole])
         errors[patchmatch] = np.abs(filled[hole].astype(float) - truth[hole]).mean()
     assert errors[True] < 0.75 * errors[False]  # measured 4.0 against 6.8 levels
+
+
+def test_hybrid_beyond_patchmatchs_box_gets_what_auto_gives(monkeypatch):
+    truth, hole = _stripes()
+    smooth = truth.copy()
+    smooth[hole] = cv2.GaussianBlur(truth, (0, 0), 1)[hole]
+    auto, hybrid = smooth.copy(), smooth.copy()
+    add_photo_texture(Picture(truth, "png"), hole, auto, 256)
+    monkeypatch.setattr(finishing, "PATCHMATCH_BOX", 1000)
+    got = add_photo_texture(Picture(truth, "png"), hole, hybrid, 256, patchmatch=True)
+    assert [g[4] for g in got] == ["photo"] and np.array_equal(hybrid, auto)

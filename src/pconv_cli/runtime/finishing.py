@@ -21,6 +21,9 @@ from pconv_cli.runtime.strategies import paste
 from pconv_cli.runtime.texture import add_texture
 
 MAX_BOX = 6_000_000  # px: a group's working box (float32 copies of it are the stage's memory)
+# px: the most PatchMatch searches at once (hybrid). Its time and memory follow the area: a 6-MP box took
+# 43 s and 821 MiB. A group beyond keeps the auto texture.
+PATCHMATCH_BOX = 2_000_000
 MIN_MARGIN = 64  # px of photo around a group, at least; a quarter of the group's longest side beyond that
 PHOTO_GAIN = 0.5  # a group whose mean detail gain reaches this takes the photo's texture ("photo")
 
@@ -43,7 +46,8 @@ def add_photo_texture(
         Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
         pixel by the detail gain), "smooth" where its surroundings are mostly flat and the blended
         fill stays as it is, "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it
-        agrees, over either of those), "too large" where the box exceeded MAX_BOX.
+        agrees, over either of those; a box beyond PATCHMATCH_BOX gets what auto gives), "too large" where
+        the box exceeded MAX_BOX.
 
     Example:
         >>> from pconv_cli.imaging.images import Picture
@@ -78,14 +82,15 @@ def add_photo_texture(
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
         # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
         filled = add_texture(region, region, hole, gain) if textured else region
-        if copies is not None:
+        copy = copies.of(box) if copies is not None else None
+        if copy is not None:
             # in flat surroundings (low gain) a copy's grain is noise that no fill can place, so it is left out
-            filled = take_agreeing(filled, region, copies.of(box), mine.astype(np.float32) if textured else gain)
+            filled = take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain)
         elif not textured:
             got.append((x, y, w, h, "smooth"))
             continue
         paste(pixels, y0, x0, mine, filled, picture)
-        got.append((x, y, w, h, Texture.hybrid.value if copies is not None else "photo"))
+        got.append((x, y, w, h, Texture.hybrid.value if copy is not None else "photo"))
     return got
 
 
@@ -96,8 +101,9 @@ def _area(box: tuple[int, int, int, int]) -> int:
 
 class _PatchMatchCopies:
     """PatchMatch's fill of a group's box, made on first use: once for the box around every group when that
-    stays within MAX_BOX (PatchMatch's time grows with the area it searches, not with the hole), else per
-    group. Only valid pixels are read, so pastes into holes in between change nothing."""
+    stays within PATCHMATCH_BOX (PatchMatch's time grows with the area it searches, not with the hole), else
+    per group; None for a box beyond it. Only valid pixels are read, so pastes into holes in between change
+    nothing."""
 
     def __init__(self, picture: Picture, holes: np.ndarray, pixels: np.ndarray, boxes: list) -> None:
         self.picture, self.holes, self.pixels = picture, holes, pixels
@@ -105,7 +111,7 @@ class _PatchMatchCopies:
         if boxes:
             ys0, ys1, xs0, xs1 = zip(*boxes)
             union = (min(ys0), max(ys1), min(xs0), max(xs1))
-            self.union = union if _area(union) <= MAX_BOX else None
+            self.union = union if _area(union) <= PATCHMATCH_BOX else None
         self.made: np.ndarray | None = None
 
     def _fill(self, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -114,10 +120,10 @@ class _PatchMatchCopies:
         photo = np.clip(np.rint(photo * 255), 0, 255).astype(np.uint8)
         return patchmatch_fill(photo, self.holes[y0:y1, x0:x1]).astype(np.float32) / 255
 
-    def of(self, box: tuple[int, int, int, int]) -> np.ndarray:
-        """H×W×3 float32 in [0, 1]: PatchMatch's fill of ``box`` (y0, y1, x0, x1)."""
+    def of(self, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """H×W×3 float32 in [0, 1]: PatchMatch's fill of ``box`` (y0, y1, x0, x1); None beyond PATCHMATCH_BOX."""
         if self.union is None:
-            return self._fill(box)
+            return self._fill(box) if _area(box) <= PATCHMATCH_BOX else None
         if self.made is None:
             self.made = self._fill(self.union)
         uy, ux = self.union[0], self.union[2]
