@@ -51,8 +51,8 @@ def biharmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def patchmatch(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """PatchMatch (Barnes et al. 2009) through pypatchmatch, 7×7 patches, seeded (``runtime.patchmatch``)."""
-    _check(image, hole)
+    """PatchMatch (Barnes et al. 2009) through pypatchmatch, 7×7 patches, seeded (``runtime.patchmatch``,
+    which checks the inputs)."""
     return patchmatch_fill(image, hole)
 
 

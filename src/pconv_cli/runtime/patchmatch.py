@@ -1,4 +1,4 @@
-"""PatchMatch's copy where the network agrees with it: the texture setting ``patchmatch``.
+"""PatchMatch's copy where the network agrees with it: the texture setting ``hybrid``.
 
 PatchMatch (Barnes et al. 2009; PyPatchMatch's native library) fills a hole with pieces of the photo
 at full resolution, so that edges at the hole's border run on and texture keeps the photo's own
