@@ -19,8 +19,9 @@ class Strategy(str, Enum):
 
 
 class Texture(str, Enum):
-    """Whether a fill takes the photo's own fine detail where its surroundings hold some (`runtime.texture`),
-    and, with ``hybrid``, PatchMatch's copy where the network agrees with it (`runtime.patchmatch`)."""
+    """Whether a fill takes the photo's own fine detail where its surroundings hold some (`runtime.texture`)
+    or PatchMatch's copy where they repeat (`runtime.repetition`), and, with ``hybrid``, PatchMatch's copy
+    where the network agrees with it (`runtime.patchmatch`)."""
 
     auto = "auto"
     none = "none"

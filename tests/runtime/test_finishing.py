@@ -2,10 +2,12 @@ import doctest
 
 import cv2
 import numpy as np
+import pytest
 
 from pconv_cli.imaging.images import Picture
 from pconv_cli.runtime import finishing
 from pconv_cli.runtime.finishing import add_photo_texture
+from pconv_cli.runtime.patchmatch import patchmatch_fill
 
 
 def test_doctests():
@@ -68,8 +70,9 @@ def _stripes() -> tuple[np.ndarray, np.ndarray]:
     return photo, hole
 
 
-def test_patchmatch_takes_the_copy_where_the_network_agrees():
+def test_patchmatch_takes_the_copy_where_the_network_agrees(monkeypatch):
     truth, hole = _stripes()
+    monkeypatch.setattr(finishing, "REPEATS", 0.0)  # the judged copy, not the whole one that repetition earns
     smooth = truth.copy()
     smooth[hole] = cv2.GaussianBlur(truth, (0, 0), 1)[hole]  # the network's: stripes in place, softer
     errors = {}
@@ -87,7 +90,32 @@ def test_hybrid_beyond_patchmatchs_box_gets_what_auto_gives(monkeypatch):
     smooth = truth.copy()
     smooth[hole] = cv2.GaussianBlur(truth, (0, 0), 1)[hole]
     auto, hybrid = smooth.copy(), smooth.copy()
-    add_photo_texture(Picture(truth, "png"), hole, auto, 256)
     monkeypatch.setattr(finishing, "PATCHMATCH_BOX", 1000)
+    add_photo_texture(Picture(truth, "png"), hole, auto, 256)
     got = add_photo_texture(Picture(truth, "png"), hole, hybrid, 256, patchmatch=True)
     assert [g[4] for g in got] == ["photo"] and np.array_equal(hybrid, auto)
+
+
+@pytest.mark.parametrize("patchmatch", [False, True])
+def test_a_group_whose_surroundings_repeat_takes_patchmatchs_copy_whole(patchmatch):
+    panels = np.random.default_rng(2).integers(0, 256, (4, 4, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
+    truth = np.tile(panels, (10, 10, 1))  # a façade: the copy is the truth, where any smooth fill blurs
+    _, hole = _stripes()
+    smooth = truth.copy()
+    smooth[hole] = cv2.GaussianBlur(truth, (0, 0), 2)[hole]
+    filled = smooth.copy()
+    got = add_photo_texture(Picture(truth, "png"), hole, filled, 256, patchmatch=patchmatch)
+    assert [g[4] for g in got] == ["repeated"]
+    assert np.array_equal(filled[~hole], truth[~hole])
+    assert np.array_equal(filled[hole], patchmatch_fill(truth, hole)[hole])
+    error = lambda fill: np.abs(fill[hole].astype(float) - truth[hole]).mean()  # noqa: E731
+    assert error(filled) < 0.25 * error(smooth)  # measured 8.4 against 46 levels
+
+
+def test_only_groups_with_detail_around_them_count_as_repeated(monkeypatch):
+    truth, hole = _stripes()
+    monkeypatch.setattr(finishing, "PHOTO_GAIN", 2.0)  # no group's surroundings count as having detail
+    filled = truth.copy()
+    filled[hole] = 128
+    got = add_photo_texture(Picture(truth, "png"), hole, filled, 256)
+    assert [g[4] for g in got] == ["smooth"] and (filled[hole] == 128).all()

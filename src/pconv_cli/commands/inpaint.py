@@ -337,7 +337,8 @@ def cli(
         "--texture",
         help="auto: holes whose surroundings hold detail (grass, bark, brick) take the photo's own fine "
         "texture, copied from where the photo looks most like the network's fill there; flat surroundings "
-        "(sky, walls) keep a smooth fill. hybrid: as auto, and where PatchMatch's copy of the photo agrees "
+        "(sky, walls) keep a smooth fill; where the photo repeats itself around a hole (a façade's panels, "
+        "tiles), PatchMatch's copy of the photo fills it. hybrid: as auto, and where PatchMatch's copy agrees "
         "with the network's fill it is taken whole (sharper edges and texture; slower: PatchMatch searches the "
         "photo around the holes, seconds per megapixel). none: the network's smooth fill only. --json records, "
         "per group of holes, which it got.",

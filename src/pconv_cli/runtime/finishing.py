@@ -1,7 +1,8 @@
 """The fill engine's last stage: each group of nearby holes takes the photo's own texture where its
 surroundings hold detail, after the network's fill (any strategy) is blended into the photo; with
 ``patchmatch`` (the texture setting ``hybrid``), also PatchMatch's copy where the network's fill
-agrees with it.
+agrees with it. In every setting, a group whose surroundings repeat themselves exactly (a façade's
+panels, tiles) takes PatchMatch's copy whole: there the copy is the truth and the network blurs.
 
 A group is worked on in its box grown by ``margin`` (photo to copy from and to measure the detail
 gain in), so memory follows the group, not the photo. Groups whose box would exceed ``MAX_BOX``
@@ -16,7 +17,9 @@ from pconv_cli.choices import Texture
 from pconv_cli.imaging.images import Picture
 from pconv_cli.runtime.detail import detail_gain
 from pconv_cli.runtime.groups import group_holes
-from pconv_cli.runtime.patchmatch import patchmatch_fill, take_agreeing
+from pconv_cli.runtime.patchmatch import patchmatch_fill, take_agreeing, unavailable_reason
+from pconv_cli.runtime.repetition import GATE as REPEATS
+from pconv_cli.runtime.repetition import repetition
 from pconv_cli.runtime.strategies import paste
 from pconv_cli.runtime.texture import add_texture
 
@@ -46,8 +49,10 @@ def add_photo_texture(
         Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
         pixel by the detail gain), "smooth" where its surroundings are mostly flat and the blended
         fill stays as it is, "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it
-        agrees, over either of those; a box beyond PATCHMATCH_BOX gets what auto gives), "too large" where
-        the box exceeded MAX_BOX.
+        agrees, over either of those; a box beyond PATCHMATCH_BOX gets what auto gives), "repeated"
+        where the surroundings have detail and the photo repeats itself there (``runtime.repetition``):
+        PatchMatch's copy taken whole, with or without ``patchmatch`` (where PyPatchMatch can load and
+        the box is within PATCHMATCH_BOX); "too large" where the box exceeded MAX_BOX.
 
     Example:
         >>> from pconv_cli.imaging.images import Picture
@@ -66,9 +71,10 @@ def add_photo_texture(
     for x, y, w, h in groups.boxes:
         margin = max(MIN_MARGIN, max(w, h) // 4)
         boxes.append((max(y - margin, 0), min(y + h + margin, height), max(x - margin, 0), min(x + w + margin, width)))
-    copies = (
-        _PatchMatchCopies(picture, holes, pixels, [b for b in boxes if _area(b) <= MAX_BOX]) if patchmatch else None
-    )
+    # Without ``patchmatch`` PatchMatch still fills the groups whose surroundings repeat, one by one.
+    copies = None
+    if patchmatch or unavailable_reason() is None:
+        copies = _PatchMatchCopies(picture, holes, pixels, [b for b in boxes if _area(b) <= MAX_BOX], union=patchmatch)
     got = []
     for label, ((x, y, w, h), box) in enumerate(zip(groups.boxes, boxes), 1):
         y0, y1, x0, x1 = box
@@ -82,15 +88,22 @@ def add_photo_texture(
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
         # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
         filled = add_texture(region, region, hole, gain) if textured else region
-        copy = copies.of(box) if copies is not None else None
-        if copy is not None:
+        repeated = copies is not None and textured and repetition(region, hole, mine) < REPEATS
+        copy = copies.of(box) if copies is not None and (patchmatch or repeated) else None
+        kind = "photo"
+        if repeated and copy is not None:
+            filled, kind = np.where(mine[..., None], copy, filled), "repeated"
+        elif copy is not None:
             # in flat surroundings (low gain) a copy's grain is noise that no fill can place, so it is left out
-            filled = take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain)
+            filled, kind = (
+                take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain),
+                Texture.hybrid.value,
+            )
         elif not textured:
             got.append((x, y, w, h, "smooth"))
             continue
         paste(pixels, y0, x0, mine, filled, picture)
-        got.append((x, y, w, h, Texture.hybrid.value if copy is not None else "photo"))
+        got.append((x, y, w, h, kind))
     return got
 
 
@@ -100,18 +113,18 @@ def _area(box: tuple[int, int, int, int]) -> int:
 
 
 class _PatchMatchCopies:
-    """PatchMatch's fill of a group's box, made on first use: once for the box around every group when that
-    stays within PATCHMATCH_BOX (PatchMatch's time grows with the area it searches, not with the hole), else
-    per group; None for a box beyond it. Only valid pixels are read, so pastes into holes in between change
-    nothing."""
+    """PatchMatch's fill of a group's box, made on first use: with ``union``, once for the box around every
+    group when that stays within PATCHMATCH_BOX (part of PatchMatch's time follows the area it works on, so
+    one search beats several overlapping ones), else per group; None for a box beyond it. Only valid pixels
+    are read, so pastes into holes in between change nothing."""
 
-    def __init__(self, picture: Picture, holes: np.ndarray, pixels: np.ndarray, boxes: list) -> None:
+    def __init__(self, picture: Picture, holes: np.ndarray, pixels: np.ndarray, boxes: list, union: bool) -> None:
         self.picture, self.holes, self.pixels = picture, holes, pixels
         self.union = None
-        if boxes:
+        if boxes and union:
             ys0, ys1, xs0, xs1 = zip(*boxes)
-            union = (min(ys0), max(ys1), min(xs0), max(xs1))
-            self.union = union if _area(union) <= PATCHMATCH_BOX else None
+            around = (min(ys0), max(ys1), min(xs0), max(xs1))
+            self.union = around if _area(around) <= PATCHMATCH_BOX else None
         self.made: np.ndarray | None = None
 
     def _fill(self, box: tuple[int, int, int, int]) -> np.ndarray:

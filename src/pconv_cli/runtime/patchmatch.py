@@ -5,7 +5,9 @@ at full resolution, so that edges at the hole's border run on and texture keeps 
 statistics; but it also copies pieces of the wrong structure. The network draws the structure but
 no detail. Here the network judges PatchMatch's copy: wherever the copy's low frequencies (Gaussian
 σ ``AGREE_SIGMA``) are within about ``TOLERANCE`` of the network's fill, the copy's pixels are taken;
-elsewhere the ``auto`` texture stays. Why these settings: docs/design-notes.md (fill engine).
+elsewhere the ``auto`` texture stays. Where the photo repeats itself exactly around a hole (a
+façade's panels, tiles), the copy is the truth where the network can only blur, and the fill engine
+takes it whole (``runtime.repetition``). Why these settings: docs/design-notes.md (fill engine).
 """
 
 from __future__ import annotations

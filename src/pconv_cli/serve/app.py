@@ -61,7 +61,8 @@ FORM = {
         ),
         FormField(
             "texture",
-            "auto: the photo's own fine texture where the surroundings hold detail; hybrid: also "
+            "auto: the photo's own fine texture where the surroundings hold detail, PatchMatch's copy where "
+            "they repeat (façades, tiles); hybrid: also "
             "PatchMatch's copy where it agrees with the network's fill (slower); none: the smooth fill only.",
             choices=values(Texture),
             default=Texture.auto.value,
