@@ -119,3 +119,12 @@ def test_only_groups_with_detail_around_them_count_as_repeated(monkeypatch):
     filled[hole] = 128
     got = add_photo_texture(Picture(truth, "png"), hole, filled, 256)
     assert [g[4] for g in got] == ["smooth"] and (filled[hole] == 128).all()
+
+
+def test_without_pypatchmatch_auto_gives_repeating_surroundings_the_photos_texture(monkeypatch):
+    panels = np.random.default_rng(2).integers(0, 256, (4, 4, 3), dtype=np.uint8).repeat(4, 0).repeat(4, 1)
+    truth = np.tile(panels, (10, 10, 1))
+    _, hole = _stripes()
+    monkeypatch.setattr(finishing, "unavailable_reason", lambda: "PyPatchMatch is not installed")
+    got = add_photo_texture(Picture(truth, "png"), hole, truth.copy(), 256)
+    assert [g[4] for g in got] == ["photo"]
