@@ -88,7 +88,12 @@ def add_photo_texture(
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
         # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
         filled = add_texture(region, region, hole, gain) if textured else region
-        repeated = copies is not None and textured and repetition(region, hole, mine) < REPEATS
+        repeated = (
+            copies is not None
+            and textured
+            and _area(box) <= PATCHMATCH_BOX
+            and repetition(region, hole, mine) < REPEATS
+        )
         copy = copies.of(box) if copies is not None and (patchmatch or repeated) else None
         kind = "photo"
         if repeated and copy is not None:

@@ -109,8 +109,6 @@ def _dct_basis() -> list[np.ndarray]:
 
 def _shortlist(luma: np.ndarray, valid: np.ndarray, qy: np.ndarray, qx: np.ndarray) -> np.ndarray | None:
     """Q×_SHORTLIST (y, x) of candidate centres on a ``_GRID``-px grid nearest each edge patch in DCT terms."""
-    responses = [cv2.filter2D(luma, -1, k, borderType=cv2.BORDER_REPLICATE) for k in _dct_basis()]
-    queries = np.stack([r[qy, qx] for r in responses], 1)
     grid = valid[::_GRID, ::_GRID]
     gy, gx = np.nonzero(grid)
     if len(gy) == 0:
@@ -118,7 +116,11 @@ def _shortlist(luma: np.ndarray, valid: np.ndarray, qy: np.ndarray, qx: np.ndarr
     if len(gy) > _CANDIDATES:  # a repeating pattern repeats many times over: a sample still meets it
         pick = np.sort(np.random.default_rng(1).choice(len(gy), _CANDIDATES, replace=False))
         gy, gx = gy[pick], gx[pick]
-    candidates = np.stack([r[gy * _GRID, gx * _GRID] for r in responses], 1)
+    queries = np.empty((len(qy), _DESCRIPTOR), np.float32)
+    candidates = np.empty((len(gy), _DESCRIPTOR), np.float32)
+    for i, kernel in enumerate(_dct_basis()):  # one response image at a time: memory stays one luma's
+        response = cv2.filter2D(luma, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+        queries[:, i], candidates[:, i] = response[qy, qx], response[gy * _GRID, gx * _GRID]
     number = -np.ones(grid.shape, np.int64)
     number[gy, gx] = np.arange(len(gy))
     # the grid points within APART of each edge patch: its own neighbourhood, left out of the search
