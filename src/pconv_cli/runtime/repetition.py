@@ -44,8 +44,8 @@ def repetition(image: np.ndarray, hole: np.ndarray, edge_of: np.ndarray | None =
         fewer than ``MIN_QUERIES`` textured patches or the photo no other patch.
 
     Example:
-        >>> tile = np.random.default_rng(0).random((12, 12, 3), dtype=np.float32)
-        >>> wall = np.tile(tile, (8, 8, 1))
+        >>> panels = np.random.default_rng(0).random((3, 3, 3), dtype=np.float32).repeat(4, 0).repeat(4, 1)
+        >>> wall = np.tile(panels, (8, 8, 1))
         >>> hole = np.zeros((96, 96), bool); hole[40:56, 40:56] = True
         >>> repetition(wall, hole) < GATE
         True
