@@ -85,7 +85,7 @@ def run(work: Path, repeats: int, count: int, big_side: int | None) -> list[dict
         big = work / "tx_big"
         grainy_images(big, 1, big_side, big_side, seed=13)
         _hole_mask(work / "tx_big_mask.png", big_side, seed=3)
-        args = ["inpaint", str(big / "img_000.png"), "--mask", str(work / "tx_big_mask.png"), "--quiet"]
+        args = ["inpaint", str(big / "img_000.png"), "--mask", str(work / "tx_big_mask.png"), "--quiet", "--overwrite"]
         code, wall, rss, err = run_measured(commands.pconv_command() + args + ["-o", str(work / "tx_big.png")])
         big_case = f"{case}: one {big_side}×{big_side} photo, texture auto: peak RSS"
         reason = _failure(code, err)
