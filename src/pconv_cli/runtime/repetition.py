@@ -7,9 +7,11 @@ network judges it (``patchmatch.take_agreeing``).
 
 The measure: patches along the hole's edge, each against its nearest patch elsewhere in the
 photo (a shortlist found on a few DCT coefficients of patches on a 3-px grid, then compared
-pixel by pixel at ±1 px), the mean squared difference in units of the patch's own variance; the
-median over the edge. Near 0 where the photo repeats exactly; 0.16–0.7 on the natural photos of
-BSDS500-val. Why these settings: docs/design-notes.md (fill engine).
+pixel by pixel at ±1 px), the mean squared difference in units of the patch's variance about its
+best-fitting plane; the median over the edge. Near 0 where the photo repeats exactly (0.03–0.12
+on panel façades, as shot and enlarged 3×); 0.2 and more around the holes of BSDS500-val's natural
+photos, except along a long straight edge, which repeats along itself. Why these settings:
+docs/design-notes.md (fill engine).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ RADIUS = 3  # 7×7 luma patches
 EDGE = 6  # px beyond a patch's reach from the hole: the band the edge patches come from
 QUERIES = 256  # edge patches drawn, with a fixed seed
 APART = 8  # px: a patch nearer than this (either axis) is the patch's own neighbourhood, not a repeat
-FLAT = 4 / 255  # an edge patch whose luma deviates less than this says nothing about repetition
+FLAT = 4 / 255  # an edge patch whose luma deviates from its plane less than this says nothing about repetition
 MIN_QUERIES = 16  # textured edge patches needed to judge at all
 GATE = 0.13  # repetition below this: the photo repeats itself
 _DESCRIPTOR = 10  # DCT functions (lowest first) in the coarse search
@@ -40,7 +42,7 @@ def repetition(image: np.ndarray, hole: np.ndarray, edge_of: np.ndarray | None =
 
     Returns:
         The median, over textured patches along the edge, of the squared difference to the nearest
-        other patch over the patch's variance: near 0 for exact repetition. NaN where the edge has
+        other patch over the patch's variance about its plane: near 0 for exact repetition. NaN where the edge has
         fewer than ``MIN_QUERIES`` textured patches or the photo no other patch.
 
     Example:
