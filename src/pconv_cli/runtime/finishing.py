@@ -86,29 +86,27 @@ def add_photo_texture(
         mine = groups.member(label, y0, y1, x0, x1) & hole
         gain = detail_gain(region, hole) * mine
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
-        # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
-        filled = add_texture(region, region, hole, gain) if textured else region
         repeated = (
             copies is not None
             and textured
-            and _area(box) <= PATCHMATCH_BOX
+            and _area(box) <= PATCHMATCH_BOX  # so PatchMatch's copy of the box is made
             and repetition(region, hole, mine) < REPEATS
         )
-        copy = copies.of(box) if copies is not None and (patchmatch or repeated) else None
-        kind = "photo"
-        if repeated and copy is not None:
-            filled, kind = np.where(mine[..., None], copy, filled), "repeated"
-        elif copy is not None:
+        if repeated:
+            paste(pixels, y0, x0, mine, np.where(mine[..., None], copies.of(box), region), picture)
+            got.append((x, y, w, h, "repeated"))
+            continue
+        # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
+        filled = add_texture(region, region, hole, gain) if textured else region
+        copy = copies.of(box) if copies is not None and patchmatch else None
+        if copy is not None:
             # in flat surroundings (low gain) a copy's grain is noise that no fill can place, so it is left out
-            filled, kind = (
-                take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain),
-                Texture.hybrid.value,
-            )
+            filled = take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain)
         elif not textured:
             got.append((x, y, w, h, "smooth"))
             continue
         paste(pixels, y0, x0, mine, filled, picture)
-        got.append((x, y, w, h, kind))
+        got.append((x, y, w, h, Texture.hybrid.value if copy is not None else "photo"))
     return got
 
 
