@@ -24,8 +24,8 @@ from pconv_cli.runtime.strategies import paste
 from pconv_cli.runtime.texture import add_texture
 
 MAX_BOX = 6_000_000  # px: a group's working box (float32 copies of it are the stage's memory)
-# px: the most PatchMatch searches at once (hybrid). Its time and memory follow the area: a 6-MP box took
-# 43 s and 821 MiB. A group beyond keeps the auto texture.
+# px: the most PatchMatch searches at once. Its time and memory follow the area: a 6-MP box took 43 s and
+# 821 MiB. A group beyond gets the photo texture, whether it repeats or not.
 PATCHMATCH_BOX = 2_000_000
 MIN_MARGIN = 64  # px of photo around a group, at least; a quarter of the group's longest side beyond that
 PHOTO_GAIN = 0.5  # a group whose mean detail gain reaches this takes the photo's texture ("photo")
@@ -93,7 +93,7 @@ def add_photo_texture(
             and repetition(region, hole, mine) < REPEATS
         )
         if repeated:
-            paste(pixels, y0, x0, mine, np.where(mine[..., None], copies.of(box), region), picture)
+            paste(pixels, y0, x0, mine, copies.of(box), picture)
             got.append((x, y, w, h, "repeated"))
             continue
         # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).

@@ -42,8 +42,8 @@ def repetition(image: np.ndarray, hole: np.ndarray, edge_of: np.ndarray | None =
 
     Returns:
         The median, over textured patches along the edge, of the squared difference to the nearest
-        other patch over the patch's variance about its plane: near 0 for exact repetition. NaN where the edge has
-        fewer than ``MIN_QUERIES`` textured patches or the photo no other patch.
+        other patch over the patch's variance about its plane: near 0 for exact repetition. NaN
+        where the edge has fewer than ``MIN_QUERIES`` textured patches or the photo no other patch.
 
     Example:
         >>> panels = np.random.default_rng(0).random((3, 3, 3), dtype=np.float32).repeat(4, 0).repeat(4, 1)
