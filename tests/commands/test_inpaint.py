@@ -256,6 +256,47 @@ def test_a_closed_stdin_or_stdout_is_one_line(tmp_path, model_file):
         assert closed.stderr.startswith("pconv: error: ") and len(closed.stderr.splitlines()) == 1
 
 
+def test_an_image_is_not_written_to_a_terminal(tmp_path, model_file):
+    import pty
+
+    save(tmp_path / "m.png", hole_mask())
+    save(tmp_path / "p.png", photo())
+    leader, follower = pty.openpty()
+    try:
+        for command in ([tmp_path / "p.png", "-o", "-"], ["-"]):
+            stdin = (tmp_path / "p.png").open("rb")
+            with stdin:
+                run = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pconv_cli",
+                        "inpaint",
+                        *map(str, command),
+                        "--mask",
+                        str(tmp_path / "m.png"),
+                    ],
+                    stdin=stdin,
+                    stdout=follower,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            assert run.returncode == 2 and "stdout, which is a terminal" in run.stderr
+            assert len(run.stderr.splitlines()) == 1
+            os.set_blocking(leader, False)
+            with pytest.raises(BlockingIOError):  # nothing reached the terminal
+                os.read(leader, 1024)
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+def test_stdin_is_not_a_mask(tmp_path, model_file):
+    save(tmp_path / "p.png", photo())
+    result = pconv("inpaint", tmp_path / "p.png", "--mask", "-", "-w", model_file)
+    assert result.code == 2 and "--mask -: stdin holds only the image (-)" in result.stderr
+
+
 def test_a_mask_folder_inside_the_input_folder_holds_no_inputs(tmp_path, model_file):
     save(tmp_path / "ph" / "a.png", photo())
     save(tmp_path / "ph" / "masks" / "a.png", hole_mask())

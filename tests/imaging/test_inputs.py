@@ -66,8 +66,11 @@ def test_output_names_and_formats():
     assert plan_output(source, "one.webp", None, False) == Path("one.webp")
     assert plan_output(Source(None, Path("stdin.png")), None, None, False) == STDIO
     assert output_format(STDIO, None) == "PNG" and output_format(Path("x.tif"), None) == "TIFF"
-    with pytest.raises(UsageError, match="cannot tell the output format of x.raw"):
+    with pytest.raises(UsageError, match="cannot tell the output format of x.raw; pass --format png") as raw:
         output_format(Path("x.raw"), None)
+    assert "folder" not in str(raw.value)
+    with pytest.raises(UsageError, match="a folder is named with a trailing /: done/"):
+        output_format(Path("done"), None)
 
 
 def test_a_glob_leaves_out_earlier_results_the_output_folder_and_masks(tmp_path):

@@ -131,6 +131,16 @@ def test_the_answer_is_png_unless_another_format_is_asked(client):
     assert _post(client, _encoded(photo), _encoded(rgba)).status_code == 200
 
 
+def test_without_a_mask_the_transparent_pixels_are_the_holes_as_in_the_cli(client):
+    photo, hole = _photo(), _hole() > 0
+    cutout = np.dstack([photo, np.where(hole, 0, 255).astype(np.uint8)])
+    answer = _post(client, _encoded(cutout))
+    assert answer.status_code == 200
+    out = np.asarray(Image.open(io.BytesIO(answer.content)))
+    assert out.shape == cutout.shape and (out[..., 3] == 255).all()  # the filled holes are opaque
+    assert (out[~hole] == cutout[~hole]).all() and (out[hole][:, :3] != 0).any()
+
+
 def _damaged_tiff() -> bytes:
     """A TIFF whose EXIF block is broken so that Pillow raises from outside its decoder."""
     exif = Image.Exif()
@@ -146,7 +156,7 @@ def _damaged_tiff() -> bytes:
     ("files", "data", "status", "words"),
     [
         ({"mask": True}, {}, 400, "missing the file field 'image'"),
-        ({"image": True}, {}, 400, "missing the file field 'mask'"),
+        ({"image": True}, {}, 400, "missing the file field 'mask' (white = hole); only an image with alpha"),
         ({"image": True, "mask": b""}, {}, 400, "the file field 'mask' is empty (0 bytes)"),
         ({"image": b"not an image", "mask": True}, {}, 422, "cannot read image upload: not an image"),
         ({"image": True, "mask": "small"}, {}, 422, "mask upload is 56×40 but its image is 112×80"),
@@ -363,7 +373,7 @@ def test_the_openapi_schema_describes_every_route(inpainter):
     assert listed == _operations(app) - {("/openapi.json", "get")}, "a route is missing from the schema, or extra"
     inpaint = schema["paths"]["/api/inpaint"]["post"]
     form = inpaint["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert form["required"] == ["image", "mask"] and list(form["properties"]) == list(serve.FIELDS)
+    assert form["required"] == ["image"] and list(form["properties"]) == list(serve.FIELDS)
     assert form["properties"]["image"]["format"] == "binary"
     assert form["properties"]["strategy"]["enum"] == list(values(Strategy))
     assert "png" in form["properties"]["format"]["enum"] and form["properties"]["format"]["default"] == "png"

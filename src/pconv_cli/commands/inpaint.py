@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,14 +131,22 @@ class Options:
         if self.shard is not None and STDIO in self.inputs:
             raise UsageError("--shard splits files among workers; - (stdin) is one image, for one")
         # stdin's image goes to stdout unless -o names a file or folder: JSON lines would join it there.
-        if self.json_lines and (self.output == STDIO or (self.output is None and STDIO in self.inputs)):
-            given = "-o -" if self.output == STDIO else "- (stdin) without -o"
+        writes_stdout = self.output == STDIO or (self.output is None and STDIO in self.inputs)
+        given = "-o -" if self.output == STDIO else "- (stdin) without -o"
+        if self.json_lines and writes_stdout:
             raise UsageError(f"{given} writes the image to stdout, where --json writes too; pass -o FILE or no --json")
+        # As curl does: image bytes in a terminal are garbage on screen, and the result is lost.
+        if writes_stdout and sys.stdout is not None and sys.stdout.isatty():
+            raise UsageError(
+                f"{given} writes PNG bytes to stdout, which is a terminal; pipe it on (| …, > FILE) or pass -o FILE"
+            )
         # -o x.png --format jpg would write JPEG bytes under a .png name.
         named = FORMATS.get(Path(self.output or "").suffix.lower().lstrip("."))
         if self.format and named and named != self.format and not self.outputs.names_folder:
             raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
         self._check_quality(named)
+        if self.mask is not None and str(self.mask) == STDIO:
+            raise UsageError("--mask -: stdin holds only the image (-); give the mask as a file")
         if self.mask is not None and not self.mask.exists():
             raise UsageError(f"--mask {self.mask}: no such file or folder")
 

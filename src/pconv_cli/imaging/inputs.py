@@ -147,7 +147,8 @@ def output_format(path: Path | str, fmt: str | None) -> str:
         return "PNG"  # what a pipeline can count on
     fmt = FORMATS.get(Path(path).suffix.lower().lstrip("."))
     if fmt is None:
-        raise UsageError(f"cannot tell the output format of {path}; pass --format {FORMAT_LIST}")
+        folder = "" if Path(path).suffix else f" (a folder is named with a trailing /: {path}/)"
+        raise UsageError(f"cannot tell the output format of {path}; pass --format {FORMAT_LIST}{folder}")
     return fmt
 
 

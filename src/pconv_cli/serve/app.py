@@ -32,7 +32,7 @@ from pconv_cli.choices import Strategy, Texture, values
 from pconv_cli.errors import PconvError, TooManyPixels
 from pconv_cli.imaging.defaults import FORMAT_LIST, FORMATS
 from pconv_cli.imaging.encode import encode_image
-from pconv_cli.imaging.images import read_image, read_mask
+from pconv_cli.imaging.images import alpha_holes, read_image, read_mask
 from pconv_cli.imaging.masks import check_fillable
 from pconv_cli.serve.docs import FAVICON, FormField, docs_page, health_responses, inpaint_openapi
 
@@ -45,8 +45,13 @@ if TYPE_CHECKING:
 FORM = {
     field.name: field
     for field in (
-        FormField("image", "The photo: PNG, JPEG, WebP, TIFF or BMP.", file=True),
-        FormField("mask", "The hole: white = fill, black = keep; the image's size.", file=True),
+        FormField("image", "The photo: PNG, JPEG, WebP, TIFF or BMP.", file=True, required=True),
+        FormField(
+            "mask",
+            "The hole: white = fill, black = keep; the image's size. Without it, an image's transparent pixels "
+            "are the holes (filled opaque), as in pconv inpaint.",
+            file=True,
+        ),
         FormField(
             "format",
             "The answer's format; png keeps every valid pixel as it was.",
@@ -222,6 +227,8 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     started = time.perf_counter()
     for name in ("image", "mask"):
         value = fields.get(name)
+        if value is None and name == "mask":
+            continue  # the image's alpha, if it has one (checked once it is decoded)
         if value is None:
             raise BadRequest(400, f"missing the file field {name!r} (multipart: image and mask, white = hole)")
         if not isinstance(value, bytes):  # curl -F image=photo.png, without the @ that sends the file
@@ -235,7 +242,14 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
     texture = Texture(_choice(fields, FORM["texture"]))
     try:
         picture = read_image(fields["image"], options.max_pixels, convert=True)  # the answer is a new file
-        holes = read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
+        from_alpha = "mask" not in fields
+        if from_alpha and not picture.has_alpha:
+            raise BadRequest(400, "missing the file field 'mask' (white = hole); only an image with alpha needs none")
+        holes = (
+            alpha_holes(picture)
+            if from_alpha
+            else read_mask(fields["mask"], picture.size, max_pixels=options.max_pixels)
+        )
         check_fillable(holes)  # a client's mistake (422), not the model's failure (500) it would be in fill
     except PconvError as exc:
         text = str(exc).replace("<stdin>", "upload").replace(" (pass --resize-mask to scale it)", "")
@@ -245,6 +259,8 @@ def _inpaint(inpainter: Inpainter, fields: dict, options: Options) -> tuple[byte
         raise BadRequest(400, f"format {wanted!r}: expected {FORMAT_LIST}")
     fmt = FORMATS[wanted or "png"]
     filled = inpainter.fill([picture], [holes], strategy, texture)[0]
+    if from_alpha:
+        filled.pixels[holes, 3] = picture.max_value  # filled holes become opaque, as pconv inpaint makes them
     try:
         data = encode_image(picture, filled.pixels, fmt)
     except PconvError as exc:

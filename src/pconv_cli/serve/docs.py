@@ -34,6 +34,7 @@ class FormField:
     file: bool = False
     choices: tuple[str, ...] = ()
     default: str = ""
+    required: bool = False
 
     def schema(self) -> dict:
         """The field's JSON schema within the multipart body."""
@@ -88,14 +89,14 @@ def inpaint_openapi(form: tuple[FormField, ...], media_types: tuple[str, ...]) -
     """``responses`` and ``openapi_extra`` of ``POST /api/inpaint``: the multipart form and each answer.
 
     Example:
-        >>> spec = inpaint_openapi((FormField("image", "The photo.", file=True),), ("image/png",))
+        >>> spec = inpaint_openapi((FormField("image", "The photo.", file=True, required=True),), ("image/png",))
         >>> spec["openapi_extra"]["requestBody"]["content"]["multipart/form-data"]["schema"]["required"]
         ['image']
     """
     body = {
         "type": "object",
         "properties": {field.name: field.schema() for field in form},
-        "required": [field.name for field in form if field.file],
+        "required": [field.name for field in form if field.required],
     }
     image = {"schema": {"type": "string", "format": "binary"}}
     headers = {
@@ -133,7 +134,8 @@ def _fields_table(operation: dict) -> str:
     rows = []
     for name, field in schema["properties"].items():
         kind = "file" if field.get("format") == "binary" else "string"
-        need = "required" if name in schema.get("required", ()) else f"default {field.get('default', '')}"
+        default = field.get("default")
+        need = "required" if name in schema.get("required", ()) else f"default {default}" if default else "optional"
         values = f"<br>one of: {escape(', '.join(field['enum']))}" if "enum" in field else ""
         rows.append(
             f"<tr><td><code>{escape(name)}</code></td><td>{kind}, {escape(need)}</td>"
