@@ -192,7 +192,8 @@ def command(options: Options) -> int:
     try:
         if options.quiet:
             return run(options, inpainter, console, None)
-        with progress_bar(console, rate="img/s") as progress:
+        # transient: the bar goes when the run ends, so the summary line is the last one on the terminal
+        with progress_bar(console, rate="img/s", transient=True) as progress:
             return run(options, inpainter, console, progress, banner)
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so nothing half-written remains.
