@@ -64,3 +64,14 @@ def test_gain_follows_the_surroundings_across_a_hole():
 def test_gain_checks_its_input():
     with pytest.raises(ValueError, match="expected an H×W×C image"):
         detail_gain(np.zeros((8, 8), np.float32), np.zeros((8, 8), bool))
+
+
+def test_the_noise_quantile_reads_the_quiet_part_of_a_mostly_textured_photo():
+    rng = np.random.default_rng(0)
+    luma = 0.5 + rng.normal(0, 0.01, (256, 256)).astype(np.float32)  # the sensor's noise, σ 0.01
+    luma[:, 64:] += cv2.GaussianBlur(rng.normal(0, 0.2, (256, 192)).astype(np.float32), (0, 0), 0.7)  # fine stone
+    valid = np.ones(luma.shape, bool)
+    assert noise_level(luma, valid) > 1.5 * 0.01  # the median takes the stone for noise
+    assert noise_level(luma, valid, quantile=0.1) == pytest.approx(0.01, rel=0.15)
+    flat = 0.5 + rng.normal(0, 0.01, (256, 256)).astype(np.float32)
+    assert noise_level(flat, valid, quantile=0.1) == pytest.approx(noise_level(flat, valid), rel=0.15)

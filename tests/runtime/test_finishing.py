@@ -43,6 +43,24 @@ def test_each_group_gets_what_its_surroundings_hold():
     assert np.array_equal(filled[sky], before[sky])  # flat surroundings keep the smooth fill
 
 
+def test_a_group_mostly_in_flat_surroundings_takes_texture_only_where_its_own_are_detailed():
+    photo, _ = _scene()
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[60:130, 150:340] = True  # a little in the grain, most in the sky
+    filled = photo.copy()
+    filled[hole] = cv2.GaussianBlur(photo, (0, 0), 8)[hole]
+    before = filled.copy()
+    gain = finishing.detail_gain(filled.astype(np.float32) / 255, hole)
+    assert gain[hole].mean() < finishing.PHOTO_GAIN  # the group as a whole is flat
+    got = add_photo_texture(Picture(photo, "png"), hole, filled, 256)
+    assert [g[4] for g in got] == ["photo"]
+    grass, sky = hole.copy(), hole.copy()
+    grass[:, 180:] = False
+    sky[:, :230] = False
+    assert filled[grass].astype(float).std(axis=0).mean() > 1.5 * before[grass].astype(float).std(axis=0).mean()
+    assert np.array_equal(filled[sky], before[sky])  # the sky part keeps the smooth fill
+
+
 def test_a_group_too_large_keeps_its_fill(monkeypatch):
     photo, hole = _scene()
     filled = photo.copy()
@@ -115,6 +133,7 @@ def test_a_group_whose_surroundings_repeat_takes_patchmatchs_copy_whole(patchmat
 def test_only_groups_with_detail_around_them_count_as_repeated(monkeypatch):
     truth, hole = _stripes()
     monkeypatch.setattr(finishing, "PHOTO_GAIN", 2.0)  # no group's surroundings count as having detail
+    monkeypatch.setattr(finishing, "FLAT_GAIN", 1.5)  # nor any of their pixels
     filled = truth.copy()
     filled[hole] = 128
     got = add_photo_texture(Picture(truth, "png"), hole, filled, 256)

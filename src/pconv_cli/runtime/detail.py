@@ -21,15 +21,20 @@ REACH_SIGMA = 24.0  # px: the detail energy is averaged over a Gaussian of this 
 LOW, HIGH = 4.0, 12.0
 NOISE_FLOOR = 0.5 / 255  # the noise of an 8-bit photo is at least its rounding
 _WORK = 8  # the energy is smooth over REACH_SIGMA, so it is measured at 1/8 of the size
+_BLOCK = 16  # px: the blocks of noise_level's quantile
 
 
-def noise_level(luma: np.ndarray, valid: np.ndarray) -> float:
+def noise_level(luma: np.ndarray, valid: np.ndarray, quantile: float | None = None) -> float:
     """The photo's noise σ (in its own units) from its valid pixels: Immerkær's fast estimate, with
     the median of the filter's magnitude in place of its mean, so that edges and texture do not count.
+    Fine texture over most of a photo (stone, foliage) still reads as noise to that median; with
+    ``quantile``, the estimate is that quantile of the medians of wholly valid 16×16 blocks (at most
+    the whole median), which the photo's quietest parts decide.
 
     Args:
         luma: H×W float array.
         valid: H×W bool, True = photo.
+        quantile: optional, in (0, 1].
 
     Returns:
         The noise standard deviation; 0.0 when no 3×3 neighbourhood is wholly valid.
@@ -48,10 +53,17 @@ def noise_level(luma: np.ndarray, valid: np.ndarray) -> float:
     if not inner.any():
         return 0.0
     # For Gaussian noise the filter's output has σ·6, and its magnitude's median is 0.6745 of that.
-    return float(np.median(response[inner]) / (0.6745 * 6))
+    median = float(np.median(response[inner]))
+    if quantile is not None:
+        h, w = (n // _BLOCK * _BLOCK for n in luma.shape)
+        blocks = response[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).swapaxes(1, 2)
+        whole = inner[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).all(axis=(1, 3))
+        if whole.sum() >= 8:
+            median = min(median, float(np.quantile(np.median(blocks[whole].reshape(-1, _BLOCK**2), axis=1), quantile)))
+    return median / (0.6745 * 6)
 
 
-def detail_gain(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def detail_gain(image: np.ndarray, hole: np.ndarray, noise_quantile: float | None = None) -> np.ndarray:
     """Per pixel, 0 to 1: how far the photo's local detail energy around it stands above its noise.
 
     The energy is the mean square, per 8×8 cell, of the valid photo's luma minus its Gaussian
@@ -63,6 +75,7 @@ def detail_gain(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     Args:
         image: H×W×C float array in [0, 1] (C = 3 or 1); only valid pixels are read.
         hole: H×W bool, True = hole.
+        noise_quantile: ``noise_level``'s ``quantile`` (None: the whole photo's median).
 
     Returns:
         H×W float32 gain.
@@ -83,7 +96,7 @@ def detail_gain(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     luma = image @ LUMA if image.shape[2] >= 3 else image[..., 0]
     luma = np.asarray(luma, np.float32)
     valid = ~hole
-    noise = max(noise_level(luma, valid), NOISE_FLOOR)
+    noise = max(noise_level(luma, valid, noise_quantile), NOISE_FLOOR)
     v = valid.astype(np.float32)
     low = cv2.GaussianBlur(luma * v, (0, 0), DETAIL_SIGMA) / np.maximum(cv2.GaussianBlur(v, (0, 0), DETAIL_SIGMA), 1e-6)
     energy = (luma - low) ** 2 * v

@@ -29,6 +29,12 @@ MAX_BOX = 6_000_000  # px: a group's working box (float32 copies of it are the s
 PATCHMATCH_BOX = 2_000_000
 MIN_MARGIN = 64  # px of photo around a group, at least; a quarter of the group's longest side beyond that
 PHOTO_GAIN = 0.5  # a group whose mean detail gain reaches this takes the photo's texture ("photo")
+# In a group mostly in flat surroundings, only pixels whose own gain rises from this to PHOTO_GAIN take
+# texture: a sky beside a tower (gain about 0.2) stays smooth, a statue's stone beside that sky does not.
+FLAT_GAIN = 0.25
+# The gain's noise is the quietest tenth of the photo's blocks: where fine texture covers most of a photo
+# (stone, foliage) the whole photo's median takes that texture for noise, and the fill stays smooth there.
+NOISE_QUANTILE = 0.1
 
 
 def add_photo_texture(
@@ -47,8 +53,8 @@ def add_photo_texture(
 
     Returns:
         Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
-        pixel by the detail gain), "smooth" where its surroundings are mostly flat and the blended
-        fill stays as it is, "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it
+        pixel by the detail gain; in a group mostly in flat surroundings, only where a pixel's own
+        gain passes FLAT_GAIN), "smooth" where none was and the blended fill stays as it is, "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it
         agrees, over either of those; a box beyond PATCHMATCH_BOX gets what auto gives), "repeated"
         where the surroundings have detail and the photo repeats itself there (``runtime.repetition``):
         PatchMatch's copy taken whole, with or without ``patchmatch`` (where PyPatchMatch can load and
@@ -84,7 +90,7 @@ def add_photo_texture(
         region = Picture(pixels[y0:y1, x0:x1], picture.format).rgb_float()
         hole = holes[y0:y1, x0:x1]
         mine = groups.member(label, y0, y1, x0, x1) & hole
-        gain = detail_gain(region, hole) * mine
+        gain = detail_gain(region, hole, NOISE_QUANTILE) * mine
         textured = float(gain[mine].mean()) >= PHOTO_GAIN
         repeated = (
             copies is not None
@@ -96,13 +102,13 @@ def add_photo_texture(
             paste(pixels, y0, x0, mine, copies.of(box), picture)
             got.append((x, y, w, h, "repeated"))
             continue
-        # A group mostly in flat surroundings keeps its smooth fill whole (a sky beside a tower).
-        filled = add_texture(region, region, hole, gain) if textured else region
+        weight = gain if textured else gain * np.clip((gain - FLAT_GAIN) / (PHOTO_GAIN - FLAT_GAIN), 0, 1)
+        filled = add_texture(region, region, hole, weight) if weight.any() else region
         copy = copies.of(box) if copies is not None and patchmatch else None
         if copy is not None:
             # in flat surroundings (low gain) a copy's grain is noise that no fill can place, so it is left out
             filled = take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain)
-        elif not textured:
+        elif filled is region:
             got.append((x, y, w, h, "smooth"))
             continue
         paste(pixels, y0, x0, mine, filled, picture)
