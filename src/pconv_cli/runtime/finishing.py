@@ -54,11 +54,12 @@ def add_photo_texture(
     Returns:
         Per group, (x, y, w, h, got): "photo" where the photo's texture was added (weighted per
         pixel by the detail gain; in a group mostly in flat surroundings, only where a pixel's own
-        gain passes FLAT_GAIN), "smooth" where none was and the blended fill stays as it is, "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it
-        agrees, over either of those; a box beyond PATCHMATCH_BOX gets what auto gives), "repeated"
-        where the surroundings have detail and the photo repeats itself there (``runtime.repetition``):
-        PatchMatch's copy taken whole, with or without ``patchmatch`` (where PyPatchMatch can load and
-        the box is within PATCHMATCH_BOX); "too large" where the box exceeded MAX_BOX.
+        gain passes FLAT_GAIN), "smooth" where none was and the blended fill stays as it is,
+        "hybrid" with ``patchmatch`` (PatchMatch's copy taken where it agrees, over either of
+        those; a box beyond PATCHMATCH_BOX gets what auto gives), "repeated" where the
+        surroundings have detail and the photo repeats itself there (``runtime.repetition``):
+        PatchMatch's copy taken whole, with or without ``patchmatch`` (where PyPatchMatch can load
+        and the box is within PATCHMATCH_BOX); "too large" where the box exceeded MAX_BOX.
 
     Example:
         >>> from pconv_cli.imaging.images import Picture
