@@ -291,6 +291,15 @@ def test_an_image_is_not_written_to_a_terminal(tmp_path, model_file):
         os.close(follower)
 
 
+def test_a_folder_without_images_says_what_it_holds(tmp_path, model_file):
+    for name in ("a.gif", "b.gif", "notes.txt"):
+        (tmp_path / "in" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b"x")
+    result = pconv("inpaint", tmp_path / "in", "--mask", tmp_path / "in" / "a.gif", "-w", model_file)
+    assert result.code == 2
+    assert "no input images found (the folders hold other files: 2 .gif, 1 .txt; pconv reads .png" in result.stderr
+
+
 def test_stdin_is_not_a_mask(tmp_path, model_file):
     save(tmp_path / "p.png", photo())
     result = pconv("inpaint", tmp_path / "p.png", "--mask", "-", "-w", model_file)

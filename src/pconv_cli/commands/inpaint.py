@@ -251,6 +251,25 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     return 1 if failed else 0
 
 
+def _other_files(inputs: list[str]) -> str:
+    """What the input folders hold instead of images, as the end of "no input images found"."""
+    from collections import Counter
+
+    from pconv_cli.imaging.images import IMAGE_SUFFIXES
+
+    kinds = Counter(
+        file.suffix.lower() or file.name
+        for folder in map(Path, inputs)
+        if folder.is_dir()
+        for file in folder.rglob("*")
+        if file.is_file() and file.suffix.lower() not in IMAGE_SUFFIXES
+    )
+    if not kinds:
+        return ""
+    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common(3)) + (", …" if len(kinds) > 3 else "")
+    return f" (the folders hold other files: {listed}; pconv reads {', '.join(IMAGE_SUFFIXES)})"
+
+
 def planned(options: Options) -> tuple[list[Job], int]:
     """The jobs of the inputs ``options`` name (of its --shard only), each output planned or refused
     (``inputs.plan_jobs``), and the count of inputs of all shards."""
@@ -258,7 +277,7 @@ def planned(options: Options) -> tuple[list[Job], int]:
 
     sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
-        raise UsageError("no input images found")
+        raise UsageError("no input images found" + _other_files(options.inputs))
     # Counted before the split: -o names a folder for several inputs in every shard, one holding one too.
     several = len(sources) > 1
     several |= any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
