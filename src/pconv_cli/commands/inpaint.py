@@ -145,10 +145,9 @@ class Options:
         if self.format and named and named != self.format and not self.outputs.names_folder:
             raise UsageError(f"--format {self.format} does not match -o {self.output} ({named}); drop one of them")
         self._check_quality(named)
-        if self.mask is not None and str(self.mask) == STDIO:
-            raise UsageError("--mask -: stdin holds only the image (-); give the mask as a file")
         if self.mask is not None and not self.mask.exists():
-            raise UsageError(f"--mask {self.mask}: no such file or folder")
+            why = "stdin holds only the image (-); give the mask as a file" if str(self.mask) == STDIO else None
+            raise UsageError(f"--mask {self.mask}: {why or 'no such file or folder'}")
 
     def _check_quality(self, named: str | None) -> None:
         """Refuse --quality where every output's format is known and lossless (-o FILE, --format, stdout's
@@ -192,8 +191,7 @@ def command(options: Options) -> int:
     try:
         if options.quiet:
             return run(options, inpainter, console, None)
-        # transient: the bar goes when the run ends, so the summary line is the last one on the terminal
-        with progress_bar(console, rate="img/s", transient=True) as progress:
+        with progress_bar(console, rate="img/s", transient=True) as progress:  # the summary line stays last
             return run(options, inpainter, console, progress, banner)
     except KeyboardInterrupt:
         # Outputs are renamed into place only when complete, so nothing half-written remains.
@@ -251,33 +249,14 @@ def run(options: Options, inpainter: Inpainter, console, progress, banner: str |
     return 1 if failed else 0
 
 
-def _other_files(inputs: list[str]) -> str:
-    """What the input folders hold instead of images, as the end of "no input images found"."""
-    from collections import Counter
-
-    from pconv_cli.imaging.images import IMAGE_SUFFIXES
-
-    kinds = Counter(
-        file.suffix.lower() or file.name
-        for folder in map(Path, inputs)
-        if folder.is_dir()
-        for file in folder.rglob("*")
-        if file.is_file() and file.suffix.lower() not in IMAGE_SUFFIXES
-    )
-    if not kinds:
-        return ""
-    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common(3)) + (", …" if len(kinds) > 3 else "")
-    return f" (the folders hold other files: {listed}; pconv reads {', '.join(IMAGE_SUFFIXES)})"
-
-
 def planned(options: Options) -> tuple[list[Job], int]:
     """The jobs of the inputs ``options`` name (of its --shard only), each output planned or refused
     (``inputs.plan_jobs``), and the count of inputs of all shards."""
-    from pconv_cli.imaging import inputs
+    from pconv_cli.imaging import images, inputs
 
     sources = inputs.discover(options.inputs, options.output, options.mask)
     if not sources:
-        raise UsageError("no input images found" + _other_files(options.inputs))
+        raise UsageError("no input images found" + images.other_files(options.inputs))
     # Counted before the split: -o names a folder for several inputs in every shard, one holding one too.
     several = len(sources) > 1
     several |= any(Path(t).is_dir() or (inputs.is_glob(t) and not Path(t).exists()) for t in options.inputs)
@@ -389,10 +368,7 @@ def cli(
     device: str = typer.Option(Options.device, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     precision: Precision = typer.Option(Options.precision, "--precision", help="auto: bf16 on CUDA, fp32 elsewhere."),
     batch_size: int | None = typer.Option(
-        Options.batch_size,
-        "--batch-size",
-        min=1,
-        help="Images or tiles per forward pass (default: 8 on GPU, 1 on CPU).",
+        Options.batch_size, "--batch-size", min=1, help="Images or tiles per pass (default: 8 on GPU, 1 on CPU)."
     ),
     max_pixels: int = typer.Option(
         Options.max_pixels, "--max-pixels", min=1, help="Refuse images with more pixels (decompression bombs)."
@@ -410,9 +386,8 @@ def cli(
 
     Example: pconv inpaint photos/ --mask masks/ -o done/ --skip-existing
     """
-    # Set before NumPy loads (from_flags imports it). NumPy's BLAS work here is small (the texture stage's
-    # 18-D distance products, a 75×75 eigh), where OpenBLAS's threads cost more than they give beside
-    # ONNX Runtime's and other processes' (docs/design-notes.md). A value the user set wins.
+    # Set before NumPy loads (from_flags imports it): its BLAS work here is small (the texture stage's 18-D
+    # products, a 75×75 eigh), where OpenBLAS's threads cost more than they give (docs/design-notes.md).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     options = Options.from_flags(
         mask_color, fmt, shard, inputs=inputs, mask=mask, color_tolerance=color_tolerance, invert_mask=invert_mask,

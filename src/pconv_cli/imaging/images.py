@@ -12,6 +12,7 @@ import os
 import stat
 import struct
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -319,6 +320,26 @@ def list_images(folder: str | Path, leave_out: str | Path | None = None) -> list
     if out is None or Path(folder).resolve() not in out.parents:
         return files
     return [p for p in files if out not in p.resolve().parents]
+
+
+def other_files(inputs: list[str]) -> str:
+    """What the input folders hold instead of images, as the end of "no input images found" ('' if nothing).
+
+    Example:
+        >>> other_files(["no/such/folder"])
+        ''
+    """
+    kinds = Counter(
+        file.suffix.lower() or file.name
+        for folder in map(Path, inputs)
+        if folder.is_dir()
+        for file in folder.rglob("*")
+        if file.is_file() and file.suffix.lower() not in IMAGE_SUFFIXES
+    )
+    if not kinds:
+        return ""
+    listed = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common(3)) + (", …" if len(kinds) > 3 else "")
+    return f" (the folders hold other files: {listed}; pconv reads {', '.join(IMAGE_SUFFIXES)})"
 
 
 def read_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
