@@ -232,8 +232,8 @@ def cli(
     texture: str = typer.Option(
         ",".join(t.value for t in EvalOptions.textures),
         "--texture",
-        help="As in inpaint --texture; comma-separated to run each model once per setting (a model with "
-        "texture none is named NAME-texture-none).",
+        help=f"{', '.join(values(Texture))}: as in inpaint --texture; comma-separated to run each model once per "
+        "setting (a model with texture none is named NAME-texture-none).",
     ),
 ) -> None:
     """Compare models and classical baselines per hole-ratio bin (the paper's Table 1).
