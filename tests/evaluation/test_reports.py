@@ -70,6 +70,15 @@ def test_tables_mark_the_best_value_per_column_and_keep_the_paper_layout():
     assert "1.00*" in text and "35.00*" in text and "3.00*" not in text
 
 
+def test_a_metric_this_run_could_not_measure_is_left_out_of_the_tables():
+    rows = [_row("a", "x", 1.0, 30.0, perceptual=math.nan), _row("a", "y", 3.0, 35.0, perceptual=math.nan)]
+    agg = rep.aggregate(rows, ["x", "y"])
+    md = rep.markdown_table(agg, {"x": "Model", "y": "Telea"}, "1 pair")
+    assert "perceptual distance" not in md and "| L1" in md
+    rows[0]["perceptual"] = 0.3
+    assert "perceptual distance" in rep.markdown_table(rep.aggregate(rows, ["x", "y"]), {"x": "M", "y": "T"}, "1")
+
+
 def test_json_has_no_infinities(tmp_path):
     data = {"psnr": math.inf, "rows": [1.5, -math.inf, float("nan")], "n": 2}
     rep.write_json(tmp_path / "r.json", data)
