@@ -109,8 +109,10 @@ class Inpainter:
                 ``threshold`` on the 8-bit scale is hole), or a PIL image; a list pairs with a list
                 of images, a single mask serves every image of a list.
             strategy: "auto", "full", "tile", "crop" or "refine" (see ``pconv inpaint --help``).
-            texture: "auto": holes in detailed surroundings take the photo's own fine detail; "none":
-                the network's smooth fill only.
+            texture: "auto": holes in detailed surroundings take the photo's own fine detail, and
+                where the photo repeats itself PatchMatch's copy; "hybrid": also PatchMatch's copy
+                wherever the network's fill agrees with it (slower); "none": the network's smooth
+                fill only (``pconv inpaint --help``).
             dilate: grow holes by this many pixels first.
             invert_mask: black = hole instead.
             threshold: grey level (0–255) above which a mask pixel is hole.
