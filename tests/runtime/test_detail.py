@@ -75,3 +75,5 @@ def test_the_noise_quantile_reads_the_quiet_part_of_a_mostly_textured_photo():
     assert noise_level(luma, valid, quantile=0.1) == pytest.approx(0.01, rel=0.15)
     flat = 0.5 + rng.normal(0, 0.01, (256, 256)).astype(np.float32)
     assert noise_level(flat, valid, quantile=0.1) == pytest.approx(noise_level(flat, valid), rel=0.15)
+    with pytest.raises(ValueError, match=r"expected a quantile in \(0, 1\], got 0"):
+        noise_level(flat, valid, quantile=0)

@@ -47,6 +47,8 @@ def noise_level(luma: np.ndarray, valid: np.ndarray, quantile: float | None = No
     """
     if luma.shape != valid.shape or luma.ndim != 2:
         raise ValueError(f"expected an H×W luma and an H×W valid map, got {luma.shape} and {valid.shape}")
+    if quantile is not None and not 0 < quantile <= 1:
+        raise ValueError(f"expected a quantile in (0, 1], got {quantile}")
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
     response = np.abs(cv2.filter2D(np.asarray(luma, np.float32), -1, kernel, borderType=cv2.BORDER_REFLECT))
     inner = cv2.erode(valid.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
