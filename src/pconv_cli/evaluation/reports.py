@@ -142,7 +142,7 @@ def _grid(agg: dict, labels: dict[str, str]):
     columns = _columns(agg["cells"])
     out = []
     for metric, heading, goal in BLOCKS:
-        if metric in PER_PAIR and not any(_finite(c[metric]) for c in agg["cells"]):
+        if metric in PER_PAIR and all(finite_or_none(c[metric]) is None for c in agg["cells"]):
             continue  # not measured in this run (the perceptual distance without torch): a note says why
         best = {}
         for col in columns:
@@ -158,10 +158,6 @@ def _grid(agg: dict, labels: dict[str, str]):
                 entries.append((_text(cell, metric), goal is not None and cell[metric] == best[col]))
             out.append((f"{heading} {GOAL_ARROWS[goal]}".rstrip() if i == 0 else None, label, entries))
     return out, columns
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _short(bin_text: str) -> str:

@@ -104,12 +104,13 @@ def add_photo_texture(
             got.append((x, y, w, h, "repeated"))
             continue
         weight = gain if textured else gain * np.clip((gain - FLAT_GAIN) / (PHOTO_GAIN - FLAT_GAIN), 0, 1)
-        filled = add_texture(region, region, hole, weight) if weight.any() else region
+        took = bool(weight.any())
+        filled = add_texture(region, region, hole, weight) if took else region
         copy = copies.of(box) if copies is not None and patchmatch else None
         if copy is not None:
             # in flat surroundings (low gain) a copy's grain is noise that no fill can place, so it is left out
             filled = take_agreeing(filled, region, copy, mine.astype(np.float32) if textured else gain)
-        elif filled is region:
+        elif not took:
             got.append((x, y, w, h, "smooth"))
             continue
         paste(pixels, y0, x0, mine, filled, picture)
